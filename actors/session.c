@@ -1,0 +1,65 @@
+/*  session — see session.h. */
+#include "actors/session.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+session_t *
+session_new (const char *id, int version, json_t *client_info,
+             json_t *capabilities, int64_t now_ms)
+{
+    assert (mcpz_sid_valid (id, strlen (id)));
+    session_t *self = (session_t *) calloc (1, sizeof (session_t));
+    if (!self) {
+        json_decref (client_info);
+        json_decref (capabilities);
+        return NULL;
+    }
+    memcpy (self->id, id, MCPZ_SID_SIZE + 1);
+    self->version = (uint8_t) version;
+    self->state = SESSION_INITIALIZING;
+    self->client_info = client_info;
+    self->capabilities = capabilities;
+    self->created_ms = (int64_t) time (NULL) * 1000;
+    self->last_activity_ms = now_ms;
+    return self;
+}
+
+void
+session_destroy (session_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        json_decref ((*self_p)->client_info);
+        json_decref ((*self_p)->capabilities);
+        free (*self_p);
+        *self_p = NULL;
+    }
+}
+
+uint64_t
+session_next_event (session_t *self)
+{
+    return ++self->event_id;
+}
+
+void
+session_test (bool verbose)
+{
+    printf (" * session: ");
+    session_t *session = session_new ("0123456789abcdef0123456789abcdef", 2,
+                                      json_pack ("{s:s}", "name", "t"),
+                                      json_object (), 1000);
+    assert (session);
+    assert (session->state == SESSION_INITIALIZING);
+    assert (session->last_activity_ms == 1000);
+    assert (session_next_event (session) == 1);
+    assert (session_next_event (session) == 2);
+    session_destroy (&session);
+    assert (!session);
+    session_destroy (&session);
+    printf ("OK\n");
+}

@@ -1,0 +1,21 @@
+/*  session_host — owns a table of sessions and answers their messages. */
+#ifndef MCPZ_SESSION_HOST_H
+#define MCPZ_SESSION_HOST_H
+
+#include <czmq.h>
+#include "runtime/config.h"
+#include "tools/tool.h"
+
+typedef struct {
+    const config_t *config;     //  read-only settings
+    tool_table_t *table;        //  read-only tool table
+    int index;                  //  which host this is, 0..n-1
+    int count;                  //  how many hosts there are
+    const char *tools_endpoint; //  the tool pool's inproc endpoint
+} session_host_args_t;
+
+//  zactor body; args is a session_host_args_t, read before the actor signals.
+void
+    session_host_actor (zsock_t *pipe, void *args);
+
+#endif

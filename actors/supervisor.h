@@ -1,0 +1,19 @@
+/*  supervisor — owns the client and control sockets and every other actor. */
+#ifndef MCPZ_SUPERVISOR_H
+#define MCPZ_SUPERVISOR_H
+
+#include <czmq.h>
+#include "runtime/config.h"
+#include "tools/tool.h"
+
+typedef struct {
+    const config_t *config;     //  read-only settings
+    tool_table_t *table;        //  read-only tool table
+} supervisor_args_t;
+
+//  zactor body; start it with actor_start. Sends "SHUTDOWN" on its pipe when
+//  an operator asked for shutdown; the creator then destroys it.
+void
+    supervisor_actor (zsock_t *pipe, void *args);
+
+#endif

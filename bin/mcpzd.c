@@ -1,0 +1,89 @@
+/*  mcpzd — the mcpz server. Parses settings, starts the supervisor, and
+    waits for it to finish or for a signal. */
+#include "actors/supervisor.h"
+#include "runtime/actor.h"
+#include "runtime/config.h"
+#include "runtime/log.h"
+#include "tools/demo.h"
+
+#include <signal.h>
+
+extern char **environ;
+
+//  Signals seen; the handler only counts, the main loop acts
+static volatile sig_atomic_t s_signals = 0;
+
+static void
+s_on_signal (int signum)
+{
+    //  A second signal means now: the operator will not wait for a drain
+    if (++s_signals > 1)
+        _exit (1);
+}
+
+static void
+s_catch_signals (void)
+{
+    struct sigaction action;
+    memset (&action, 0, sizeof (action));
+    action.sa_handler = s_on_signal;
+    sigemptyset (&action.sa_mask);
+    sigaction (SIGTERM, &action, NULL);
+    sigaction (SIGINT, &action, NULL);
+    signal (SIGPIPE, SIG_IGN);
+}
+
+int
+main (int argc, char *argv [])
+{
+    static config_t config;     //  read-only once the actors start
+    char error [512];
+    int rc = config_load (&config, argc, argv, environ, error, sizeof (error));
+    if (rc == 1) {
+        config_usage ();
+        return 0;
+    }
+    if (rc) {
+        fprintf (stderr, "mcpzd: %s\n", error);
+        return 2;
+    }
+    log_setup ((log_level_t) config.log_level, config.log_json);
+    zsys_handler_set (NULL);    //  our own handler drains instead of aborting
+    s_catch_signals ();
+    zsys_set_max_sockets ((size_t) (2 * (config.session_threads + config.tool_threads) + 64));
+    zsys_set_linger (0);
+
+    tool_table_t *table = tool_table_new ();
+    if (!table || (config.demo_tools && demo_register (table))) {
+        fprintf (stderr, "mcpzd: cannot load the demo tools\n");
+        return 2;
+    }
+    if (!streq (config.store, "none"))
+        log_warn ("mcpzd", "store %s: persistence is not built yet, sessions live in memory",
+                  config.store);
+
+    supervisor_args_t args = { &config, table };
+    zactor_t *supervisor = actor_start (supervisor_actor, &args, error, sizeof (error));
+    if (!supervisor) {
+        fprintf (stderr, "mcpzd: %s\n", error);
+        tool_table_destroy (&table);
+        zsys_shutdown ();
+        return 2;
+    }
+    zmq_pollitem_t item = { zsock_resolve (supervisor), 0, ZMQ_POLLIN, 0 };
+    while (!s_signals) {
+        int events = zmq_poll (&item, 1, 500);
+        if (events > 0) {
+            char *command = zstr_recv (supervisor);
+            bool shutdown = !command || streq (command, "SHUTDOWN");
+            zstr_free (&command);
+            if (shutdown)
+                break;
+        }
+    }
+    log_info ("mcpzd", "stopping (%s)", s_signals? "signal": "control");
+    zactor_destroy (&supervisor);
+    tool_table_destroy (&table);
+    zsys_shutdown ();
+    return 0;
+}

@@ -1,0 +1,59 @@
+/*  mcp — Model Context Protocol messages on top of JSON-RPC.
+
+    Pure code: version negotiation, the initialize exchange, and the shapes
+    of tool results. The server's answer texts are built here so that the
+    session host only splices ids into them.
+*/
+#ifndef MCPZ_MCP_H
+#define MCPZ_MCP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define MCP_VERSION_COUNT 4
+
+//  Versions this server speaks, oldest first; the last is the latest.
+extern const char *const mcp_versions [MCP_VERSION_COUNT];
+
+//  Index into mcp_versions of the version to answer: the client's when
+//  supported, else the latest. client may be NULL.
+int
+    mcp_negotiate_version (const char *client);
+
+//  What a client sent in initialize, validated. Fields are new references
+//  owned by the struct.
+typedef struct {
+    int version;            //  index into mcp_versions
+    json_t *client_info;    //  object with at least "name" (string)
+    json_t *capabilities;   //  object, possibly empty
+} mcp_init_t;
+
+//  Validates initialize params. Returns 0, or -1 with *reason_p set (static
+//  string) when params are missing or of the wrong shape.
+int
+    mcp_init_parse (json_t *params, mcp_init_t *init, const char **reason_p);
+
+void
+    mcp_init_clear (mcp_init_t *init);
+
+//  The result text of an initialize answer for a negotiated version.
+//  Caller frees.
+char *
+    mcp_init_result (int version);
+
+//  A CallToolResult with one text block; is_error sets isError. structured
+//  may be NULL; it is not consumed. Caller frees.
+char *
+    mcp_text_result (const char *text, bool is_error, json_t *structured);
+
+//  The params text of notifications/progress. token is borrowed; total < 0
+//  leaves it out; message may be NULL. Caller frees.
+char *
+    mcp_progress_params (json_t *token, double progress, double total,
+                         const char *message);
+
+void
+    mcp_test (bool verbose);
+
+#endif

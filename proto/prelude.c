@@ -1,0 +1,25 @@
+/*  prelude — shared helpers of proto/. See prelude.h. */
+#include "proto/prelude.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+char *
+proto_format (size_t *size_p, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    int size = vsnprintf (NULL, 0, format, args);
+    va_end (args);
+    if (size < 0)
+        return NULL;
+    char *text = (char *) malloc ((size_t) size + 1);
+    if (!text)
+        return NULL;
+    va_start (args, format);
+    vsnprintf (text, (size_t) size + 1, format, args);
+    va_end (args);
+    if (size_p)
+        *size_p = (size_t) size;
+    return text;
+}

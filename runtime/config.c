@@ -1,0 +1,460 @@
+/*  config — settings from flags, environment, file, defaults. See config.h.
+
+    One table describes every option: its flag, where it lands in config_t,
+    its kind and its range. Parsing, checking, usage and the description of
+    effective settings all read the same table, so a new flag is one row.
+*/
+#include "runtime/config.h"
+
+#include <czmq.h>
+#include <jansson.h>
+#include <limits.h>
+#include <unistd.h>
+
+typedef enum { KIND_INT, KIND_STRING, KIND_LIST, KIND_BOOL, KIND_LEVEL, KIND_FORMAT,
+               KIND_STORE } kind_t;
+
+typedef struct {
+    const char *name;           //  flag without dashes
+    kind_t kind;
+    size_t offset;              //  into config_t
+    size_t size;                //  buffer size of strings
+    long min, max;              //  range of integers
+    const char *fallback;       //  default as text; NULL = computed
+    const char *help;
+} option_t;
+
+#define OPT_INT(name, field, min, max, def, help) \
+    { name, KIND_INT, offsetof (config_t, field), 0, min, max, def, help }
+#define OPT_STR(name, kind, field, def, help) \
+    { name, kind, offsetof (config_t, field), sizeof (((config_t *) 0)->field), 0, 0, def, help }
+
+static const option_t s_options [] = {
+    OPT_STR ("listen", KIND_LIST, listen, "tcp://127.0.0.1:5555", "client endpoint (repeatable)"),
+    OPT_STR ("control", KIND_STRING, control, "ipc://mcpzd.ctl", "control endpoint"),
+    OPT_STR ("http", KIND_STRING, http, "", "MCP Streamable HTTP ADDR:PORT (off)"),
+    OPT_STR ("store", KIND_STORE, store, "sqlite:mcpz.db", "none, sqlite:PATH or postgresql://..."),
+    OPT_INT ("session-ttl", session_ttl, 1, 31536000, "1800", "idle seconds before a session expires"),
+    OPT_INT ("cleanup-interval", cleanup_interval, 1, 86400, "300", "seconds between cleanup cycles"),
+    OPT_INT ("request-timeout", request_timeout, 1, 86400000, "30000", "default deadline of a tool call, ms"),
+    OPT_INT ("max-sessions", max_sessions, 1, 10000000, "100000", "session cap of this node"),
+    OPT_INT ("max-inflight", max_inflight, 1, 100000, "64", "requests in flight per session"),
+    OPT_INT ("session-threads", session_threads, 1, 256, NULL, "session-host threads (cores)"),
+    OPT_INT ("tool-threads", tool_threads, 1, 1024, "4", "tool-worker threads"),
+    OPT_INT ("db-workers", db_workers, 1, 256, "5", "database workers, one connection each"),
+    OPT_STR ("node-id", KIND_STRING, node_id, NULL, "this node's name (host name)"),
+    OPT_STR ("config", KIND_STRING, config_file, "", "settings file (ZPL); flags override it"),
+    { "log-level", KIND_LEVEL, offsetof (config_t, log_level), 0, 0, 0, "info", "error, warn, info or debug" },
+    { "log-format", KIND_FORMAT, offsetof (config_t, log_json), 0, 0, 0, "text", "text or json" },
+    { "no-demo-tools", KIND_BOOL, offsetof (config_t, demo_tools), 0, 0, 0, "false", "do not load the demo tools" },
+    OPT_INT ("max-message-size", max_message_size, 256, 268435456, "1048576", "largest body accepted, bytes"),
+    OPT_INT ("host-queue", host_queue, 1, 10000000, "10000", "messages that may wait for one session host"),
+    OPT_INT ("tool-queue", tool_queue, 1, 10000000, "1024", "tool calls that may wait for a free worker"),
+};
+#define OPTIONS (sizeof (s_options) / sizeof (s_options [0]))
+
+static const char *const s_levels [] = { "error", "warn", "info", "debug" };
+
+static const option_t *
+s_option (const char *name, size_t length)
+{
+    for (size_t index = 0; index < OPTIONS; index++)
+        if (strlen (s_options [index].name) == length
+        &&  memcmp (s_options [index].name, name, length) == 0)
+            return &s_options [index];
+    return NULL;
+}
+
+static int
+s_fail (char *error, size_t error_size, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    vsnprintf (error, error_size, format, args);
+    va_end (args);
+    return -1;
+}
+
+static bool
+s_store_valid (const char *url)
+{
+    return streq (url, "none")
+        || (strncmp (url, "sqlite:", 7) == 0 && url [7])
+        || (strncmp (url, "postgresql://", 13) == 0)
+        || (strncmp (url, "postgres://", 11) == 0);
+}
+
+//  Sets one option from text. origin names where the text came from, for
+//  the error line.
+static int
+s_set (config_t *self, const option_t *option, const char *value,
+       config_source_t source, const char *origin, char *error, size_t error_size)
+{
+    char *field = (char *) self + option->offset;
+    //  A repeatable list restarts when a stronger source first names it
+    if (option->kind == KIND_LIST && self->source [option - s_options] != source)
+        self->listen_count = 0;
+    self->source [option - s_options] = (unsigned char) source;
+    switch (option->kind) {
+        case KIND_INT: {
+            char *end = NULL;
+            errno = 0;
+            long number = strtol (value, &end, 10);
+            if (!*value || *end || errno || number < option->min || number > option->max)
+                return s_fail (error, error_size, "%s: %s must be an integer from %ld to %ld, not '%s'",
+                               origin, option->name, option->min, option->max, value);
+            *(int *) field = (int) number;
+            return 0;
+        }
+        case KIND_BOOL:
+            if (streq (value, "true") || streq (value, "1") || streq (value, "yes"))
+                *(bool *) field = false;        //  the only bool is no-demo-tools
+            else
+            if (streq (value, "false") || streq (value, "0") || streq (value, "no"))
+                *(bool *) field = true;
+            else
+                return s_fail (error, error_size, "%s: %s takes true or false, not '%s'",
+                               origin, option->name, value);
+            return 0;
+        case KIND_LEVEL:
+            for (int level = LEVEL_ERROR; level <= LEVEL_DEBUG; level++)
+                if (streq (value, s_levels [level])) {
+                    *(int *) field = level;
+                    return 0;
+                }
+            return s_fail (error, error_size, "%s: %s must be error, warn, info or debug, not '%s'",
+                           origin, option->name, value);
+        case KIND_FORMAT:
+            if (!streq (value, "text") && !streq (value, "json"))
+                return s_fail (error, error_size, "%s: %s must be text or json, not '%s'",
+                               origin, option->name, value);
+            *(bool *) field = streq (value, "json");
+            return 0;
+        case KIND_LIST:
+            if (!*value || strlen (value) >= option->size / CONFIG_MAX_LISTEN)
+                return s_fail (error, error_size, "%s: %s needs an endpoint", origin, option->name);
+            if (self->listen_count == CONFIG_MAX_LISTEN)
+                return s_fail (error, error_size, "%s: at most %d %s endpoints", origin,
+                               CONFIG_MAX_LISTEN, option->name);
+            strcpy (self->listen [self->listen_count++], value);
+            return 0;
+        case KIND_STORE:
+            if (!s_store_valid (value))
+                return s_fail (error, error_size, "%s: %s must be none, sqlite:PATH or postgresql://..., not '%s'",
+                               origin, option->name, value);
+            __attribute__ ((fallthrough));     //  stored as a string
+        case KIND_STRING:
+            if (strlen (value) >= option->size)
+                return s_fail (error, error_size, "%s: %s is longer than %zu bytes",
+                               origin, option->name, option->size - 1);
+            strcpy (field, value);
+            return 0;
+    }
+    return -1;
+}
+
+static void
+s_defaults (config_t *self)
+{
+    memset (self, 0, sizeof (*self));
+    for (size_t index = 0; index < OPTIONS; index++)
+        if (s_options [index].fallback) {
+            int rc = s_set (self, &s_options [index], s_options [index].fallback,
+                            SOURCE_DEFAULT, "default", NULL, 0);
+            assert (rc == 0);
+        }
+    long cores = sysconf (_SC_NPROCESSORS_ONLN);
+    self->session_threads = cores < 1? 1: cores > 256? 256: (int) cores;
+    if (gethostname (self->node_id, sizeof (self->node_id) - 1) || !*self->node_id)
+        strcpy (self->node_id, "mcpz");
+}
+
+//  The settings file: top-level "name = value" lines, or the same under a
+//  "mcpz" section. A comma-separated listen names several endpoints.
+static int
+s_load_file (config_t *self, char *error, size_t error_size)
+{
+    zconfig_t *root = zconfig_load (self->config_file);
+    if (!root)
+        return s_fail (error, error_size, "config: cannot read settings file '%s'", self->config_file);
+    zconfig_t *section = zconfig_locate (root, "mcpz");
+    int rc = 0;
+    for (int pass = 0; pass < 2 && rc == 0; pass++) {
+        zconfig_t *item = zconfig_child (pass? section: root);
+        for (; item && rc == 0; item = zconfig_next (item)) {
+            const char *name = zconfig_name (item);
+            const char *value = zconfig_value (item);
+            if (pass == 0 && streq (name, "mcpz"))
+                continue;
+            const option_t *option = s_option (name, strlen (name));
+            if (!option || streq (name, "config"))
+                rc = s_fail (error, error_size, "config: unknown setting '%s' in %s", name, self->config_file);
+            else
+            if (option->kind == KIND_LIST) {
+                char *copy = strdup (value? value: "");
+                char *saved = NULL;
+                for (char *part = strtok_r (copy, ",", &saved); part && rc == 0;
+                     part = strtok_r (NULL, ",", &saved))
+                    rc = s_set (self, option, part, SOURCE_FILE, "config", error, error_size);
+                free (copy);
+            }
+            else
+                rc = s_set (self, option, value? value: "", SOURCE_FILE, "config", error, error_size);
+        }
+        if (!section)
+            break;
+    }
+    zconfig_destroy (&root);
+    return rc;
+}
+
+//  MCPZ_<FLAG>: upper case, dashes as underscores.
+static int
+s_load_env (config_t *self, char *envp [], char *error, size_t error_size)
+{
+    for (size_t index = 0; index < OPTIONS; index++) {
+        const option_t *option = &s_options [index];
+        char key [64] = "MCPZ_";
+        for (size_t at = 0; option->name [at] && at < sizeof (key) - 6; at++)
+            key [5 + at] = option->name [at] == '-'? '_': (char) toupper (option->name [at]);
+        size_t key_size = strlen (key);
+        for (char **entry = envp; entry && *entry; entry++) {
+            if (strncmp (*entry, key, key_size) || (*entry) [key_size] != '=')
+                continue;
+            const char *value = *entry + key_size + 1;
+            int rc = 0;
+            if (option->kind == KIND_LIST) {
+                char *copy = strdup (value);
+                char *saved = NULL;
+                for (char *part = strtok_r (copy, ",", &saved); part && rc == 0;
+                     part = strtok_r (NULL, ",", &saved))
+                    rc = s_set (self, option, part, SOURCE_ENV, key, error, error_size);
+                free (copy);
+            }
+            else
+                rc = s_set (self, option, value, SOURCE_ENV, key, error, error_size);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+//  Finds --config in argv or MCPZ_CONFIG first: the file sits under both.
+static void
+s_find_config_file (config_t *self, int argc, char *argv [], char *envp [])
+{
+    for (char **entry = envp; entry && *entry; entry++)
+        if (strncmp (*entry, "MCPZ_CONFIG=", 12) == 0)
+            snprintf (self->config_file, sizeof (self->config_file), "%s", *entry + 12);
+    for (int index = 1; index < argc; index++) {
+        if (streq (argv [index], "--config") && index + 1 < argc)
+            snprintf (self->config_file, sizeof (self->config_file), "%s", argv [index + 1]);
+        else
+        if (strncmp (argv [index], "--config=", 9) == 0)
+            snprintf (self->config_file, sizeof (self->config_file), "%s", argv [index] + 9);
+    }
+}
+
+static int
+s_load_flags (config_t *self, int argc, char *argv [], char *error, size_t error_size)
+{
+    for (int index = 1; index < argc; index++) {
+        const char *arg = argv [index];
+        if (streq (arg, "--help") || streq (arg, "-h"))
+            return 1;
+        if (strncmp (arg, "--", 2))
+            return s_fail (error, error_size, "unexpected argument '%s' (flags start with --)", arg);
+        const char *name = arg + 2;
+        const char *equals = strchr (name, '=');
+        size_t length = equals? (size_t) (equals - name): strlen (name);
+        const option_t *option = s_option (name, length);
+        if (!option)
+            return s_fail (error, error_size, "unknown flag '--%.*s'", (int) length, name);
+        const char *value = NULL;
+        if (option->kind == KIND_BOOL)
+            value = equals? equals + 1: "true";
+        else
+        if (equals)
+            value = equals + 1;
+        else
+        if (index + 1 < argc)
+            value = argv [++index];
+        else
+            return s_fail (error, error_size, "flag --%s needs a value", option->name);
+        char origin [80];
+        snprintf (origin, sizeof (origin), "--%s", option->name);
+        if (s_set (self, option, value, SOURCE_FLAG, origin, error, error_size))
+            return -1;
+    }
+    return 0;
+}
+
+int
+config_load (config_t *self, int argc, char *argv [], char *envp [],
+             char *error, size_t error_size)
+{
+    s_defaults (self);
+    s_find_config_file (self, argc, argv, envp);
+    if (*self->config_file) {
+        self->source [s_option ("config", 6) - s_options] = SOURCE_FLAG;
+        if (s_load_file (self, error, error_size))
+            return -1;
+    }
+    if (s_load_env (self, envp, error, error_size))
+        return -1;
+    int rc = s_load_flags (self, argc, argv, error, error_size);
+    if (rc)
+        return rc;
+    if (*self->http)
+        return s_fail (error, error_size, "--http: this build has no HTTP transport yet");
+    return 0;
+}
+
+config_source_t
+config_source (const config_t *self, const char *name)
+{
+    const option_t *option = s_option (name, strlen (name));
+    assert (option);
+    return (config_source_t) self->source [option - s_options];
+}
+
+void
+config_usage (void)
+{
+    printf ("Usage: mcpzd [FLAG VALUE]...\n"
+            "Every flag also reads MCPZ_<FLAG> (e.g. MCPZ_STORE); flags override\n"
+            "the environment, which overrides --config, which overrides defaults.\n\n");
+    for (size_t index = 0; index < OPTIONS; index++) {
+        const option_t *option = &s_options [index];
+        printf ("  --%-18s %s%s%s%s\n", option->name, option->help,
+                option->fallback && *option->fallback && option->kind != KIND_BOOL? " [": "",
+                option->fallback && option->kind != KIND_BOOL? option->fallback: "",
+                option->fallback && *option->fallback && option->kind != KIND_BOOL? "]": "");
+    }
+}
+
+char *
+config_describe (const config_t *self)
+{
+    static const char *const sources [] = { "default", "file", "env", "flag" };
+    json_t *root = json_object ();
+    for (size_t index = 0; index < OPTIONS; index++) {
+        const option_t *option = &s_options [index];
+        const char *field = (const char *) self + option->offset;
+        json_t *value = NULL;
+        switch (option->kind) {
+            case KIND_INT:    value = json_integer (*(const int *) field); break;
+            case KIND_BOOL:   value = json_boolean (!*(const bool *) field); break;
+            case KIND_LEVEL:  value = json_string (s_levels [*(const int *) field]); break;
+            case KIND_FORMAT: value = json_string (*(const bool *) field? "json": "text"); break;
+            case KIND_LIST:
+                value = json_array ();
+                for (int at = 0; at < self->listen_count; at++)
+                    json_array_append_new (value, json_string (self->listen [at]));
+                break;
+            case KIND_STORE:
+            case KIND_STRING: value = json_string (field); break;
+        }
+        json_object_set_new (root, option->name, json_pack ("{s:o,s:s}", "value", value,
+                             "source", sources [self->source [index]]));
+    }
+    char *text = json_dumps (root, JSON_COMPACT);
+    json_decref (root);
+    return text;
+}
+
+//  --------------------------------------------------------------------------
+//  Self-test
+
+static int
+s_load (config_t *config, char *envp [], char *error, ...)
+{
+    char *argv [32] = { "mcpzd" };
+    int argc = 1;
+    va_list args;
+    va_start (args, error);
+    for (char *arg = va_arg (args, char *); arg; arg = va_arg (args, char *))
+        argv [argc++] = arg;
+    va_end (args);
+    return config_load (config, argc, argv, envp, error, 256);
+}
+
+void
+config_test (bool verbose)
+{
+    printf (" * config: ");
+    config_t config;
+    char error [256];
+    char *no_env [] = { NULL };
+    assert (s_load (&config, no_env, error, NULL) == 0);
+    assert (config.listen_count == 1 && streq (config.listen [0], "tcp://127.0.0.1:5555"));
+    assert (streq (config.store, "sqlite:mcpz.db"));
+    assert (config.session_ttl == 1800 && config.cleanup_interval == 300);
+    assert (config.request_timeout == 30000 && config.max_sessions == 100000);
+    assert (config.max_inflight == 64 && config.tool_threads == 4 && config.db_workers == 5);
+    assert (config.session_threads >= 1 && *config.node_id);
+    assert (config.log_level == LEVEL_INFO && !config.log_json && config.demo_tools);
+    assert (config_source (&config, "store") == SOURCE_DEFAULT);
+
+    assert (s_load (&config, no_env, error, "--listen", "tcp://127.0.0.1:1", "--listen=ipc://x",
+                    "--store", "none", "--no-demo-tools", "--log-level", "debug",
+                    "--log-format=json", "--session-threads", "3", NULL) == 0);
+    assert (config.listen_count == 2 && streq (config.listen [1], "ipc://x"));
+    assert (streq (config.store, "none") && !config.demo_tools && config.log_json);
+    assert (config.log_level == LEVEL_DEBUG && config.session_threads == 3);
+    assert (config_source (&config, "store") == SOURCE_FLAG);
+
+    //  Bad flags name themselves
+    assert (s_load (&config, no_env, error, "--session-threads", "0", NULL) == -1);
+    assert (strstr (error, "session-threads"));
+    assert (s_load (&config, no_env, error, "--session-ttl", "-1", NULL) == -1);
+    assert (s_load (&config, no_env, error, "--session-ttl", "12x", NULL) == -1);
+    assert (s_load (&config, no_env, error, "--log-level", "loud", NULL) == -1);
+    assert (strstr (error, "log-level"));
+    assert (s_load (&config, no_env, error, "--store", "mysql://x", NULL) == -1);
+    assert (s_load (&config, no_env, error, "--store", "sqlite:", NULL) == -1);
+    assert (s_load (&config, no_env, error, "--bogus", "1", NULL) == -1);
+    assert (strstr (error, "bogus"));
+    assert (s_load (&config, no_env, error, "--max-inflight", NULL) == -1);
+    assert (strstr (error, "max-inflight"));
+    assert (s_load (&config, no_env, error, "--help", NULL) == 1);
+
+    //  Environment under flags
+    char *env [] = { "MCPZ_STORE=none", "MCPZ_SESSION_TTL=60", "MCPZ_LISTEN=ipc://a,ipc://b", NULL };
+    assert (s_load (&config, env, error, "--session-ttl", "90", NULL) == 0);
+    assert (streq (config.store, "none") && config.session_ttl == 90);
+    assert (config.listen_count == 2 && streq (config.listen [1], "ipc://b"));
+    assert (config_source (&config, "store") == SOURCE_ENV);
+    assert (config_source (&config, "session-ttl") == SOURCE_FLAG);
+    char *bad_env [] = { "MCPZ_MAX_SESSIONS=lots", NULL };
+    assert (s_load (&config, bad_env, error, NULL) == -1);
+    assert (strstr (error, "MCPZ_MAX_SESSIONS"));
+
+    //  File under environment
+    char path [] = "/tmp/mcpz-config-test-XXXXXX";
+    int fd = mkstemp (path);
+    assert (fd >= 0);
+    const char *text = "mcpz\n    store = \"sqlite:/tmp/x.db\"\n    session-ttl = 77\n"
+                       "    max-sessions = 5\n    listen = \"ipc://f1,ipc://f2\"\n";
+    assert (write (fd, text, strlen (text)) == (ssize_t) strlen (text));
+    close (fd);
+    assert (s_load (&config, env, error, "--config", path, NULL) == 0);
+    assert (streq (config.store, "none"));                     //  env wins
+    assert (config.session_ttl == 60 && config.max_sessions == 5);
+    assert (config_source (&config, "max-sessions") == SOURCE_FILE);
+    assert (s_load (&config, no_env, error, "--config", path, "--listen", "ipc://z", NULL) == 0);
+    assert (config.listen_count == 1 && streq (config.listen [0], "ipc://z"));
+    assert (streq (config.store, "sqlite:/tmp/x.db"));
+    char *description = config_describe (&config);
+    assert (strstr (description, "\"max-sessions\":{\"value\":5,\"source\":\"file\"}"));
+    free (description);
+    fd = open (path, O_WRONLY | O_TRUNC);
+    assert (write (fd, "colour = red\n", 13) == 13);
+    close (fd);
+    assert (s_load (&config, no_env, error, "--config", path, NULL) == -1);
+    assert (strstr (error, "colour"));
+    unlink (path);
+    assert (s_load (&config, no_env, error, "--config", "/nonexistent/x", NULL) == -1);
+    printf ("OK\n");
+}

@@ -1,0 +1,69 @@
+/*  config — every setting of mcpzd (spec/control.md), from flags, MCPZ_<FLAG>
+    environment variables, a ZPL settings file, and defaults, in that order
+    of precedence. Loaded once before any thread starts and read-only after:
+    actors share it without locks.
+*/
+#ifndef MCPZ_CONFIG_H
+#define MCPZ_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CONFIG_MAX_LISTEN 16
+
+typedef enum { LEVEL_ERROR, LEVEL_WARN, LEVEL_INFO, LEVEL_DEBUG } log_level_t;
+
+typedef enum {
+    SOURCE_DEFAULT, SOURCE_FILE, SOURCE_ENV, SOURCE_FLAG
+} config_source_t;
+
+typedef struct {
+    char listen [CONFIG_MAX_LISTEN][256];   //  client endpoints
+    int listen_count;
+    char control [256];         //  control endpoint
+    char http [256];            //  Streamable HTTP address, "" = off
+    char store [1024];          //  none, sqlite:PATH, postgresql://...
+    char node_id [256];         //  this node's name
+    char config_file [1024];    //  settings file, "" = none
+    int session_ttl;            //  idle seconds before a session expires
+    int cleanup_interval;       //  seconds between cleanup cycles
+    int request_timeout;        //  default tool-call deadline, ms
+    int max_sessions;           //  session cap of this node
+    int max_inflight;           //  requests in flight per session
+    int session_threads;        //  session-host actors
+    int tool_threads;           //  tool-worker actors
+    int db_workers;             //  database-worker actors
+    int log_level;              //  log_level_t
+    bool log_json;              //  --log-format json
+    bool demo_tools;            //  load the demo tools
+    int max_message_size;       //  largest body accepted, bytes
+    int host_queue;             //  messages that may wait for one host
+    int tool_queue;             //  tool calls that may wait for a worker
+    unsigned char source [32];  //  config_source_t of each option, table order
+} config_t;
+
+//  Fills self from defaults, the settings file, the environment (envp, a
+//  NULL-terminated array like environ) and argv, then checks every value.
+//  Returns 0 when good; 1 when --help was asked (usage printed); -1 with a
+//  one-line reason in error (naming the setting) when anything is wrong.
+int
+    config_load (config_t *self, int argc, char *argv [], char *envp [],
+                 char *error, size_t error_size);
+
+//  Where the setting with this flag name (without dashes) came from.
+config_source_t
+    config_source (const config_t *self, const char *name);
+
+//  Writes the usage text to stdout.
+void
+    config_usage (void);
+
+//  The effective settings as a JSON object text {"name": {"value", "source"}}.
+//  Caller frees.
+char *
+    config_describe (const config_t *self);
+
+void
+    config_test (bool verbose);
+
+#endif

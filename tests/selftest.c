@@ -1,0 +1,47 @@
+/*  selftest — runs the self-test of one class, or all of them.
+    Usage: mcpz_selftest [CLASS] [-v] */
+#include "actors/session.h"
+#include "proto/control.h"
+#include "proto/jsonrpc.h"
+#include "proto/mcp.h"
+#include "proto/mcpz.h"
+#include "runtime/config.h"
+#include "runtime/ids.h"
+#include "tools/tool.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+    const char *name;
+    void (*test) (bool verbose);
+} test_t;
+
+static const test_t s_tests [] = {
+    { "jsonrpc", jsonrpc_test },
+    { "mcp", mcp_test },
+    { "mcpz", mcpz_test },
+    { "control", control_test },
+    { "config", config_test },
+    { "ids", ids_test },
+    { "tool", tool_test },
+    { "session", session_test },
+};
+
+int
+main (int argc, char *argv [])
+{
+    bool verbose = argc > 2 && strcmp (argv [2], "-v") == 0;
+    const char *only = argc > 1? argv [1]: NULL;
+    int ran = 0;
+    for (size_t index = 0; index < sizeof (s_tests) / sizeof (s_tests [0]); index++)
+        if (!only || strcmp (only, s_tests [index].name) == 0) {
+            s_tests [index].test (verbose);
+            ran++;
+        }
+    if (!ran) {
+        fprintf (stderr, "selftest: no class named '%s'\n", only);
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,139 @@
+/*  demo — echo, add, sleep, progress, fail (spec/control.md). */
+#include "tools/demo.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void
+s_echo (tool_call_t *call)
+{
+    const char *text;
+    if (tool_arg_string (call, "text", &text))
+        tool_call_text (call, text, false, NULL);
+}
+
+static bool
+s_number (tool_call_t *call, const char *name, json_t **value_p)
+{
+    *value_p = json_object_get (call->arguments, name);
+    if (json_is_number (*value_p))
+        return true;
+    tool_call_bad_argument (call, "argument '%s' must be a number", name);
+    return false;
+}
+
+//  The fewest digits that read back as the same double: 0.1 + 0.2 prints
+//  as 0.30000000000000004, 0.5 as 0.5.
+static void
+s_shortest (double value, char *text, size_t size)
+{
+    for (int precision = 1; precision <= 17; precision++) {
+        snprintf (text, size, "%.*g", precision, value);
+        if (strtod (text, NULL) == value)
+            return;
+    }
+}
+
+static void
+s_add (tool_call_t *call)
+{
+    json_t *a, *b;
+    if (!s_number (call, "a", &a) || !s_number (call, "b", &b))
+        return;
+    json_t *sum;
+    json_int_t total;
+    if (json_is_integer (a) && json_is_integer (b)
+    &&  !__builtin_add_overflow (json_integer_value (a), json_integer_value (b), &total))
+        sum = json_integer (total);
+    else {
+        double value = json_number_value (a) + json_number_value (b);
+        if (!isfinite (value)) {
+            tool_call_bad_argument (call, "the sum of 'a' and 'b' is out of range");
+            return;
+        }
+        sum = json_real (value);
+    }
+    char text [40];
+    if (json_is_integer (sum))
+        snprintf (text, sizeof (text), "%" JSON_INTEGER_FORMAT, json_integer_value (sum));
+    else
+        s_shortest (json_real_value (sum), text, sizeof (text));
+    json_t *structured = json_pack ("{s:o}", "sum", sum);
+    tool_call_text (call, text, false, structured);
+    json_decref (structured);
+}
+
+static void
+s_sleep (tool_call_t *call)
+{
+    long ms;
+    if (!tool_arg_integer (call, "ms", 0, 600000, &ms))
+        return;
+    if (!tool_call_wait (call, (int) ms))
+        return;                 //  cancelled: nobody reads an answer
+    char text [64];
+    snprintf (text, sizeof (text), "slept %ld ms", ms);
+    tool_call_text (call, text, false, NULL);
+}
+
+static void
+s_progress (tool_call_t *call)
+{
+    long steps, interval;
+    if (!tool_arg_integer (call, "steps", 1, 1000, &steps)
+    ||  !tool_arg_integer (call, "interval_ms", 0, 60000, &interval))
+        return;
+    for (long step = 1; step <= steps; step++) {
+        if (!tool_call_wait (call, (int) interval))
+            return;
+        char message [64];
+        snprintf (message, sizeof (message), "step %ld/%ld", step, steps);
+        tool_call_progress (call, (double) step, (double) steps, message);
+    }
+    char text [64];
+    snprintf (text, sizeof (text), "done %ld steps", steps);
+    tool_call_text (call, text, false, NULL);
+}
+
+static void
+s_fail (tool_call_t *call)
+{
+    json_t *message = json_object_get (call->arguments, "message");
+    if (message && !json_is_string (message)) {
+        tool_call_bad_argument (call, "argument 'message' must be a string");
+        return;
+    }
+    tool_call_text (call, message? json_string_value (message): "failure requested",
+                    true, NULL);
+}
+
+static const tool_def_t s_tools [] = {
+    { "echo", "Returns the given text unchanged.",
+      "{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\"}},"
+      "\"required\":[\"text\"]}", true, 0, s_echo },
+    { "add", "Adds two numbers.",
+      "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"number\"},"
+      "\"b\":{\"type\":\"number\"}},\"required\":[\"a\",\"b\"]}", true, 0, s_add },
+    { "sleep", "Waits ms milliseconds, then answers.",
+      "{\"type\":\"object\",\"properties\":{\"ms\":{\"type\":\"integer\","
+      "\"minimum\":0,\"maximum\":600000}},\"required\":[\"ms\"]}", false, 0, s_sleep },
+    { "progress", "Reports progress steps times, interval_ms apart.",
+      "{\"type\":\"object\",\"properties\":{\"steps\":{\"type\":\"integer\","
+      "\"minimum\":1,\"maximum\":1000},\"interval_ms\":{\"type\":\"integer\","
+      "\"minimum\":0,\"maximum\":60000}},\"required\":[\"steps\",\"interval_ms\"]}",
+      false, 0, s_progress },
+    { "fail", "Answers with a tool error carrying message.",
+      "{\"type\":\"object\",\"properties\":{\"message\":{\"type\":\"string\"}}}",
+      true, 0, s_fail },
+};
+
+int
+demo_register (tool_table_t *table)
+{
+    for (size_t index = 0; index < sizeof (s_tools) / sizeof (s_tools [0]); index++)
+        if (tool_table_add (table, &s_tools [index]))
+            return -1;
+    return 0;
+}
