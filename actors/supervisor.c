@@ -493,9 +493,13 @@ s_start_actors (supervisor_t *self, char *error, size_t error_size)
     self->tools = zsock_new_dealer (endpoint);
     if (!self->tools)
         return -1;
-    //  Host pipes carry the request path; their HWM is --host-queue, split
-    //  between the two ends of the inproc pipe (libzmq adds them up).
-    zsys_set_pipehwm ((size_t) (config->host_queue + 1) / 2);
+    //  Host pipes carry the request path; their bound is --host-queue,
+    //  split between the sender's and receiver's HWM, which libzmq adds up
+    //  on inproc. zactor sets only the send HWM of its pipe, so the
+    //  receive HWM comes from the default that new sockets take.
+    size_t half = (size_t) (config->host_queue + 1) / 2;
+    zsys_set_pipehwm (half);
+    zsys_set_rcvhwm (half);
     self->host_count = config->session_threads;
     self->hosts = (zactor_t **) calloc ((size_t) self->host_count, sizeof (zactor_t *));
     self->host_raw = (void **) calloc ((size_t) self->host_count, sizeof (void *));
@@ -509,6 +513,7 @@ s_start_actors (supervisor_t *self, char *error, size_t error_size)
             self->host_raw [index] = zsock_resolve (self->hosts [index]);
     }
     zsys_set_pipehwm (1000);
+    zsys_set_rcvhwm (1000);
     return rc;
 }
 
@@ -521,9 +526,6 @@ s_stop (supervisor_t *self)
     free (self->host_raw);
     zsock_destroy (&self->tools);
     zactor_destroy (&self->pool);
-    pending_t *pending = (pending_t *) zlistx_first (self->pending);
-    for (; pending; pending = (pending_t *) zlistx_next (self->pending))
-        s_pending_destroy (&pending);
     zlistx_destroy (&self->pending);
     zsock_destroy (&self->control);
     zsock_destroy (&self->router);
@@ -540,6 +542,7 @@ s_start (supervisor_t *self, char *error, size_t error_size)
         snprintf (error, error_size, "out of memory");
         return -1;
     }
+    zlistx_set_destructor (self->pending, (zlistx_destructor_fn *) s_pending_destroy);
     if (s_start_actors (self, error, error_size)
     ||  s_bind_clients (self, error, error_size)
     ||  s_bind_control (self, error, error_size))

@@ -7,6 +7,7 @@
 #include "proto/mcpz.h"
 #include "runtime/config.h"
 #include "runtime/ids.h"
+#include "store/store.h"
 #include "tools/tool.h"
 
 #include <stdio.h>
@@ -26,6 +27,7 @@ static const test_t s_tests [] = {
     { "ids", ids_test },
     { "tool", tool_test },
     { "session", session_test },
+    { "store", store_test },
 };
 
 int

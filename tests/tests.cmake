@@ -1,7 +1,17 @@
+# A throw-away PostgreSQL server for the tests that need one: started
+# before them, stopped after, on a free loopback port.
+set(MCPZ_PG_DIR ${CMAKE_BINARY_DIR}/pgtest)
+add_test(NAME pg.start COMMAND ${CMAKE_SOURCE_DIR}/tests/pg.sh start ${MCPZ_PG_DIR})
+add_test(NAME pg.stop COMMAND ${CMAKE_SOURCE_DIR}/tests/pg.sh stop ${MCPZ_PG_DIR})
+set_tests_properties(pg.start PROPERTIES FIXTURES_SETUP pg)
+set_tests_properties(pg.stop PROPERTIES FIXTURES_CLEANUP pg)
+
 # Unit self-tests of every class, one ctest entry each so failures name it.
-foreach(class jsonrpc mcp mcpz control config ids tool session)
+foreach(class jsonrpc mcp mcpz control config ids tool session store)
   add_test(NAME unit.${class} COMMAND mcpz_selftest ${class})
 endforeach()
+set_tests_properties(unit.store PROPERTIES FIXTURES_REQUIRED pg
+  ENVIRONMENT "MCPZ_TEST_PG_URL_FILE=${MCPZ_PG_DIR}/url")
 
 # Black-box tests: Debian's python3 with python3-zmq drives a real mcpzd
 # over real sockets. Each file is one ctest entry.
@@ -12,5 +22,6 @@ foreach(py ${MCPZ_PY_TESTS})
   add_test(NAME it.${name} COMMAND ${MCPZ_PYTHON} ${py})
   set_tests_properties(it.${name} PROPERTIES
     TIMEOUT 300
-    ENVIRONMENT "MCPZD=$<TARGET_FILE:mcpzd>;MCPZCTL=$<TARGET_FILE:mcpzctl>;PYTHONPATH=${CMAKE_SOURCE_DIR}/tests/integration;PYTHONDONTWRITEBYTECODE=1")
+    FIXTURES_REQUIRED pg
+    ENVIRONMENT "MCPZD=$<TARGET_FILE:mcpzd>;MCPZCTL=$<TARGET_FILE:mcpzctl>;MCPZ_TEST_PG_URL_FILE=${MCPZ_PG_DIR}/url;PYTHONPATH=${CMAKE_SOURCE_DIR}/tests/integration;PYTHONDONTWRITEBYTECODE=1")
 endforeach()
