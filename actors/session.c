@@ -9,7 +9,7 @@
 
 session_t *
 session_new (const char *id, int version, json_t *client_info,
-             json_t *capabilities, int64_t now_ms)
+             json_t *capabilities, uint32_t epoch, int64_t now_ms)
 {
     assert (mcpz_sid_valid (id, strlen (id)));
     session_t *self = (session_t *) calloc (1, sizeof (session_t));
@@ -20,7 +20,8 @@ session_new (const char *id, int version, json_t *client_info,
     }
     memcpy (self->id, id, MCPZ_SID_SIZE + 1);
     self->version = (uint8_t) version;
-    self->state = SESSION_INITIALIZING;
+    self->state = epoch? SESSION_READY: SESSION_INITIALIZING;
+    self->event_id = (uint64_t) epoch << 32;
     self->client_info = client_info;
     self->capabilities = capabilities;
     self->created_ms = (int64_t) time (NULL) * 1000;
@@ -40,6 +41,12 @@ session_destroy (session_t **self_p)
     }
 }
 
+bool
+session_live (session_t *self)
+{
+    return self->state == SESSION_INITIALIZING || self->state == SESSION_READY;
+}
+
 uint64_t
 session_next_event (session_t *self)
 {
@@ -52,14 +59,23 @@ session_test (bool verbose)
     printf (" * session: ");
     session_t *session = session_new ("0123456789abcdef0123456789abcdef", 2,
                                       json_pack ("{s:s}", "name", "t"),
-                                      json_object (), 1000);
+                                      json_object (), 0, 1000);
     assert (session);
     assert (session->state == SESSION_INITIALIZING);
+    assert (session_live (session));
     assert (session->last_activity_ms == 1000);
     assert (session_next_event (session) == 1);
     assert (session_next_event (session) == 2);
     session_destroy (&session);
     assert (!session);
+    session_destroy (&session);
+    //  A loaded session continues above every id of its earlier lives
+    session = session_new ("0123456789abcdef0123456789abcdef", 1, json_object (),
+                           json_object (), 3, 0);
+    assert (session->state == SESSION_READY);
+    assert (session_next_event (session) == (3ull << 32) + 1);
+    session->state = SESSION_CLOSING;
+    assert (!session_live (session));
     session_destroy (&session);
     printf ("OK\n");
 }

@@ -13,8 +13,10 @@
 #include "proto/mcpz.h"
 
 typedef enum {
+    SESSION_PERSISTING,     //  initialize seen, row being written; unanswered
     SESSION_INITIALIZING,   //  answered initialize, waiting for initialized
-    SESSION_READY           //  client sent notifications/initialized
+    SESSION_READY,          //  client sent notifications/initialized
+    SESSION_CLOSING         //  CLOSE seen, row being deleted
 } session_state_t;
 
 typedef struct {
@@ -22,7 +24,10 @@ typedef struct {
     uint8_t version;                //  index into mcp_versions
     uint8_t state;                  //  session_state_t
     uint32_t inflight;              //  requests sent to tool workers, unanswered
-    uint64_t event_id;              //  last event id handed out
+    //  Last event id handed out. Its high 32 bits are the session's epoch
+    //  (how often it was loaded from the store), so ids stay increasing
+    //  across restarts and nodes without a write per event.
+    uint64_t event_id;
     int64_t created_ms;             //  wall clock, ms since the epoch
     int64_t last_activity_ms;       //  monotonic ms of the last frame naming it
     json_t *client_info;            //  owned
@@ -30,9 +35,14 @@ typedef struct {
 } session_t;
 
 //  Takes ownership of client_info and capabilities (new references).
+//  epoch is 0 for a new session, else the store's count of loads.
 session_t *
     session_new (const char *id, int version, json_t *client_info,
-                 json_t *capabilities, int64_t now_ms);
+                 json_t *capabilities, uint32_t epoch, int64_t now_ms);
+
+//  True when the session can take messages (not being written or closed).
+bool
+    session_live (session_t *self);
 
 void
     session_destroy (session_t **self_p);

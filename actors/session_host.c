@@ -20,21 +20,45 @@
       BUSY call-id
     Sends to the tool pool:
       CALL call-id, tool name, arguments JSON;  CANCEL call-id
+    Sends to DB workers (DEALER, round-robin), with a persistent store:
+      CREATE tag, id, version, created-ms, client-info, capabilities
+      LOAD tag, id, not-before-ms;  DELETE tag, id
+    Takes their answers: tag, OK|MISSING|ERR, ...  (see db_worker.c)
+    Takes, on its DEALER (identity host-N) from the cleanup actor:
+      SWEEP tag, ttl-ms    drop idle sessions; answer SWEPT tag, expired,
+                           live ids (32 bytes each), last activity (int64
+                           wall ms each)
+      DROP ids             the store no longer has these: end them
+
+    With a persistent store a session is answered only once its row is
+    committed, closed only once its row is deleted, and a frame naming a
+    session this host does not hold loads it from the store first (frames
+    wait meanwhile, bounded per session and per host).
 */
 #include "actors/session_host.h"
 #include "actors/session.h"
+#include "actors/cleanup.h"
 #include "proto/jsonrpc.h"
 #include "proto/mcp.h"
 #include "proto/mcpz.h"
 #include "runtime/actor.h"
 #include "runtime/frames.h"
 #include "runtime/log.h"
+#include "store/store.h"
 
 #include <inttypes.h>
 
 //  How long a refused client should wait before trying again
 #define RETRY_QUEUE_MS 100
 #define RETRY_CAP_MS   1000
+#define RETRY_STORE_MS 1000
+
+//  Frames that may wait for one session being loaded, and sessions that
+//  may be loading at once on one host; past them, ERR 503.
+#define LOAD_QUEUE     64
+#define LOADS_MAX      4096
+//  Store requests a host may have queued towards the DB workers
+#define DB_HWM         10000
 
 //  A tool call running on a tool worker
 typedef struct {
@@ -44,6 +68,22 @@ typedef struct {
     json_t *progress_token;     //  _meta.progressToken, or NULL
     zmq_msg_t peer;             //  routing id of the peer that asked
 } call_t;
+
+//  A store request waiting for its answer
+typedef enum { OP_CREATE, OP_DELETE, OP_LOAD } op_kind_t;
+
+typedef struct {
+    zmq_msg_t frames [4];       //  command, peer, session id, body
+} queued_t;
+
+typedef struct {
+    uint64_t tag;               //  host-unique; also the hash key
+    op_kind_t kind;
+    char sid [MCPZ_SID_SIZE + 1];
+    zmq_msg_t peer;             //  CREATE and DELETE: who gets the answer
+    json_t *id;                 //  CREATE: the initialize request's id
+    zlistx_t *queued;           //  LOAD: frames for the session, in order
+} op_t;
 
 typedef struct {
     zsock_t *pipe;              //  to the supervisor
@@ -56,6 +96,14 @@ typedef struct {
     zhashx_t *sessions;         //  session id -> session_t
     zhashx_t *calls;            //  call id -> call_t
     uint64_t next_call;         //  last call id handed out
+    zsock_t *db;                //  DEALER to the DB workers, or NULL
+    void *db_raw;
+    zsock_t *cleanup;           //  DEALER to the cleanup actor
+    void *cleanup_raw;
+    zhashx_t *ops;              //  tag -> op_t, store requests in progress
+    zhashx_t *loading;          //  session id -> op_t of its LOAD
+    uint64_t next_tag;          //  last store tag handed out
+    uint64_t loads, load_misses, store_errors, expired, dropped;
     size_t max_sessions;        //  this host's share of --max-sessions
     uint64_t opened, closed, requests, errors, overloads, late;
     bool terminated;
@@ -76,14 +124,15 @@ s_call_destroy (call_t **call_p)
     }
 }
 
+//  Calls and store ops are keyed by their own uint64 first field
 static size_t
-s_call_hash (const void *key)
+s_u64_hash (const void *key)
 {
     return (size_t) *(const uint64_t *) key;
 }
 
 static int
-s_call_compare (const void *a, const void *b)
+s_u64_compare (const void *a, const void *b)
 {
     uint64_t left = *(const uint64_t *) a, right = *(const uint64_t *) b;
     return left < right? -1: left > right;
@@ -379,6 +428,87 @@ s_handle_msg (host_t *self, zmq_msg_t *peer, session_t *session, zmq_msg_t *body
     jsonrpc_destroy (&msg);
 }
 
+//  --------------------------------------------------------------------------
+//  Store requests
+
+static void
+s_op_destroy (op_t **op_p)
+{
+    if (*op_p) {
+        op_t *op = *op_p;
+        zmq_msg_close (&op->peer);
+        json_decref (op->id);
+        for (queued_t *queued = op->queued? (queued_t *) zlistx_first (op->queued): NULL;
+             queued; queued = (queued_t *) zlistx_next (op->queued)) {
+            frames_close (queued->frames, 4);
+            free (queued);
+        }
+        zlistx_destroy (&op->queued);
+        free (op);
+        *op_p = NULL;
+    }
+}
+
+//  Sends a store request: command, tag, then the given text frames. Returns
+//  the new op, registered, or NULL when the DB queue is full.
+static op_t *
+s_op_start (host_t *self, op_kind_t kind, const char *command, const char *sid,
+            const char **args, int arg_count)
+{
+    op_t *op = (op_t *) calloc (1, sizeof (op_t));
+    if (!op)
+        return NULL;
+    op->tag = ++self->next_tag;
+    op->kind = kind;
+    memcpy (op->sid, sid, MCPZ_SID_SIZE + 1);
+    zmq_msg_init (&op->peer);
+    if (zmq_send (self->db_raw, command, strlen (command), ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
+        s_op_destroy (&op);
+        return NULL;
+    }
+    frames_send_copy (self->db_raw, &op->tag, sizeof (op->tag), ZMQ_SNDMORE);
+    frames_send_text (self->db_raw, sid, arg_count? ZMQ_SNDMORE: 0);
+    for (int index = 0; index < arg_count; index++)
+        frames_send_text (self->db_raw, args [index], index + 1 < arg_count? ZMQ_SNDMORE: 0);
+    zhashx_insert (self->ops, &op->tag, op);
+    return op;
+}
+
+//  Writes a new session's row; the initialize answer waits for it.
+static int
+s_persist (host_t *self, session_t *session, zmq_msg_t *peer, json_t *id)
+{
+    char version [8], created [24];
+    snprintf (version, sizeof (version), "%d", session->version);
+    snprintf (created, sizeof (created), "%" PRId64, session->created_ms);
+    char *client = json_dumps (session->client_info, JSON_COMPACT);
+    char *capabilities = json_dumps (session->capabilities, JSON_COMPACT);
+    op_t *op = NULL;
+    if (client && capabilities) {
+        const char *args [] = { version, created, client, capabilities };
+        op = s_op_start (self, OP_CREATE, "CREATE", session->id, args, 4);
+    }
+    free (client);
+    free (capabilities);
+    if (!op)
+        return -1;
+    zmq_msg_copy (&op->peer, peer);
+    op->id = json_incref (id);
+    session->state = SESSION_PERSISTING;
+    return 0;
+}
+
+static void
+s_answer_initialize (host_t *self, session_t *session, zmq_msg_t *peer, json_t *id)
+{
+    self->opened++;
+    char *result = mcp_init_result (session->version);
+    s_answer_result (self, session, peer, id, result);
+    free (result);
+    log_debug (self->name, "session %s opened, version %s", session->id,
+               mcp_versions [session->version]);
+}
+
 static void
 s_handle_new (host_t *self, zmq_msg_t *peer, const char *sid, zmq_msg_t *body)
 {
@@ -404,20 +534,20 @@ s_handle_new (host_t *self, zmq_msg_t *peer, const char *sid, zmq_msg_t *body)
         s_refuse (self, peer, "", 503, "session cap reached", id, RETRY_CAP_MS);
     else {
         session_t *session = session_new (sid, init.version, init.client_info,
-                                          init.capabilities, zclock_mono ());
+                                          init.capabilities, 0, zclock_mono ());
         init.client_info = init.capabilities = NULL;    //  session owns them
+        self->requests++;
         if (!session || zhashx_insert (self->sessions, session->id, session)) {
             session_destroy (&session);
             s_refuse (self, peer, "", 503, "cannot create a session now", id, RETRY_QUEUE_MS);
         }
-        else {
-            self->opened++;
-            self->requests++;
-            char *result = mcp_init_result (session->version);
-            s_answer_result (self, session, peer, id, result);
-            free (result);
-            log_debug (self->name, "session %s opened, version %s", sid,
-                       mcp_versions [session->version]);
+        else
+        if (!self->db)
+            s_answer_initialize (self, session, peer, id);
+        else
+        if (s_persist (self, session, peer, id)) {
+            zhashx_delete (self->sessions, sid);
+            s_refuse (self, peer, "", 503, "store queue is full", id, RETRY_QUEUE_MS);
         }
     }
     mcp_init_clear (&init);
@@ -429,6 +559,8 @@ s_handle_new (host_t *self, zmq_msg_t *peer, const char *sid, zmq_msg_t *body)
 static void
 s_end_calls (host_t *self, session_t *session)
 {
+    if (session->inflight == 0)
+        return;
     zlistx_t *ended = zlistx_new ();
     for (call_t *call = (call_t *) zhashx_first (self->calls); call;
          call = (call_t *) zhashx_next (self->calls))
@@ -445,13 +577,34 @@ s_end_calls (host_t *self, session_t *session)
     session->inflight = 0;
 }
 
+//  Ends a session here: its calls are answered, its memory freed.
 static void
-s_handle_close (host_t *self, zmq_msg_t *peer, session_t *session)
+s_end_session (host_t *self, session_t *session)
 {
     char sid [MCPZ_SID_SIZE + 1];
     memcpy (sid, session->id, sizeof (sid));
     s_end_calls (self, session);
     zhashx_delete (self->sessions, sid);
+}
+
+static void
+s_handle_close (host_t *self, zmq_msg_t *peer, session_t *session)
+{
+    if (self->db) {
+        //  The row goes first: a closed session must never come back
+        op_t *op = s_op_start (self, OP_DELETE, "DELETE", session->id, NULL, 0);
+        if (!op) {
+            s_refuse (self, peer, session->id, 503, "store queue is full", NULL, RETRY_QUEUE_MS);
+            return;
+        }
+        zmq_msg_copy (&op->peer, peer);
+        s_end_calls (self, session);
+        session->state = SESSION_CLOSING;
+        return;
+    }
+    char sid [MCPZ_SID_SIZE + 1];
+    memcpy (sid, session->id, sizeof (sid));
+    s_end_session (self, session);
     self->closed++;
     s_send (self, "OK", peer, sid, 0, strdup ("{}"), 2);
     log_debug (self->name, "session %s closed", sid);
@@ -476,26 +629,252 @@ s_handle_listen (host_t *self, zmq_msg_t *peer, session_t *session, zmq_msg_t *b
 static void
 s_handle_stats (host_t *self, zmq_msg_t *tag)
 {
-    char body [512];
+    char body [640];
     snprintf (body, sizeof (body),
               "{\"host\":%s,\"sessions\":%zu,\"opened\":%" PRIu64 ",\"closed\":%" PRIu64
               ",\"requests\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"overloads\":%" PRIu64
-              ",\"inflight\":%zu,\"late\":%" PRIu64 "}",
+              ",\"inflight\":%zu,\"late\":%" PRIu64 ",\"loading\":%zu,\"store_ops\":%zu"
+              ",\"loads\":%" PRIu64 ",\"load_misses\":%" PRIu64 ",\"store_errors\":%" PRIu64
+              ",\"expired\":%" PRIu64 ",\"dropped\":%" PRIu64 "}",
               self->name + 5, zhashx_size (self->sessions), self->opened, self->closed,
               self->requests, self->errors, self->overloads, zhashx_size (self->calls),
-              self->late);
+              self->late, zhashx_size (self->loading), zhashx_size (self->ops),
+              self->loads, self->load_misses, self->store_errors, self->expired,
+              self->dropped);
     frames_send_text (self->raw, "STATS", ZMQ_SNDMORE);
     zmq_msg_send (tag, self->raw, ZMQ_SNDMORE);
     frames_send_text (self->raw, body, 0);
 }
 
+//  --------------------------------------------------------------------------
+//  Resuming sessions from the store
+
+//  Keeps the frames of a session this host does not hold and asks the store
+//  for it; the frames are moved out of frames.
 static void
-s_handle_pipe (host_t *self)
+s_load (host_t *self, zmq_msg_t *frames, const char *sid)
 {
-    zmq_msg_t frames [4];
-    int count;
-    if (frames_recv (self->raw, frames, 4, &count, ZMQ_DONTWAIT))
+    op_t *op = (op_t *) zhashx_lookup (self->loading, sid);
+    if (!op && zhashx_size (self->loading) < LOADS_MAX) {
+        char not_before [24];
+        snprintf (not_before, sizeof (not_before), "%" PRId64,
+                  store_now_ms () - (int64_t) self->config->session_ttl * 1000);
+        const char *args [] = { not_before };
+        op = s_op_start (self, OP_LOAD, "LOAD", sid, args, 1);
+        if (op) {
+            op->queued = zlistx_new ();
+            zhashx_insert (self->loading, op->sid, op);
+        }
+    }
+    queued_t *queued = op && zlistx_size (op->queued) < LOAD_QUEUE?
+                       (queued_t *) calloc (1, sizeof (queued_t)): NULL;
+    if (!queued) {
+        s_refuse_body (self, &frames [1], sid, 503, "session is loading, too many waiting",
+                       &frames [3], RETRY_QUEUE_MS);
         return;
+    }
+    for (int index = 0; index < 4; index++) {
+        zmq_msg_init (&queued->frames [index]);
+        zmq_msg_move (&queued->frames [index], &frames [index]);
+    }
+    zlistx_add_end (op->queued, queued);
+}
+
+static void s_route (host_t *self, zmq_msg_t *frames, int count);
+
+//  The store answered a LOAD: the session continues, or its frames are
+//  refused, in the order they came.
+static void
+s_loaded (host_t *self, op_t *op, zmq_msg_t *frames, int count)
+{
+    zhashx_delete (self->loading, op->sid);
+    bool ok = count == 7 && frames_is (&frames [1], "OK");
+    bool missing = frames_is (&frames [1], "MISSING");
+    if (ok) {
+        char version [8], epoch [16];
+        frames_text (&frames [2], version, sizeof (version));
+        frames_text (&frames [6], epoch, sizeof (epoch));
+        json_t *client = json_loadb (zmq_msg_data (&frames [4]), zmq_msg_size (&frames [4]), 0, NULL);
+        json_t *capabilities = json_loadb (zmq_msg_data (&frames [5]), zmq_msg_size (&frames [5]), 0, NULL);
+        int index = atoi (version);
+        session_t *session = session_new (op->sid, index >= 0 && index < MCP_VERSION_COUNT? index: 0,
+                                          client? client: json_object (),
+                                          capabilities? capabilities: json_object (),
+                                          (uint32_t) strtoul (epoch, NULL, 10), zclock_mono ());
+        if (session) {
+            char created [24];
+            frames_text (&frames [3], created, sizeof (created));
+            session->created_ms = strtoll (created, NULL, 10);
+        }
+        if (session && zhashx_insert (self->sessions, session->id, session) == 0) {
+            self->loads++;
+            log_debug (self->name, "session %s resumed, epoch %s", op->sid, epoch);
+        }
+        else {
+            session_destroy (&session);
+            ok = false;
+        }
+    }
+    else
+    if (missing)
+        self->load_misses++;
+    else
+        self->store_errors++;
+    for (queued_t *queued = (queued_t *) zlistx_first (op->queued); queued;
+         queued = (queued_t *) zlistx_next (op->queued)) {
+        if (ok)
+            s_route (self, queued->frames, 4);
+        else
+            s_refuse_body (self, &queued->frames [1], op->sid, missing? 404: 503,
+                           missing? "unknown session": "store unavailable",
+                           &queued->frames [3], missing? -1: RETRY_STORE_MS);
+    }
+}
+
+static void
+s_handle_db (host_t *self)
+{
+    zmq_msg_t frames [8];
+    int count;
+    if (frames_recv (self->db_raw, frames, 8, &count, ZMQ_DONTWAIT))
+        return;
+    int kept = count < 8? count: 8;
+    uint64_t tag = 0;
+    op_t *op = NULL;
+    if (count >= 2 && zmq_msg_size (&frames [0]) == sizeof (tag)) {
+        memcpy (&tag, zmq_msg_data (&frames [0]), sizeof (tag));
+        op = (op_t *) zhashx_lookup (self->ops, &tag);
+    }
+    if (!op) {
+        log_error (self->name, "store answer for no request");
+        frames_close (frames, kept);
+        return;
+    }
+    bool ok = frames_is (&frames [1], "OK");
+    if (!ok && !frames_is (&frames [1], "MISSING")) {
+        char reason [256] = "";
+        if (count >= 3)
+            frames_text (&frames [2], reason, sizeof (reason));
+        log_warn (self->name, "store refused a request for session %s: %s", op->sid, reason);
+    }
+    session_t *session = (session_t *) zhashx_lookup (self->sessions, op->sid);
+    if (op->kind == OP_LOAD)
+        s_loaded (self, op, frames, count);
+    else
+    if (op->kind == OP_CREATE && session) {
+        if (ok) {
+            session->state = SESSION_INITIALIZING;
+            s_answer_initialize (self, session, &op->peer, op->id);
+        }
+        else {
+            self->store_errors++;
+            zhashx_delete (self->sessions, op->sid);
+            s_refuse (self, &op->peer, "", 503, "store unavailable", op->id, RETRY_STORE_MS);
+        }
+    }
+    else
+    if (op->kind == OP_DELETE && session) {
+        if (ok) {
+            s_end_session (self, session);
+            self->closed++;
+            s_send (self, "OK", &op->peer, op->sid, 0, strdup ("{}"), 2);
+        }
+        else {
+            //  The row is still there: keep the session, the client retries
+            self->store_errors++;
+            session->state = SESSION_READY;
+            s_refuse (self, &op->peer, op->sid, 503, "store unavailable", NULL, RETRY_STORE_MS);
+        }
+    }
+    zhashx_delete (self->ops, &tag);
+    frames_close (frames, kept);
+}
+
+//  --------------------------------------------------------------------------
+//  Cleanup
+
+//  Drops sessions idle past the TTL, reports the others with their last
+//  activity as wall-clock ms.
+static void
+s_sweep (host_t *self, zmq_msg_t *tag, int64_t ttl_ms)
+{
+    size_t size = zhashx_size (self->sessions);
+    char *ids = (char *) malloc (size * MCPZ_SID_SIZE + 1);
+    int64_t *last = (int64_t *) malloc (size * sizeof (int64_t) + 1);
+    zlistx_t *idle = zlistx_new ();
+    int64_t mono = zclock_mono ();
+    int64_t wall = store_now_ms ();
+    size_t live = 0;
+    for (session_t *session = (session_t *) zhashx_first (self->sessions);
+         session && ids && last; session = (session_t *) zhashx_next (self->sessions)) {
+        if (!session_live (session))
+            continue;           //  its row is being written or deleted
+        if (session->inflight == 0 && mono - session->last_activity_ms >= ttl_ms)
+            zlistx_add_end (idle, session);
+        else {
+            memcpy (ids + live * MCPZ_SID_SIZE, session->id, MCPZ_SID_SIZE);
+            last [live++] = wall - (mono - session->last_activity_ms);
+        }
+    }
+    size_t expired = zlistx_size (idle);
+    for (session_t *session = (session_t *) zlistx_first (idle); session;
+         session = (session_t *) zlistx_next (idle)) {
+        log_debug (self->name, "session %s expired", session->id);
+        zhashx_delete (self->sessions, session->id);
+    }
+    zlistx_destroy (&idle);
+    self->expired += expired;
+    char count [24];
+    snprintf (count, sizeof (count), "%zu", expired);
+    frames_send_text (self->cleanup_raw, "SWEPT", ZMQ_SNDMORE);
+    zmq_msg_send (tag, self->cleanup_raw, ZMQ_SNDMORE);
+    frames_send_text (self->cleanup_raw, count, ZMQ_SNDMORE);
+    frames_send_copy (self->cleanup_raw, ids, live * MCPZ_SID_SIZE, ZMQ_SNDMORE);
+    frames_send_copy (self->cleanup_raw, last, live * sizeof (int64_t), 0);
+    free (ids);
+    free (last);
+}
+
+static void
+s_drop (host_t *self, zmq_msg_t *ids)
+{
+    size_t count = zmq_msg_size (ids) / MCPZ_SID_SIZE;
+    for (size_t index = 0; index < count; index++) {
+        char sid [MCPZ_SID_SIZE + 1];
+        memcpy (sid, (char *) zmq_msg_data (ids) + index * MCPZ_SID_SIZE, MCPZ_SID_SIZE);
+        sid [MCPZ_SID_SIZE] = 0;
+        session_t *session = (session_t *) zhashx_lookup (self->sessions, sid);
+        if (session && session_live (session)) {
+            log_debug (self->name, "session %s is gone from the store", sid);
+            s_end_session (self, session);
+            self->dropped++;
+        }
+    }
+}
+
+static void
+s_handle_cleanup (host_t *self)
+{
+    zmq_msg_t frames [3];
+    int count;
+    if (frames_recv (self->cleanup_raw, frames, 3, &count, ZMQ_DONTWAIT))
+        return;
+    char ttl [24];
+    if (count == 3 && frames_is (&frames [0], "SWEEP") && frames_text (&frames [2], ttl, sizeof (ttl)))
+        s_sweep (self, &frames [1], strtoll (ttl, NULL, 10));
+    else
+    if (count == 2 && frames_is (&frames [0], "DROP"))
+        s_drop (self, &frames [1]);
+    frames_close (frames, count < 3? count: 3);
+}
+
+//  --------------------------------------------------------------------------
+//  Frames from the supervisor
+
+//  Acts on one message: cmd, peer, sid, body (or STATS tag, or $TERM).
+static void
+s_route (host_t *self, zmq_msg_t *frames, int count)
+{
     zmq_msg_t *peer = &frames [1];
     char sid [MCPZ_SID_SIZE + 1] = "";
     if (count == 4)
@@ -507,7 +886,10 @@ s_handle_pipe (host_t *self)
     if (count == 4 && frames_is (&frames [0], "NEW"))
         s_handle_new (self, peer, sid, &frames [3]);
     else
-    if (count == 4 && !session)
+    if (count == 4 && !session && self->db)
+        s_load (self, frames, sid);
+    else
+    if (count == 4 && (!session || !session_live (session)))
         s_refuse_body (self, peer, sid, 404, "unknown session", &frames [3], -1);
     else
     if (count == 4 && frames_is (&frames [0], "MSG"))
@@ -526,10 +908,56 @@ s_handle_pipe (host_t *self)
         self->terminated = true;
     else
         log_error (self->name, "malformed message from the supervisor (%d frames)", count);
+}
+
+static void
+s_handle_pipe (host_t *self)
+{
+    zmq_msg_t frames [4];
+    int count;
+    if (frames_recv (self->raw, frames, 4, &count, ZMQ_DONTWAIT))
+        return;
+    s_route (self, frames, count);
     frames_close (frames, count < 4? count: 4);
 }
 
 //  --------------------------------------------------------------------------
+
+static int
+s_connect_store (host_t *self, session_host_args_t *args)
+{
+    self->ops = zhashx_new ();
+    self->loading = zhashx_new ();
+    self->cleanup = zsock_new (ZMQ_DEALER);
+    if (!self->ops || !self->loading || !self->cleanup)
+        return -1;
+    zhashx_set_key_duplicator (self->ops, NULL);
+    zhashx_set_key_destructor (self->ops, NULL);
+    zhashx_set_key_hasher (self->ops, s_u64_hash);
+    zhashx_set_key_comparator (self->ops, s_u64_compare);
+    zhashx_set_destructor (self->ops, (zhashx_destructor_fn *) s_op_destroy);
+    //  loading only indexes ops that ops owns
+    zhashx_set_key_duplicator (self->loading, NULL);
+    zhashx_set_key_destructor (self->loading, NULL);
+    char identity [16];
+    cleanup_host_identity (args->index, identity, sizeof (identity));
+    zsock_set_identity (self->cleanup, identity);
+    if (zsock_connect (self->cleanup, "%s", args->cleanup_endpoint) == -1)
+        return -1;
+    self->cleanup_raw = zsock_resolve (self->cleanup);
+    if (args->db_count == 0)
+        return 0;
+    self->db = zsock_new (ZMQ_DEALER);
+    if (!self->db)
+        return -1;
+    zsock_set_sndhwm (self->db, DB_HWM);
+    zsock_set_rcvhwm (self->db, DB_HWM);
+    for (int index = 0; index < args->db_count; index++)
+        if (zsock_connect (self->db, "%s", args->db_endpoints [index]) == -1)
+            return -1;
+    self->db_raw = zsock_resolve (self->db);
+    return 0;
+}
 
 static int
 s_start (host_t *self, session_host_args_t *args)
@@ -550,15 +978,15 @@ s_start (host_t *self, session_host_args_t *args)
     zhashx_set_destructor (self->sessions, (zhashx_destructor_fn *) session_destroy);
     zhashx_set_key_duplicator (self->calls, NULL);
     zhashx_set_key_destructor (self->calls, NULL);
-    zhashx_set_key_hasher (self->calls, s_call_hash);
-    zhashx_set_key_comparator (self->calls, s_call_compare);
+    zhashx_set_key_hasher (self->calls, s_u64_hash);
+    zhashx_set_key_comparator (self->calls, s_u64_compare);
     zhashx_set_destructor (self->calls, (zhashx_destructor_fn *) s_call_destroy);
     zsock_set_sndhwm (self->tools, args->config->tool_queue);
     zsock_set_rcvhwm (self->tools, 100000);
     if (zsock_connect (self->tools, "%s", args->tools_endpoint) == -1)
         return -1;
     self->tools_raw = zsock_resolve (self->tools);
-    return 0;
+    return s_connect_store (self, args);
 }
 
 //  Reads every waiting message of one socket, up to a batch, so a busy
@@ -575,28 +1003,50 @@ s_drain (host_t *self, void *socket, void (*handler) (host_t *))
     }
 }
 
+static void
+s_stop (host_t *self)
+{
+    zhashx_destroy (&self->loading);
+    zhashx_destroy (&self->ops);
+    zhashx_destroy (&self->calls);
+    zhashx_destroy (&self->sessions);
+    zsock_destroy (&self->db);
+    zsock_destroy (&self->cleanup);
+    zsock_destroy (&self->tools);
+}
+
 void
 session_host_actor (zsock_t *pipe, void *args)
 {
     host_t self = { .pipe = pipe, .raw = zsock_resolve (pipe) };
-    int rc = s_start (&self, (session_host_args_t *) args);
-    actor_ready (pipe, rc? "session host cannot start": NULL);
+    if (s_start (&self, (session_host_args_t *) args)) {
+        s_stop (&self);
+        actor_ready (pipe, "session host cannot start");
+        return;
+    }
+    actor_ready (pipe, NULL);
     zmq_pollitem_t items [] = {
         { self.raw, 0, ZMQ_POLLIN, 0 },
-        { self.tools_raw, 0, ZMQ_POLLIN, 0 }
+        { self.tools_raw, 0, ZMQ_POLLIN, 0 },
+        { self.cleanup_raw, 0, ZMQ_POLLIN, 0 },
+        { self.db_raw, 0, ZMQ_POLLIN, 0 }
     };
-    while (rc == 0 && !self.terminated) {
-        if (zmq_poll (items, 2, -1) == -1) {
+    int item_count = self.db? 4: 3;
+    while (!self.terminated) {
+        if (zmq_poll (items, item_count, -1) == -1) {
             if (errno == EINTR)
                 continue;
             break;
         }
+        //  Answers first: they free room in the queues behind them
         if (items [1].revents & ZMQ_POLLIN)
             s_drain (&self, self.tools_raw, s_handle_pool);
+        if (self.db && (items [3].revents & ZMQ_POLLIN))
+            s_drain (&self, self.db_raw, s_handle_db);
+        if (items [2].revents & ZMQ_POLLIN)
+            s_drain (&self, self.cleanup_raw, s_handle_cleanup);
         if (items [0].revents & ZMQ_POLLIN)
             s_drain (&self, self.raw, s_handle_pipe);
     }
-    zhashx_destroy (&self.calls);
-    zhashx_destroy (&self.sessions);
-    zsock_destroy (&self.tools);
+    s_stop (&self);
 }

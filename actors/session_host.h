@@ -12,6 +12,9 @@ typedef struct {
     int index;                  //  which host this is, 0..n-1
     int count;                  //  how many hosts there are
     const char *tools_endpoint; //  the tool pool's inproc endpoint
+    const char *cleanup_endpoint;   //  the cleanup actor's inproc endpoint
+    char (*db_endpoints) [64];  //  the DB workers; none when store is none
+    int db_count;
 } session_host_args_t;
 
 //  zactor body; args is a session_host_args_t, read before the actor signals.

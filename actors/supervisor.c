@@ -18,6 +18,8 @@
     Takes, on its pipe: $TERM.  Sends on its pipe: SHUTDOWN when asked to.
 */
 #include "actors/supervisor.h"
+#include "actors/cleanup.h"
+#include "actors/db_worker.h"
 #include "actors/session_host.h"
 #include "actors/tool_pool.h"
 #include "proto/control.h"
@@ -26,6 +28,7 @@
 #include "runtime/frames.h"
 #include "runtime/ids.h"
 #include "runtime/log.h"
+#include "store/store.h"
 
 #include <inttypes.h>
 #include <sys/stat.h>
@@ -36,7 +39,10 @@
 #define BATCH             256       //  messages handled per socket per pass
 
 //  A control request waiting for figures from the actors
+typedef enum { PENDING_STATS, PENDING_CLEANUP } pending_kind_t;
+
 typedef struct {
+    pending_kind_t kind;
     zmq_msg_t envelope [3];     //  routing id and REQ delimiter
     int envelope_size;
     uint32_t tag;               //  matches the actors' replies
@@ -56,6 +62,11 @@ typedef struct {
     void *control_raw;
     zsock_t *tools;             //  DEALER to the tool pool, for its figures
     zactor_t *pool;             //  the tool pool
+    zactor_t **db_workers;      //  one store connection each
+    char (*db_endpoints) [64];
+    int db_count;
+    zactor_t *cleanup;          //  the cleanup actor
+    void *cleanup_raw;
     zactor_t **hosts;           //  session hosts
     void **host_raw;            //  their pipes' libzmq sockets
     int host_count;
@@ -283,7 +294,7 @@ static void
 s_stats_arrived (supervisor_t *self, zmq_msg_t *tag, zmq_msg_t *body, bool from_pool)
 {
     pending_t *pending = s_pending_find (self, tag);
-    if (!pending)
+    if (!pending || pending->kind != PENDING_STATS)
         return;                 //  came after the deadline
     json_t *figures = json_loadb (zmq_msg_data (body), zmq_msg_size (body), 0, NULL);
     if (from_pool) {
@@ -299,12 +310,14 @@ s_stats_arrived (supervisor_t *self, zmq_msg_t *tag, zmq_msg_t *body, bool from_
     }
 }
 
-//  Starts gathering figures from every host and the pool.
-static void
-s_stats_start (supervisor_t *self, zmq_msg_t *envelope, int envelope_size)
+//  Remembers a control request that waits for other actors.
+static pending_t *
+s_pending_new (supervisor_t *self, pending_kind_t kind, zmq_msg_t *envelope,
+               int envelope_size, int deadline_ms)
 {
     pending_t *pending = (pending_t *) calloc (1, sizeof (pending_t));
     assert (pending);
+    pending->kind = kind;
     for (int index = 0; index < envelope_size; index++) {
         zmq_msg_init (&pending->envelope [index]);
         zmq_msg_copy (&pending->envelope [index], &envelope [index]);
@@ -312,7 +325,53 @@ s_stats_start (supervisor_t *self, zmq_msg_t *envelope, int envelope_size)
     pending->envelope_size = envelope_size;
     pending->tag = ++self->next_tag;
     pending->hosts = json_array ();
-    pending->deadline = zclock_mono () + CONTROL_DEADLINE;
+    pending->deadline = zclock_mono () + deadline_ms;
+    zlistx_add_end (self->pending, pending);
+    return pending;
+}
+
+//  Asks the cleanup actor for a cycle now; its report is the answer.
+static void
+s_cleanup_start (supervisor_t *self, zmq_msg_t *envelope, int envelope_size)
+{
+    //  A cycle waits for hosts (5 s at most), then for the store twice
+    int deadline = 5000 + 2 * (self->config->store_timeout + 1000) + 1000;
+    pending_t *pending = s_pending_new (self, PENDING_CLEANUP, envelope, envelope_size, deadline);
+    char tag [16];
+    snprintf (tag, sizeof (tag), "%" PRIu32, pending->tag);
+    zstr_sendx (self->cleanup, "CYCLE", tag, NULL);
+}
+
+//  The cleanup actor's report for a control request.
+static void
+s_cleanup_report (supervisor_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->cleanup);
+    zframe_t *tag = msg && zmsg_size (msg) == 3 && zmsg_first (msg)? zmsg_next (msg): NULL;
+    zframe_t *body = tag? zmsg_next (msg): NULL;
+    zmq_msg_t tag_frame;
+    zmq_msg_init_size (&tag_frame, tag? zframe_size (tag): 0);
+    if (tag)
+        memcpy (zmq_msg_data (&tag_frame), zframe_data (tag), zframe_size (tag));
+    pending_t *pending = tag? s_pending_find (self, &tag_frame): NULL;
+    zmq_msg_close (&tag_frame);
+    if (pending) {
+        json_t *report = json_loadb ((const char *) zframe_data (body), zframe_size (body), 0, NULL);
+        json_t *fields = json_pack ("{s:o}", "report", report? report: json_object ());
+        s_control_reply (self, pending->envelope, pending->envelope_size,
+                         control_reply_ok (fields, NULL));
+        json_decref (fields);
+        zlistx_delete (self->pending, zlistx_cursor (self->pending));
+    }
+    zmsg_destroy (&msg);
+}
+
+//  Starts gathering figures from every host and the pool.
+static void
+s_stats_start (supervisor_t *self, zmq_msg_t *envelope, int envelope_size)
+{
+    pending_t *pending = s_pending_new (self, PENDING_STATS, envelope, envelope_size,
+                                        CONTROL_DEADLINE);
     char tag [16];
     snprintf (tag, sizeof (tag), "%" PRIu32, pending->tag);
     for (int index = 0; index < self->host_count; index++)
@@ -324,7 +383,6 @@ s_stats_start (supervisor_t *self, zmq_msg_t *envelope, int envelope_size)
         frames_send_text (zsock_resolve (self->tools), tag, 0);
         pending->waiting++;
     }
-    zlistx_add_end (self->pending, pending);
 }
 
 //  Answers what is past its deadline; returns ms until the next deadline.
@@ -336,7 +394,11 @@ s_pending_expire (supervisor_t *self)
     pending_t *pending = (pending_t *) zlistx_first (self->pending);
     while (pending) {
         if (pending->deadline <= now) {
-            s_stats_answer (self, pending);
+            if (pending->kind == PENDING_STATS)
+                s_stats_answer (self, pending);
+            else
+                s_control_reply (self, pending->envelope, pending->envelope_size,
+                    control_reply_error ("cleanup did not finish in time", NULL));
             zlistx_delete (self->pending, zlistx_cursor (self->pending));
             pending = (pending_t *) zlistx_first (self->pending);
             continue;
@@ -369,6 +431,9 @@ s_handle_control (supervisor_t *self)
     else
     if (request.command == CONTROL_STATS)
         s_stats_start (self, frames, count - 1);
+    else
+    if (request.command == CONTROL_CLEANUP)
+        s_cleanup_start (self, frames, count - 1);
     else
     if (request.command == CONTROL_SHUTDOWN) {
         log_info (s_name, "shutdown asked on the control socket");
@@ -480,19 +545,63 @@ s_bind_clients (supervisor_t *self, char *error, size_t error_size)
     return 0;
 }
 
+//  Checks the store once before anything depends on it: a bad URL, an
+//  unreachable server or a foreign database stops mcpzd at start.
+static int
+s_check_store (supervisor_t *self, char *error, size_t error_size)
+{
+    if (!store_persistent (self->config->store))
+        return 0;
+    store_t *store = store_open (self->config->store, self->config->node_id,
+                                 self->config->store_timeout, NULL, error, error_size);
+    if (!store)
+        return -1;
+    store_destroy (&store);
+    return 0;
+}
+
+static int
+s_start_store (supervisor_t *self, char *error, size_t error_size)
+{
+    const config_t *config = self->config;
+    if (!store_persistent (config->store))
+        return 0;
+    self->db_count = config->db_workers;
+    self->db_workers = (zactor_t **) calloc ((size_t) self->db_count, sizeof (zactor_t *));
+    self->db_endpoints = calloc ((size_t) self->db_count, sizeof (*self->db_endpoints));
+    if (!self->db_workers || !self->db_endpoints)
+        return -1;
+    for (int index = 0; index < self->db_count; index++) {
+        db_worker_endpoint (self, index, self->db_endpoints [index], sizeof (self->db_endpoints [index]));
+        db_worker_args_t args = { config, index, self->db_endpoints [index] };
+        self->db_workers [index] = actor_start (db_worker_actor, &args, error, error_size);
+        if (!self->db_workers [index])
+            return -1;
+    }
+    return 0;
+}
+
 static int
 s_start_actors (supervisor_t *self, char *error, size_t error_size)
 {
     const config_t *config = self->config;
-    char endpoint [64];
+    char endpoint [64], cleanup_endpoint [64];
     snprintf (endpoint, sizeof (endpoint), "inproc://mcpz-tools-%p", (void *) self);
+    snprintf (cleanup_endpoint, sizeof (cleanup_endpoint), "inproc://mcpz-cleanup-%p", (void *) self);
     tool_pool_args_t pool_args = { config, self->table, endpoint };
     self->pool = actor_start (tool_pool_actor, &pool_args, error, error_size);
     if (!self->pool)
         return -1;
     self->tools = zsock_new_dealer (endpoint);
-    if (!self->tools)
+    if (!self->tools || s_start_store (self, error, error_size))
         return -1;
+    self->host_count = config->session_threads;
+    cleanup_args_t cleanup_args = { config, cleanup_endpoint, self->host_count,
+                                    self->db_endpoints, self->db_count };
+    self->cleanup = actor_start (cleanup_actor, &cleanup_args, error, error_size);
+    if (!self->cleanup)
+        return -1;
+    self->cleanup_raw = zsock_resolve (self->cleanup);
     //  Host pipes carry the request path; their bound is --host-queue,
     //  split between the sender's and receiver's HWM, which libzmq adds up
     //  on inproc. zactor sets only the send HWM of its pipe, so the
@@ -500,12 +609,12 @@ s_start_actors (supervisor_t *self, char *error, size_t error_size)
     size_t half = (size_t) (config->host_queue + 1) / 2;
     zsys_set_pipehwm (half);
     zsys_set_rcvhwm (half);
-    self->host_count = config->session_threads;
     self->hosts = (zactor_t **) calloc ((size_t) self->host_count, sizeof (zactor_t *));
     self->host_raw = (void **) calloc ((size_t) self->host_count, sizeof (void *));
     int rc = self->hosts && self->host_raw? 0: -1;
     for (int index = 0; rc == 0 && index < self->host_count; index++) {
-        session_host_args_t args = { config, self->table, index, self->host_count, endpoint };
+        session_host_args_t args = { config, self->table, index, self->host_count, endpoint,
+                                     cleanup_endpoint, self->db_endpoints, self->db_count };
         self->hosts [index] = actor_start (session_host_actor, &args, error, error_size);
         if (!self->hosts [index])
             rc = -1;
@@ -520,10 +629,16 @@ s_start_actors (supervisor_t *self, char *error, size_t error_size)
 static void
 s_stop (supervisor_t *self)
 {
+    //  Clients of the other actors go first
     for (int index = 0; self->hosts && index < self->host_count; index++)
         zactor_destroy (&self->hosts [index]);
     free (self->hosts);
     free (self->host_raw);
+    zactor_destroy (&self->cleanup);
+    for (int index = 0; self->db_workers && index < self->db_count; index++)
+        zactor_destroy (&self->db_workers [index]);
+    free (self->db_workers);
+    free (self->db_endpoints);
     zsock_destroy (&self->tools);
     zactor_destroy (&self->pool);
     zlistx_destroy (&self->pending);
@@ -543,7 +658,8 @@ s_start (supervisor_t *self, char *error, size_t error_size)
         return -1;
     }
     zlistx_set_destructor (self->pending, (zlistx_destructor_fn *) s_pending_destroy);
-    if (s_start_actors (self, error, error_size)
+    if (s_check_store (self, error, error_size)
+    ||  s_start_actors (self, error, error_size)
     ||  s_bind_clients (self, error, error_size)
     ||  s_bind_control (self, error, error_size))
         return -1;
@@ -578,15 +694,16 @@ s_drain (void *socket, supervisor_t *self, void (*handler) (supervisor_t *))
 static void
 s_loop (supervisor_t *self)
 {
-    int count = self->host_count + 4;
+    int count = self->host_count + 5;
     zmq_pollitem_t *items = (zmq_pollitem_t *) calloc ((size_t) count, sizeof (zmq_pollitem_t));
     assert (items);
     items [0] = (zmq_pollitem_t) { zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0 };
     items [1] = (zmq_pollitem_t) { self->router_raw, 0, ZMQ_POLLIN, 0 };
     items [2] = (zmq_pollitem_t) { self->control_raw, 0, ZMQ_POLLIN, 0 };
     items [3] = (zmq_pollitem_t) { zsock_resolve (self->tools), 0, ZMQ_POLLIN, 0 };
+    items [4] = (zmq_pollitem_t) { self->cleanup_raw, 0, ZMQ_POLLIN, 0 };
     for (int index = 0; index < self->host_count; index++)
-        items [index + 4] = (zmq_pollitem_t) { self->host_raw [index], 0, ZMQ_POLLIN, 0 };
+        items [index + 5] = (zmq_pollitem_t) { self->host_raw [index], 0, ZMQ_POLLIN, 0 };
 
     while (!self->terminated) {
         long timeout = s_pending_expire (self);
@@ -602,7 +719,7 @@ s_loop (supervisor_t *self)
         }
         //  Answers first: they free room in every queue behind them
         for (int index = 0; index < self->host_count; index++)
-            if (items [index + 4].revents & ZMQ_POLLIN) {
+            if (items [index + 5].revents & ZMQ_POLLIN) {
                 void *socket = self->host_raw [index];
                 for (int batch = 0; batch < BATCH; batch++) {
                     int events = 0;
@@ -619,6 +736,8 @@ s_loop (supervisor_t *self)
             s_drain (self->control_raw, self, s_handle_control);
         if (items [3].revents & ZMQ_POLLIN)
             s_drain (zsock_resolve (self->tools), self, s_handle_tools);
+        if (items [4].revents & ZMQ_POLLIN)
+            s_drain (self->cleanup_raw, self, s_cleanup_report);
     }
     free (items);
 }

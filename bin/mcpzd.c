@@ -58,9 +58,6 @@ main (int argc, char *argv [])
         fprintf (stderr, "mcpzd: cannot load the demo tools\n");
         return 2;
     }
-    if (!streq (config.store, "none"))
-        log_warn ("mcpzd", "store %s: persistence is not built yet, sessions live in memory",
-                  config.store);
 
     supervisor_args_t args = { &config, table };
     zactor_t *supervisor = actor_start (supervisor_actor, &args, error, sizeof (error));

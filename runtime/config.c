@@ -50,6 +50,7 @@ static const option_t s_options [] = {
     OPT_INT ("max-message-size", max_message_size, 256, 268435456, "1048576", "largest body accepted, bytes"),
     OPT_INT ("host-queue", host_queue, 1, 10000000, "10000", "messages that may wait for one session host"),
     OPT_INT ("tool-queue", tool_queue, 1, 10000000, "1024", "tool calls that may wait for a free worker"),
+    OPT_INT ("store-timeout", store_timeout, 100, 600000, "5000", "bound of every store call, ms"),
 };
 #define OPTIONS (sizeof (s_options) / sizeof (s_options [0]))
 

@@ -39,6 +39,7 @@ typedef struct {
     int max_message_size;       //  largest body accepted, bytes
     int host_queue;             //  messages that may wait for one host
     int tool_queue;             //  tool calls that may wait for a worker
+    int store_timeout;          //  bound of every store call, ms
     unsigned char source [32];  //  config_source_t of each option, table order
 } config_t;
 
