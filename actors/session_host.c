@@ -812,8 +812,10 @@ s_sweep (host_t *self, zmq_msg_t *tag, int64_t ttl_ms)
         if (session->inflight == 0 && mono - session->last_activity_ms >= ttl_ms)
             zlistx_add_end (idle, session);
         else {
+            //  A session with a call in flight is active now, however long
+            //  ago its last frame came
             memcpy (ids + live * MCPZ_SID_SIZE, session->id, MCPZ_SID_SIZE);
-            last [live++] = wall - (mono - session->last_activity_ms);
+            last [live++] = session->inflight? wall: wall - (mono - session->last_activity_ms);
         }
     }
     size_t expired = zlistx_size (idle);

@@ -18,6 +18,13 @@ store_fail (store_t *self, const char *format, ...)
     va_start (args, format);
     vsnprintf (self->error, sizeof (self->error), format, args);
     va_end (args);
+    //  libpq's messages span lines; a reason is one log line
+    size_t length = strlen (self->error);
+    while (length && isspace ((unsigned char) self->error [length - 1]))
+        self->error [--length] = 0;
+    for (char *at = self->error; *at; at++)
+        if (*at == '\n' || *at == '\t')
+            *at = ' ';
     return -1;
 }
 

@@ -114,10 +114,6 @@ s_query (store_t *self, const char *sql, int count, const char *const *values)
     PGresult *result = s_finish (self, deadline);
     if (s_failed (result)) {
         store_fail (self, "%s", PQresultErrorMessage (result));
-        //  Trim libpq's trailing newline: errors are one log line
-        size_t length = strlen (self->error);
-        while (length && (self->error [length - 1] == '\n'))
-            self->error [--length] = 0;
         PQclear (result);
         return NULL;
     }
@@ -206,10 +202,6 @@ s_connect (store_t *self)
     ||  PQsetnonblocking (CONN (self), 1)
     ||  s_command (self, timeout, 0, NULL)
     ||  s_schema (self)) {
-        //  Keep libpq's words without its trailing newline
-        size_t length = strlen (self->error);
-        while (length && self->error [length - 1] == '\n')
-            self->error [--length] = 0;
         s_disconnect (self);
         return -1;
     }
