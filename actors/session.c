@@ -36,6 +36,10 @@ session_destroy (session_t **self_p)
     if (*self_p) {
         json_decref ((*self_p)->client_info);
         json_decref ((*self_p)->capabilities);
+        ring_destroy (&(*self_p)->ring);
+        if ((*self_p)->listener)
+            zmq_msg_close ((*self_p)->listener);
+        free ((*self_p)->listener);
         free (*self_p);
         *self_p = NULL;
     }
@@ -45,6 +49,18 @@ bool
 session_live (session_t *self)
 {
     return self->state == SESSION_INITIALIZING || self->state == SESSION_READY;
+}
+
+int
+session_set_listener (session_t *self, zmq_msg_t *peer)
+{
+    if (!self->listener) {
+        self->listener = (zmq_msg_t *) malloc (sizeof (zmq_msg_t));
+        if (!self->listener)
+            return -1;
+        zmq_msg_init (self->listener);
+    }
+    return zmq_msg_copy (self->listener, peer);
 }
 
 uint64_t
@@ -76,6 +92,13 @@ session_test (bool verbose)
     assert (session_next_event (session) == (3ull << 32) + 1);
     session->state = SESSION_CLOSING;
     assert (!session_live (session));
+    zmq_msg_t peer;
+    zmq_msg_init_size (&peer, 5);
+    memcpy (zmq_msg_data (&peer), "\0abcd", 5);
+    assert (session_set_listener (session, &peer) == 0);
+    assert (session_set_listener (session, &peer) == 0);
+    assert (zmq_msg_size (session->listener) == 5);
+    zmq_msg_close (&peer);
     session_destroy (&session);
     printf ("OK\n");
 }

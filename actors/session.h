@@ -11,6 +11,8 @@
 #include <stdint.h>
 
 #include "proto/mcpz.h"
+#include "runtime/ring.h"
+#include <zmq.h>
 
 typedef enum {
     SESSION_PERSISTING,     //  initialize seen, row being written; unanswered
@@ -23,6 +25,7 @@ typedef struct {
     char id [MCPZ_SID_SIZE + 1];    //  32 hex characters and a NUL
     uint8_t version;                //  index into mcp_versions
     uint8_t state;                  //  session_state_t
+    uint8_t log_level;              //  logging/setLevel: 0 none, else mcp level + 1
     uint32_t inflight;              //  requests sent to tool workers, unanswered
     //  Last event id handed out. Its high 32 bits are the session's epoch
     //  (how often it was loaded from the store), so ids stay increasing
@@ -32,6 +35,8 @@ typedef struct {
     int64_t last_activity_ms;       //  monotonic ms of the last frame naming it
     json_t *client_info;            //  owned
     json_t *capabilities;           //  owned
+    ring_t *ring;                   //  replay buffer, NULL until the first event
+    zmq_msg_t *listener;            //  routing id of the LISTEN peer, or NULL
 } session_t;
 
 //  Takes ownership of client_info and capabilities (new references).
@@ -46,6 +51,10 @@ bool
 
 void
     session_destroy (session_t **self_p);
+
+//  Makes peer the session's listener (copied). Returns 0 or -1.
+int
+    session_set_listener (session_t *self, zmq_msg_t *peer);
 
 //  The next event id for a server MSG of this session.
 uint64_t

@@ -16,10 +16,18 @@
       MSG|OK|ERR  peer, session id, event id, body     for the client
       STATS       tag, JSON figures
     Takes, on its DEALER from the tool pool:
-      PROGRESS call-id, JSON;  DONE call-id, result, code, message;
-      BUSY call-id
+      PROGRESS call-id, JSON;  LOG call-id, JSON;
+      DONE call-id, result, code, message;  BUSY call-id
     Sends to the tool pool:
-      CALL call-id, tool name, arguments JSON;  CANCEL call-id
+      CALL call-id, tool name, arguments JSON, trace;  CANCEL call-id
+
+    Every tool call on a worker has a deadline (the tool's own, else
+    --request-timeout) in a heap; at the deadline the client gets -32001
+    whatever the worker is doing, the worker is told to stop, and a late
+    result is dropped and counted. notifications/cancelled ends a call
+    without an answer. Every server MSG of a session gets its next event id
+    and is kept in the session's replay ring (bounded by --replay-events
+    and --replay-bytes) for LISTEN.
     Sends to DB workers (DEALER, round-robin), with a persistent store:
       CREATE tag, id, version, created-ms, client-info, capabilities
       LOAD tag, id, not-before-ms;  DELETE tag, id
@@ -43,6 +51,7 @@
 #include "proto/mcpz.h"
 #include "runtime/actor.h"
 #include "runtime/frames.h"
+#include "runtime/heap.h"
 #include "runtime/log.h"
 #include "store/store.h"
 
@@ -65,9 +74,23 @@ typedef struct {
     uint64_t call_id;           //  host-unique; also the hash key
     char sid [MCPZ_SID_SIZE + 1];   //  its session
     json_t *id;                 //  JSON-RPC id of the request
+    char *key;                  //  "sid/id": finds it for notifications/cancelled
     json_t *progress_token;     //  _meta.progressToken, or NULL
     zmq_msg_t peer;             //  routing id of the peer that asked
+    heap_node_t timer;          //  its deadline
+    int timeout_ms;             //  for the timeout message
+    int64_t received;           //  µs when the request arrived
 } call_t;
+
+//  Phases of a request, counted for metrics and logged at debug
+typedef enum {
+    PHASE_RECEIVED, PHASE_QUEUED, PHASE_ANSWERED, PHASE_TIMED_OUT,
+    PHASE_CANCELLED, PHASE_REFUSED, PHASES
+} phase_t;
+
+static const char *const s_phase_names [PHASES] = {
+    "received", "queued", "answered", "timed_out", "cancelled", "refused"
+};
 
 //  A store request waiting for its answer
 typedef enum { OP_CREATE, OP_DELETE, OP_LOAD } op_kind_t;
@@ -105,6 +128,10 @@ typedef struct {
     uint64_t next_tag;          //  last store tag handed out
     uint64_t loads, load_misses, store_errors, expired, dropped;
     size_t max_sessions;        //  this host's share of --max-sessions
+    heap_t *timers;             //  deadlines of calls on workers
+    zhashx_t *by_request;       //  "sid/id" -> call_t, for cancellation
+    uint64_t phases [PHASES];   //  requests per phase
+    uint64_t evicted;           //  replay events evicted
     uint64_t opened, closed, requests, errors, overloads, late;
     bool terminated;
 } host_t;
@@ -118,6 +145,7 @@ s_call_destroy (call_t **call_p)
     if (*call_p) {
         json_decref ((*call_p)->id);
         json_decref ((*call_p)->progress_token);
+        free ((*call_p)->key);
         zmq_msg_close (&(*call_p)->peer);
         free (*call_p);
         *call_p = NULL;
@@ -141,27 +169,63 @@ s_u64_compare (const void *a, const void *b)
 //  --------------------------------------------------------------------------
 //  Answers to the client, through the supervisor
 
-//  Sends one client-bound message; takes ownership of body. event 0 means
-//  no event id (OK and ERR).
+static void
+s_free (void *data, void *hint)
+{
+    free (data);
+}
+
+//  Sends one client-bound message; takes ownership of body. session is
+//  given for MSG: the message gets its next event id and a place in the
+//  replay ring, so a peer that is gone loses nothing.
 static void
 s_send (host_t *self, const char *kind, zmq_msg_t *peer, const char *sid,
-        uint64_t event, char *body, size_t size)
+        session_t *session, char *body, size_t size)
 {
-    if (!body) {
+    zmq_msg_t frame;
+    if (!body || zmq_msg_init_data (&frame, body, size, s_free, NULL)) {
+        free (body);
         log_error (self->name, "out of memory building an answer");
         return;
+    }
+    char event_text [24] = "";
+    if (session) {
+        uint64_t event = session_next_event (session);
+        snprintf (event_text, sizeof (event_text), "%" PRIu64, event);
+        if (!session->ring)
+            session->ring = ring_new ();
+        int evicted = session->ring? ring_add (session->ring, event, &frame,
+                                               (size_t) self->config->replay_events,
+                                               (size_t) self->config->replay_bytes): -1;
+        if (evicted > 0)
+            self->evicted += (uint64_t) evicted;
+        else
+        if (evicted < 0)
+            log_warn (self->name, "session %s: no memory to keep event %s for replay",
+                      sid, event_text);
     }
     zmq_msg_t copy;
     zmq_msg_init (&copy);
     zmq_msg_copy (&copy, peer);
-    char event_text [24] = "";
-    if (event)
-        snprintf (event_text, sizeof (event_text), "%" PRIu64, event);
     frames_send_text (self->raw, kind, ZMQ_SNDMORE);
     zmq_msg_send (&copy, self->raw, ZMQ_SNDMORE);
     frames_send_text (self->raw, sid, ZMQ_SNDMORE);
     frames_send_text (self->raw, event_text, ZMQ_SNDMORE);
-    frames_send_owned (self->raw, body, size, 0);
+    zmq_msg_send (&frame, self->raw, 0);
+}
+
+//  One line per request phase at debug, and a count for metrics.
+static void
+s_phase (host_t *self, phase_t phase, const char *sid, json_t *id, int64_t since)
+{
+    self->phases [phase]++;
+    if (!log_enabled (LEVEL_DEBUG))
+        return;
+    char *id_text = id? json_dumps (id, JSON_ENCODE_ANY): NULL;
+    log_debug (self->name, "request %s/%s %s after %" PRId64 " us", sid,
+               id_text? id_text: "null", s_phase_names [phase],
+               since? zclock_usecs () - since: 0);
+    free (id_text);
 }
 
 static void
@@ -170,7 +234,7 @@ s_answer_result (host_t *self, session_t *session, zmq_msg_t *peer,
 {
     size_t size;
     char *body = jsonrpc_encode_result (id, result, &size);
-    s_send (self, "MSG", peer, session->id, session_next_event (session), body, size);
+    s_send (self, "MSG", peer, session->id, session, body, size);
 }
 
 static void
@@ -180,7 +244,7 @@ s_answer_error (host_t *self, session_t *session, zmq_msg_t *peer,
     size_t size;
     char *body = jsonrpc_encode_error (id, code, message, &size);
     self->errors++;
-    s_send (self, "MSG", peer, session->id, session_next_event (session), body, size);
+    s_send (self, "MSG", peer, session->id, session, body, size);
 }
 
 //  ERR naming the request id (may be NULL) and echoing the session id.
@@ -193,7 +257,9 @@ s_refuse (host_t *self, zmq_msg_t *peer, const char *sid, int status,
     self->errors++;
     if (status == 503 || status == 429)
         self->overloads++;
-    s_send (self, "ERR", peer, sid, 0, body, size);
+    if (id)
+        s_phase (self, PHASE_REFUSED, sid, id, 0);
+    s_send (self, "ERR", peer, sid, NULL, body, size);
 }
 
 //  As s_refuse, reading the id from a raw body.
@@ -209,12 +275,56 @@ s_refuse_body (host_t *self, zmq_msg_t *peer, const char *sid, int status,
 //  --------------------------------------------------------------------------
 //  Tool calls
 
+//  Ends a call's bookkeeping: its timer, its cancellation key, its slot in
+//  the session's in-flight count, and the call itself.
+static void
+s_call_end (host_t *self, call_t *call)
+{
+    session_t *session = (session_t *) zhashx_lookup (self->sessions, call->sid);
+    if (session && session->inflight)
+        session->inflight--;
+    heap_remove (self->timers, &call->timer);
+    zhashx_delete (self->by_request, call->key);
+    zhashx_delete (self->calls, &call->call_id);
+}
+
+//  Tells the pool to stop a call; its worker's late result is dropped.
+static void
+s_call_cancel (host_t *self, call_t *call)
+{
+    if (zmq_send (self->tools_raw, "CANCEL", 6, ZMQ_SNDMORE | ZMQ_DONTWAIT) == 6)
+        zmq_send (self->tools_raw, &call->call_id, sizeof (call->call_id), 0);
+}
+
+//  Inline tools log straight to their caller
+typedef struct {
+    host_t *host;
+    session_t *session;
+    zmq_msg_t *peer;
+} inline_t;
+
+static void s_tool_log (host_t *self, session_t *session, zmq_msg_t *peer,
+                        const char *level, const char *params);
+
+static void
+s_inline_log (tool_call_t *call, const char *level, const char *logger, const char *message)
+{
+    inline_t *context = (inline_t *) call->runner;
+    char *params = mcp_log_params (level, logger, message);
+    if (params)
+        s_tool_log (context->host, context->session, context->peer, level, params);
+    free (params);
+}
+
 static void
 s_run_inline (host_t *self, session_t *session, zmq_msg_t *peer, json_t *id,
               const tool_def_t *def, json_t *arguments)
 {
+    inline_t context = { self, session, peer };
     tool_call_t call = { 0 };
     call.arguments = arguments;
+    call.log = s_inline_log;
+    call.runner = &context;
     def->call (&call);
     if (call.result)
         s_answer_result (self, session, peer, id, call.result);
@@ -224,44 +334,74 @@ s_run_inline (host_t *self, session_t *session, zmq_msg_t *peer, json_t *id,
     tool_call_clear (&call);
 }
 
+//  The key that notifications/cancelled names a request by. Caller frees.
+static char *
+s_request_key (const char *sid, json_t *id)
+{
+    char *id_text = json_dumps (id, JSON_ENCODE_ANY);
+    char *key = NULL;
+    if (id_text && asprintf (&key, "%s/%s", sid, id_text) < 0)
+        key = NULL;
+    free (id_text);
+    return key;
+}
+
 //  Hands the call to the tool pool without waiting; a full queue is a 503.
 static void
 s_dispatch (host_t *self, session_t *session, zmq_msg_t *peer, json_t *id,
-            const tool_def_t *def, json_t *arguments, json_t *token)
+            const tool_def_t *def, json_t *arguments, json_t *token, int64_t received)
 {
     if (session->inflight >= (uint32_t) self->config->max_inflight) {
         s_refuse (self, peer, session->id, 429, "too many requests in flight", id, -1);
         return;
     }
+    char *key = s_request_key (session->id, id);
+    if (key && zhashx_lookup (self->by_request, key)) {
+        free (key);
+        s_answer_error (self, session, peer, id, JSONRPC_INVALID_REQUEST,
+                        "a request with this id is already in flight");
+        return;
+    }
     char *text = json_dumps (arguments, JSON_COMPACT);
     call_t *call = (call_t *) calloc (1, sizeof (call_t));
-    if (!text || !call) {
+    if (!text || !call || !key) {
         free (text);
         free (call);
+        free (key);
         s_answer_error (self, session, peer, id, JSONRPC_INTERNAL_ERROR, "out of memory");
         return;
     }
     call->call_id = ++self->next_call;
+    call->key = key;
     if (zmq_send (self->tools_raw, "CALL", 4, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
         free (text);
-        free (call);
+        s_call_destroy (&call);
         s_refuse (self, peer, session->id, 503, "tool workers are saturated", id, RETRY_QUEUE_MS);
         return;
     }
     frames_send_copy (self->tools_raw, &call->call_id, sizeof (call->call_id), ZMQ_SNDMORE);
     frames_send_text (self->tools_raw, def->name, ZMQ_SNDMORE);
-    frames_send_owned (self->tools_raw, text, strlen (text), 0);
+    frames_send_owned (self->tools_raw, text, strlen (text), ZMQ_SNDMORE);
+    frames_send_text (self->tools_raw, key, 0);
     memcpy (call->sid, session->id, sizeof (call->sid));
     call->id = json_incref (id);
     call->progress_token = json_incref (token);
+    call->received = received;
+    call->timeout_ms = def->timeout_ms > 0? def->timeout_ms: self->config->request_timeout;
+    call->timer.deadline = zclock_mono () + call->timeout_ms;
     zmq_msg_init (&call->peer);
     zmq_msg_copy (&call->peer, peer);
     zhashx_insert (self->calls, &call->call_id, call);
+    zhashx_insert (self->by_request, call->key, call);
+    if (heap_push (self->timers, &call->timer))
+        log_error (self->name, "no memory for a deadline: request %s has none", call->key);
     session->inflight++;
+    s_phase (self, PHASE_QUEUED, session->id, id, received);
 }
 
 static void
-s_handle_tools_call (host_t *self, session_t *session, zmq_msg_t *peer, jsonrpc_t *msg)
+s_handle_tools_call (host_t *self, session_t *session, zmq_msg_t *peer, jsonrpc_t *msg,
+                     int64_t received)
 {
     json_t *id = jsonrpc_id (msg);
     json_t *params = jsonrpc_params (msg);
@@ -291,7 +431,7 @@ s_handle_tools_call (host_t *self, session_t *session, zmq_msg_t *peer, jsonrpc_
     if (def->is_inline)
         s_run_inline (self, session, peer, id, def, arguments? arguments: empty);
     else
-        s_dispatch (self, session, peer, id, def, arguments? arguments: empty, token);
+        s_dispatch (self, session, peer, id, def, arguments? arguments: empty, token, received);
     json_decref (empty);
 }
 
@@ -301,7 +441,6 @@ s_handle_done (host_t *self, call_t *call, zmq_msg_t *frames)
 {
     session_t *session = (session_t *) zhashx_lookup (self->sessions, call->sid);
     assert (session);           //  closing a session ends its calls first
-    session->inflight--;
     if (zmq_msg_size (&frames [2]) > 0) {
         size_t size = zmq_msg_size (&frames [2]);
         char *result = (char *) malloc (size + 1);
@@ -320,6 +459,7 @@ s_handle_done (host_t *self, call_t *call, zmq_msg_t *frames)
             strcpy (message, "tool failed");
         s_answer_error (self, session, &call->peer, call->id, atoi (code), message);
     }
+    s_phase (self, PHASE_ANSWERED, call->sid, call->id, call->received);
 }
 
 static void
@@ -340,7 +480,36 @@ s_handle_progress (host_t *self, call_t *call, zmq_msg_t *frame)
     size_t size;
     char *body = jsonrpc_encode_notification ("notifications/progress", params, &size);
     free (params);
-    s_send (self, "MSG", &call->peer, session->id, session_next_event (session), body, size);
+    s_send (self, "MSG", &call->peer, session->id, session, body, size);
+}
+
+//  notifications/message to the peer whose request logged, when the
+//  session asked for this level or a lower one.
+static void
+s_tool_log (host_t *self, session_t *session, zmq_msg_t *peer,
+            const char *level, const char *params)
+{
+    int wanted = mcp_log_level (level);
+    if (!session || !session->log_level || wanted < 0 || wanted + 1 < session->log_level)
+        return;
+    size_t size;
+    char *body = jsonrpc_encode_notification ("notifications/message", params, &size);
+    s_send (self, "MSG", peer, session->id, session, body, size);
+}
+
+static void
+s_handle_log (host_t *self, call_t *call, zmq_msg_t *frame)
+{
+    session_t *session = (session_t *) zhashx_lookup (self->sessions, call->sid);
+    json_t *params = json_loadb (zmq_msg_data (frame), zmq_msg_size (frame), 0, NULL);
+    const char *level = json_string_value (json_object_get (params, "level"));
+    if (level) {
+        char *text = json_dumps (params, JSON_COMPACT);
+        if (text)
+            s_tool_log (self, session, &call->peer, level, text);
+        free (text);
+    }
+    json_decref (params);
 }
 
 static void
@@ -357,7 +526,8 @@ s_handle_pool (host_t *self)
         call = (call_t *) zhashx_lookup (self->calls, &call_id);
     }
     if (!call) {
-        //  Answered already (closed session, cancelled): drop, but count it
+        //  Answered already (timed out, cancelled, session closed): a late
+        //  result is dropped, never sent, and counted
         if (count >= 1 && frames_is (&frames [0], "DONE"))
             self->late++;
     }
@@ -365,31 +535,108 @@ s_handle_pool (host_t *self)
     if (frames_is (&frames [0], "PROGRESS") && count == 3)
         s_handle_progress (self, call, &frames [2]);
     else
+    if (frames_is (&frames [0], "LOG") && count == 3)
+        s_handle_log (self, call, &frames [2]);
+    else
     if (frames_is (&frames [0], "DONE") && count == 5) {
         s_handle_done (self, call, frames);
-        zhashx_delete (self->calls, &call_id);
+        s_call_end (self, call);
     }
     else
     if (frames_is (&frames [0], "BUSY")) {
-        session_t *session = (session_t *) zhashx_lookup (self->sessions, call->sid);
-        session->inflight--;
         s_refuse (self, &call->peer, call->sid, 503, "tool queue is full", call->id, RETRY_QUEUE_MS);
-        zhashx_delete (self->calls, &call_id);
+        s_call_end (self, call);
     }
     frames_close (frames, count < 5? count: 5);
 }
 
+//  Answers every call past its deadline; returns ms until the next one,
+//  or -1 when none is pending.
+static long
+s_expire_calls (host_t *self)
+{
+    int64_t now = zclock_mono ();
+    heap_node_t *node;
+    while ((node = heap_first (self->timers)) && node->deadline <= now) {
+        call_t *call = (call_t *) ((char *) node - offsetof (call_t, timer));
+        session_t *session = (session_t *) zhashx_lookup (self->sessions, call->sid);
+        char message [80];
+        snprintf (message, sizeof (message), "request timed out after %d ms", call->timeout_ms);
+        if (session)
+            s_answer_error (self, session, &call->peer, call->id, JSONRPC_REQUEST_TIMEOUT, message);
+        s_phase (self, PHASE_TIMED_OUT, call->sid, call->id, call->received);
+        s_call_cancel (self, call);
+        s_call_end (self, call);
+    }
+    node = heap_first (self->timers);
+    return node? (long) (node->deadline - now): -1;
+}
+
+//  notifications/cancelled: the call stops and gets no answer (MCP).
+//  Unknown or finished ids are ignored; so is initialize, answered at once.
+static void
+s_handle_cancelled (host_t *self, session_t *session, jsonrpc_t *msg)
+{
+    json_t *id = json_object_get (jsonrpc_params (msg), "requestId");
+    if (!json_is_string (id) && !json_is_integer (id))
+        return;
+    char *key = s_request_key (session->id, id);
+    call_t *call = key? (call_t *) zhashx_lookup (self->by_request, key): NULL;
+    free (key);
+    if (!call)
+        return;
+    s_phase (self, PHASE_CANCELLED, call->sid, call->id, call->received);
+    s_call_cancel (self, call);
+    s_call_end (self, call);
+}
+
+static void
+s_handle_set_level (host_t *self, session_t *session, zmq_msg_t *peer, jsonrpc_t *msg)
+{
+    json_t *level = json_object_get (jsonrpc_params (msg), "level");
+    int index = mcp_log_level (json_string_value (level));
+    if (index < 0) {
+        s_answer_error (self, session, peer, jsonrpc_id (msg), JSONRPC_INVALID_PARAMS,
+                        "level must be one of debug, info, notice, warning, error, "
+                        "critical, alert, emergency");
+        return;
+    }
+    session->log_level = (uint8_t) (index + 1);
+    s_answer_result (self, session, peer, jsonrpc_id (msg), "{}");
+}
+
 //  --------------------------------------------------------------------------
 //  Client messages
+
+static void s_dispatch_request (host_t *self, session_t *session, zmq_msg_t *peer,
+                                jsonrpc_t *msg, const char *method, json_t *id,
+                                int64_t received);
 
 static void
 s_handle_request (host_t *self, session_t *session, zmq_msg_t *peer, jsonrpc_t *msg)
 {
     const char *method = jsonrpc_method (msg);
     json_t *id = jsonrpc_id (msg);
+    int64_t received = log_enabled (LEVEL_DEBUG)? zclock_usecs (): 0;
     self->requests++;
+    s_phase (self, PHASE_RECEIVED, session->id, id, 0);
+    //  Queued and refused requests log their own later phases
+    uint64_t queued = self->phases [PHASE_QUEUED];
+    uint64_t refused = self->phases [PHASE_REFUSED];
+    s_dispatch_request (self, session, peer, msg, method, id, received);
+    if (self->phases [PHASE_QUEUED] == queued && self->phases [PHASE_REFUSED] == refused)
+        s_phase (self, PHASE_ANSWERED, session->id, id, received);
+}
+
+static void
+s_dispatch_request (host_t *self, session_t *session, zmq_msg_t *peer, jsonrpc_t *msg,
+                    const char *method, json_t *id, int64_t received)
+{
     if (streq (method, "tools/call"))
-        s_handle_tools_call (self, session, peer, msg);
+        s_handle_tools_call (self, session, peer, msg, received);
+    else
+    if (streq (method, "logging/setLevel"))
+        s_handle_set_level (self, session, peer, msg);
     else
     if (streq (method, "ping"))
         s_answer_result (self, session, peer, id, "{}");
@@ -424,6 +671,10 @@ s_handle_msg (host_t *self, zmq_msg_t *peer, session_t *session, zmq_msg_t *body
     if (kind == JSONRPC_NOTIFICATION
     &&  streq (jsonrpc_method (msg), "notifications/initialized"))
         session->state = SESSION_READY;
+    else
+    if (kind == JSONRPC_NOTIFICATION
+    &&  streq (jsonrpc_method (msg), "notifications/cancelled"))
+        s_handle_cancelled (self, session, msg);
     //  Other notifications and responses to server requests need no answer
     jsonrpc_destroy (&msg);
 }
@@ -569,12 +820,10 @@ s_end_calls (host_t *self, session_t *session)
     for (call_t *call = (call_t *) zlistx_first (ended); call;
          call = (call_t *) zlistx_next (ended)) {
         s_refuse (self, &call->peer, call->sid, 404, "session closed", call->id, -1);
-        zmq_send (self->tools_raw, "CANCEL", 6, ZMQ_SNDMORE | ZMQ_DONTWAIT);
-        zmq_send (self->tools_raw, &call->call_id, sizeof (call->call_id), ZMQ_DONTWAIT);
-        zhashx_delete (self->calls, &call->call_id);
+        s_call_cancel (self, call);
+        s_call_end (self, call);
     }
     zlistx_destroy (&ended);
-    session->inflight = 0;
 }
 
 //  Ends a session here: its calls are answered, its memory freed.
@@ -606,14 +855,43 @@ s_handle_close (host_t *self, zmq_msg_t *peer, session_t *session)
     memcpy (sid, session->id, sizeof (sid));
     s_end_session (self, session);
     self->closed++;
-    s_send (self, "OK", peer, sid, 0, strdup ("{}"), 2);
+    s_send (self, "OK", peer, sid, NULL, strdup ("{}"), 2);
     log_debug (self->name, "session %s closed", sid);
 }
 
+//  Re-sends one kept event to the LISTEN peer, with its own event id.
+typedef struct {
+    host_t *host;
+    zmq_msg_t *peer;
+    const char *sid;
+} replay_t;
+
+static void
+s_replay_one (void *arg, uint64_t event_id, zmq_msg_t *body)
+{
+    replay_t *replay = (replay_t *) arg;
+    void *socket = replay->host->raw;
+    char event_text [24];
+    snprintf (event_text, sizeof (event_text), "%" PRIu64, event_id);
+    zmq_msg_t peer, copy;
+    zmq_msg_init (&peer);
+    zmq_msg_copy (&peer, replay->peer);
+    zmq_msg_init (&copy);
+    zmq_msg_copy (&copy, body);
+    frames_send_text (socket, "MSG", ZMQ_SNDMORE);
+    zmq_msg_send (&peer, socket, ZMQ_SNDMORE);
+    frames_send_text (socket, replay->sid, ZMQ_SNDMORE);
+    frames_send_text (socket, event_text, ZMQ_SNDMORE);
+    zmq_msg_send (&copy, socket, 0);
+}
+
+//  LISTEN: replays every kept event newer than the client's, in order,
+//  makes this peer the listener, then answers OK. "complete" says whether
+//  the ring still held everything after the client's id.
 static void
 s_handle_listen (host_t *self, zmq_msg_t *peer, session_t *session, zmq_msg_t *body)
 {
-    char text [24];
+    char text [24] = "0";
     char *end = NULL;
     if (zmq_msg_size (body) > 0
     && (!frames_text (body, text, sizeof (text)) || text [0] < '0' || text [0] > '9'
@@ -621,26 +899,39 @@ s_handle_listen (host_t *self, zmq_msg_t *peer, session_t *session, zmq_msg_t *b
         s_refuse (self, peer, session->id, 400, "LISTEN body must be a decimal event id", NULL, -1);
         return;
     }
-    char reply [64];
-    snprintf (reply, sizeof (reply), "{\"last_event_id\":%" PRIu64 "}", session->event_id);
-    s_send (self, "OK", peer, session->id, 0, strdup (reply), strlen (reply));
+    uint64_t after = strtoull (text, NULL, 10);
+    replay_t replay = { self, peer, session->id };
+    size_t replayed = session->ring? ring_replay (session->ring, after, s_replay_one, &replay): 0;
+    uint64_t oldest = session->ring? ring_oldest (session->ring): 0;
+    //  Complete when the ring reaches back to the event after the client's.
+    //  After a resume the ring starts in a new epoch: what an earlier
+    //  process sent is not kept, so an older id is never complete.
+    bool complete = after >= session->event_id || (oldest && oldest <= after + 1);
+    if (session_set_listener (session, peer))
+        log_warn (self->name, "session %s: no memory for its listener", session->id);
+    char reply [128];
+    snprintf (reply, sizeof (reply), "{\"last_event_id\":%" PRIu64 ",\"replayed\":%zu,"
+              "\"complete\":%s}", session->event_id, replayed, complete? "true": "false");
+    s_send (self, "OK", peer, session->id, NULL, strdup (reply), strlen (reply));
 }
 
 static void
 s_handle_stats (host_t *self, zmq_msg_t *tag)
 {
-    char body [640];
+    char body [1024];
     snprintf (body, sizeof (body),
               "{\"host\":%s,\"sessions\":%zu,\"opened\":%" PRIu64 ",\"closed\":%" PRIu64
               ",\"requests\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"overloads\":%" PRIu64
               ",\"inflight\":%zu,\"late\":%" PRIu64 ",\"loading\":%zu,\"store_ops\":%zu"
               ",\"loads\":%" PRIu64 ",\"load_misses\":%" PRIu64 ",\"store_errors\":%" PRIu64
-              ",\"expired\":%" PRIu64 ",\"dropped\":%" PRIu64 "}",
+              ",\"expired\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"evicted\":%" PRIu64
+              ",\"timeouts\":%" PRIu64 ",\"cancelled\":%" PRIu64 ",\"refused\":%" PRIu64 "}",
               self->name + 5, zhashx_size (self->sessions), self->opened, self->closed,
               self->requests, self->errors, self->overloads, zhashx_size (self->calls),
               self->late, zhashx_size (self->loading), zhashx_size (self->ops),
               self->loads, self->load_misses, self->store_errors, self->expired,
-              self->dropped);
+              self->dropped, self->evicted, self->phases [PHASE_TIMED_OUT],
+              self->phases [PHASE_CANCELLED], self->phases [PHASE_REFUSED]);
     frames_send_text (self->raw, "STATS", ZMQ_SNDMORE);
     zmq_msg_send (tag, self->raw, ZMQ_SNDMORE);
     frames_send_text (self->raw, body, 0);
@@ -777,7 +1068,7 @@ s_handle_db (host_t *self)
         if (ok) {
             s_end_session (self, session);
             self->closed++;
-            s_send (self, "OK", &op->peer, op->sid, 0, strdup ("{}"), 2);
+            s_send (self, "OK", &op->peer, op->sid, NULL, strdup ("{}"), 2);
         }
         else {
             //  The row is still there: keep the session, the client retries
@@ -971,9 +1262,14 @@ s_start (host_t *self, session_host_args_t *args)
                        / (size_t) args->count;
     self->sessions = zhashx_new ();
     self->calls = zhashx_new ();
+    self->by_request = zhashx_new ();
+    self->timers = heap_new ();
     self->tools = zsock_new (ZMQ_DEALER);
-    if (!self->sessions || !self->calls || !self->tools)
+    if (!self->sessions || !self->calls || !self->by_request || !self->timers || !self->tools)
         return -1;
+    //  by_request indexes calls that calls owns, by their own key string
+    zhashx_set_key_duplicator (self->by_request, NULL);
+    zhashx_set_key_destructor (self->by_request, NULL);
     //  Sessions are keyed by their own id buffer: no key copies
     zhashx_set_key_duplicator (self->sessions, NULL);
     zhashx_set_key_destructor (self->sessions, NULL);
@@ -1010,7 +1306,9 @@ s_stop (host_t *self)
 {
     zhashx_destroy (&self->loading);
     zhashx_destroy (&self->ops);
+    zhashx_destroy (&self->by_request);
     zhashx_destroy (&self->calls);
+    heap_destroy (&self->timers);
     zhashx_destroy (&self->sessions);
     zsock_destroy (&self->db);
     zsock_destroy (&self->cleanup);
@@ -1035,7 +1333,8 @@ session_host_actor (zsock_t *pipe, void *args)
     };
     int item_count = self.db? 4: 3;
     while (!self.terminated) {
-        if (zmq_poll (items, item_count, -1) == -1) {
+        long timeout = s_expire_calls (&self);
+        if (zmq_poll (items, item_count, timeout) == -1) {
             if (errno == EINTR)
                 continue;
             break;

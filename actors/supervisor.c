@@ -35,7 +35,10 @@
 
 #define RETRY_QUEUE_MS    100       //  retry_after_ms on a full host queue
 #define CONTROL_DEADLINE  2000      //  ms to gather figures from actors
-#define CLIENT_HWM        10000     //  messages queued per client peer
+//  Messages queued per client peer. A peer that stops reading loses what
+//  passes this (it waits in the session's replay ring for a LISTEN), so
+//  a client that never reads costs at most this many answers of memory.
+#define CLIENT_HWM        1000
 #define BATCH             256       //  messages handled per socket per pass
 
 //  A control request waiting for figures from the actors
@@ -269,12 +272,12 @@ static void
 s_stats_answer (supervisor_t *self, pending_t *pending)
 {
     json_t *hosts = pending->hosts;
-    json_t *fields = json_pack ("{s:I,s:I,s:I,s:I,s:i,s:I,s:s,s:b,s:O,s:O*,s:{s:I,s:I,s:I}}",
+    json_t *fields = json_pack ("{s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:b,s:O,s:O*,s:{s:I,s:I,s:I}}",
         "sessions", s_sum (hosts, "sessions"),
         "requests", s_sum (hosts, "requests"),
         "errors", s_sum (hosts, "errors") + (json_int_t) self->refused,
         "overloads", s_sum (hosts, "overloads") + (json_int_t) self->overloads,
-        "timeouts", 0,
+        "timeouts", s_sum (hosts, "timeouts"),
         "uptime_s", (json_int_t) ((zclock_mono () - self->started) / 1000),
         "node", self->config->node_id,
         "partial", pending->waiting > 0,

@@ -9,11 +9,13 @@
     --tool-queue), and which call each worker runs.
 
     Takes, on its ROUTER from session hosts (DEALER):
-      CALL   call-id, tool name, arguments JSON
+      CALL   call-id, tool name, arguments JSON, trace ("session/request"
+             for the debug log of the request's phases)
       CANCEL call-id          drop it if queued, else tell its worker
       STATS  tag
     Sends to session hosts:
       PROGRESS call-id, JSON    from the worker running the call
+      LOG      call-id, JSON    likewise
       DONE     call-id, result, error code, error message
       BUSY     call-id          the queue is full; answer 503
       STATS    tag, JSON        queued, busy workers, calls run, refused
@@ -30,7 +32,7 @@
 //  Messages that may wait on the pool's socket in each direction per host.
 //  Hosts send without waiting and turn a full queue into a 503.
 #define POOL_HWM 100000
-#define CALL_FRAMES 5           //  host, CALL, call-id, name, arguments
+#define CALL_FRAMES 6           //  host, CALL, call-id, name, arguments, trace
 
 typedef struct {
     zmq_msg_t frames [CALL_FRAMES];
@@ -42,6 +44,8 @@ typedef struct {
     bool busy;                  //  running a call
     zmq_msg_t host;             //  routing id of the call's host
     zmq_msg_t call_id;          //  the call it runs
+    char trace [80];            //  "session/request", for the debug log
+    int64_t started;            //  µs when the worker got the call
 } slot_t;
 
 typedef struct {
@@ -81,6 +85,11 @@ s_dispatch (pool_t *self, slot_t *slot, zmq_msg_t *frames)
     slot->busy = true;
     zmq_msg_copy (&slot->host, &frames [0]);
     zmq_msg_copy (&slot->call_id, &frames [2]);
+    slot->started = zclock_usecs ();
+    if (!frames_text (&frames [5], slot->trace, sizeof (slot->trace)))
+        strcpy (slot->trace, "?");
+    log_debug ("tools", "request %s dispatched to worker %d", slot->trace,
+               (int) (slot - self->slots));
     zmq_msg_send (&frames [1], slot->raw, ZMQ_SNDMORE);     //  CALL
     zmq_msg_send (&frames [0], slot->raw, ZMQ_SNDMORE);     //  host
     zmq_msg_send (&frames [2], slot->raw, ZMQ_SNDMORE);
@@ -103,6 +112,7 @@ s_handle_call (pool_t *self, zmq_msg_t *frames)
     slot_t *slot = s_idle_slot (self);
     if (slot) {
         s_dispatch (self, slot, frames);
+        frames_close (frames, CALL_FRAMES);     //  what dispatch did not send
         return;
     }
     if (self->count == self->capacity) {
@@ -205,6 +215,8 @@ s_handle_worker (pool_t *self, slot_t *slot)
     }
     frames_close (frames, count < 6? count: 6);
     if (done) {
+        log_debug ("tools", "request %s worker done after %" PRId64 " us", slot->trace,
+                   zclock_usecs () - slot->started);
         slot->busy = false;
         if (self->count) {
             pending_t *pending = &self->queue [self->head];

@@ -9,10 +9,12 @@
       $TERM                     stop; a running call is cancelled first
     Sends, on its pipe:
       PROGRESS host, call-id, {"progress","total","message"} JSON
+      LOG      host, call-id, notifications/message params JSON
       DONE     host, call-id, result JSON ("" on error), error code, message
 */
 #include "actors/tool_worker.h"
 #include "proto/jsonrpc.h"
+#include "proto/mcp.h"
 #include "runtime/frames.h"
 
 #include <inttypes.h>
@@ -84,7 +86,9 @@ static void
 s_progress (tool_call_t *call, double progress, double total, const char *message)
 {
     worker_t *self = (worker_t *) call->runner;
-    json_t *body = json_pack ("{s:f,s:f}", "progress", progress, "total", total);
+    json_t *body = json_pack ("{s:f}", "progress", progress);
+    if (total >= 0)
+        json_object_set_new (body, "total", json_real (total));
     if (message)
         json_object_set_new (body, "message", json_string (message));
     char *text = json_dumps (body, JSON_COMPACT);
@@ -96,6 +100,17 @@ s_progress (tool_call_t *call, double progress, double total, const char *messag
 }
 
 static void
+s_log (tool_call_t *call, const char *level, const char *logger, const char *message)
+{
+    worker_t *self = (worker_t *) call->runner;
+    char *text = mcp_log_params (level, logger, message);
+    if (!text)
+        return;
+    s_send_header (self, "LOG");
+    frames_send_owned (self->raw, text, strlen (text), 0);
+}
+
+static void
 s_run (worker_t *self, zmq_msg_t *frames)
 {
     char name [256];
@@ -103,6 +118,7 @@ s_run (worker_t *self, zmq_msg_t *frames)
     tool_call_t call = { 0 };
     call.progress = s_progress;
     call.wait = s_wait;
+    call.log = s_log;
     call.runner = self;
     const tool_def_t *def = frames_text (&frames [3], name, sizeof (name))?
                             tool_table_find (self->table, name): NULL;

@@ -19,6 +19,13 @@ mcp_negotiate_version (const char *client)
     return MCP_VERSION_COUNT - 1;
 }
 
+static bool
+s_too_big (json_t *value)
+{
+    //  json_dumpb with no buffer returns the size it would need
+    return json_dumpb (value, NULL, 0, JSON_COMPACT) > MCP_MAX_INIT_FIELD;
+}
+
 int
 mcp_init_parse (json_t *params, mcp_init_t *init, const char **reason_p)
 {
@@ -39,6 +46,12 @@ mcp_init_parse (json_t *params, mcp_init_t *init, const char **reason_p)
     else
     if (capabilities && !json_is_object (capabilities))
         reason = "capabilities must be an object";
+    else
+    if (s_too_big (client))
+        reason = "clientInfo is larger than 8192 bytes";
+    else
+    if (capabilities && s_too_big (capabilities))
+        reason = "capabilities are larger than 8192 bytes";
     if (reason) {
         if (reason_p)
             *reason_p = reason;
@@ -112,6 +125,30 @@ mcp_progress_params (json_t *token, double progress, double total,
     return encoded;
 }
 
+static const char *const s_log_levels [MCP_LOG_LEVELS] = {
+    "debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"
+};
+
+int
+mcp_log_level (const char *name)
+{
+    for (int index = 0; name && index < MCP_LOG_LEVELS; index++)
+        if (streq (name, s_log_levels [index]))
+            return index;
+    return -1;
+}
+
+char *
+mcp_log_params (const char *level, const char *logger, const char *message)
+{
+    json_t *params = json_pack ("{s:s,s:s}", "level", level, "data", message);
+    if (params && logger)
+        json_object_set_new (params, "logger", json_string (logger));
+    char *text = params? json_dumps (params, JSON_COMPACT): NULL;
+    json_decref (params);
+    return text;
+}
+
 //  --------------------------------------------------------------------------
 //  Self-test
 
@@ -160,6 +197,13 @@ mcp_test (bool verbose)
         json_decref (params);
     }
     assert (mcp_init_parse (NULL, &init, &reason) == -1);
+    char padding [MCP_MAX_INIT_FIELD + 1];
+    memset (padding, 'x', sizeof (padding) - 1);
+    padding [MCP_MAX_INIT_FIELD] = 0;
+    params = json_pack ("{s:s,s:{s:s,s:s}}", "protocolVersion", "2025-06-18",
+                        "clientInfo", "name", "t", "padding", padding);
+    assert (mcp_init_parse (params, &init, &reason) == -1 && strstr (reason, "clientInfo"));
+    json_decref (params);
 
     char *text = mcp_init_result (2);
     json_t *result = s_load (text);
@@ -188,5 +232,11 @@ mcp_test (bool verbose)
     assert (!strstr (text, "total") && !strstr (text, "message"));
     free (text);
     json_decref (token);
+
+    assert (mcp_log_level ("debug") == 0 && mcp_log_level ("emergency") == 7);
+    assert (mcp_log_level ("loud") == -1 && mcp_log_level (NULL) == -1);
+    text = mcp_log_params ("info", "demo", "hi");
+    assert (streq (text, "{\"level\":\"info\",\"data\":\"hi\",\"logger\":\"demo\"}"));
+    free (text);
     printf ("OK\n");
 }

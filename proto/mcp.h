@@ -13,6 +13,10 @@
 
 #define MCP_VERSION_COUNT 4
 
+//  Largest clientInfo, and largest capabilities, a session may keep (as
+//  compact JSON): every session holds them for its whole life.
+#define MCP_MAX_INIT_FIELD 8192
+
 //  Versions this server speaks, oldest first; the last is the latest.
 extern const char *const mcp_versions [MCP_VERSION_COUNT];
 
@@ -52,6 +56,16 @@ char *
 char *
     mcp_progress_params (json_t *token, double progress, double total,
                          const char *message);
+
+#define MCP_LOG_LEVELS 8
+
+//  Index of an MCP log level name (debug 0 .. emergency 7), or -1.
+int
+    mcp_log_level (const char *name);
+
+//  The params text of notifications/message. Caller frees.
+char *
+    mcp_log_params (const char *level, const char *logger, const char *message);
 
 void
     mcp_test (bool verbose);

@@ -7,6 +7,8 @@
 #include "proto/mcpz.h"
 #include "runtime/config.h"
 #include "runtime/ids.h"
+#include "runtime/heap.h"
+#include "runtime/ring.h"
 #include "store/store.h"
 #include "tools/tool.h"
 
@@ -25,6 +27,8 @@ static const test_t s_tests [] = {
     { "control", control_test },
     { "config", config_test },
     { "ids", ids_test },
+    { "heap", heap_test },
+    { "ring", ring_test },
     { "tool", tool_test },
     { "session", session_test },
     { "store", store_test },

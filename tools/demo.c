@@ -71,6 +71,9 @@ s_sleep (tool_call_t *call)
     long ms;
     if (!tool_arg_integer (call, "ms", 0, 600000, &ms))
         return;
+    char note [64];
+    snprintf (note, sizeof (note), "sleeping %ld ms", ms);
+    tool_call_log (call, "debug", "sleep", note);
     if (!tool_call_wait (call, (int) ms))
         return;                 //  cancelled: nobody reads an answer
     char text [64];
@@ -94,6 +97,7 @@ s_progress (tool_call_t *call)
     }
     char text [64];
     snprintf (text, sizeof (text), "done %ld steps", steps);
+    tool_call_log (call, "info", "progress", text);
     tool_call_text (call, text, false, NULL);
 }
 
@@ -105,8 +109,9 @@ s_fail (tool_call_t *call)
         tool_call_bad_argument (call, "argument 'message' must be a string");
         return;
     }
-    tool_call_text (call, message? json_string_value (message): "failure requested",
-                    true, NULL);
+    const char *text = message? json_string_value (message): "failure requested";
+    tool_call_log (call, "error", "fail", text);
+    tool_call_text (call, text, true, NULL);
 }
 
 static const tool_def_t s_tools [] = {

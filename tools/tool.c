@@ -43,6 +43,14 @@ tool_call_progress (tool_call_t *self, double progress, double total,
         self->progress (self, progress, total, message);
 }
 
+void
+tool_call_log (tool_call_t *self, const char *level, const char *logger,
+               const char *message)
+{
+    if (self->log)
+        self->log (self, level, logger, message);
+}
+
 bool
 tool_call_wait (tool_call_t *self, int ms)
 {

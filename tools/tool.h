@@ -33,6 +33,8 @@ struct _tool_call_t {
     void (*progress) (tool_call_t *self, double progress, double total,
                       const char *message);
     bool (*wait) (tool_call_t *self, int ms);
+    void (*log) (tool_call_t *self, const char *level, const char *logger,
+                 const char *message);
     void *runner;                   //  the runner's own context
     //  Outcome, set through the functions below
     char *result;                   //  CallToolResult JSON text, owned
@@ -58,6 +60,13 @@ void
 void
     tool_call_progress (tool_call_t *self, double progress, double total,
                         const char *message);
+
+//  Sends notifications/message to the caller when its session's
+//  logging/setLevel allows level (an MCP level: debug, info, notice,
+//  warning, error, critical, alert, emergency).
+void
+    tool_call_log (tool_call_t *self, const char *level, const char *logger,
+                   const char *message);
 
 //  Waits up to ms; returns false as soon as the call is cancelled.
 bool

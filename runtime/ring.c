@@ -1,0 +1,173 @@
+/*  ring — see ring.h. */
+#include "runtime/ring.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    uint64_t event_id;
+    zmq_msg_t body;
+} event_t;
+
+struct _ring_t {
+    event_t *events;            //  circular; grows up to the count bound
+    size_t capacity;
+    size_t head;                //  oldest
+    size_t count;
+    size_t bytes;               //  sum of kept body sizes
+};
+
+ring_t *
+ring_new (void)
+{
+    return (ring_t *) calloc (1, sizeof (ring_t));
+}
+
+static event_t *
+s_at (ring_t *self, size_t index)
+{
+    return &self->events [(self->head + index) % self->capacity];
+}
+
+static void
+s_evict (ring_t *self)
+{
+    event_t *oldest = s_at (self, 0);
+    self->bytes -= zmq_msg_size (&oldest->body);
+    zmq_msg_close (&oldest->body);
+    self->head = (self->head + 1) % self->capacity;
+    self->count--;
+}
+
+void
+ring_destroy (ring_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        ring_t *self = *self_p;
+        while (self->count)
+            s_evict (self);
+        free (self->events);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  Grows the array (kept small for idle sessions) up to max_count slots.
+static int
+s_grow (ring_t *self, size_t max_count)
+{
+    size_t capacity = self->capacity? self->capacity * 2: 2;
+    if (capacity > max_count)
+        capacity = max_count;
+    event_t *events = (event_t *) malloc (capacity * sizeof (event_t));
+    if (!events)
+        return -1;
+    for (size_t index = 0; index < self->count; index++)
+        memcpy (&events [index], s_at (self, index), sizeof (event_t));
+    free (self->events);
+    self->events = events;
+    self->capacity = capacity;
+    self->head = 0;
+    return 0;
+}
+
+int
+ring_add (ring_t *self, uint64_t event_id, zmq_msg_t *body,
+          size_t max_count, size_t max_bytes)
+{
+    assert (max_count > 0);
+    int evicted = 0;
+    while (self->count && (self->count >= max_count
+                           || self->bytes + zmq_msg_size (body) > max_bytes)) {
+        s_evict (self);
+        evicted++;
+    }
+    if (self->count == self->capacity && s_grow (self, max_count))
+        return -1;
+    event_t *event = &self->events [(self->head + self->count) % self->capacity];
+    event->event_id = event_id;
+    zmq_msg_init (&event->body);
+    zmq_msg_copy (&event->body, body);
+    self->count++;
+    self->bytes += zmq_msg_size (body);
+    return evicted;
+}
+
+size_t
+ring_replay (ring_t *self, uint64_t after, ring_fn *fn, void *arg)
+{
+    size_t replayed = 0;
+    for (size_t index = 0; index < self->count; index++) {
+        event_t *event = s_at (self, index);
+        if (event->event_id > after) {
+            fn (arg, event->event_id, &event->body);
+            replayed++;
+        }
+    }
+    return replayed;
+}
+
+uint64_t
+ring_oldest (ring_t *self)
+{
+    return self->count? s_at (self, 0)->event_id: 0;
+}
+
+size_t
+ring_size (ring_t *self)
+{
+    return self->count;
+}
+
+size_t
+ring_bytes (ring_t *self)
+{
+    return self->bytes;
+}
+
+//  --------------------------------------------------------------------------
+
+static void
+s_collect (void *arg, uint64_t event_id, zmq_msg_t *body)
+{
+    uint64_t *seen = (uint64_t *) arg;
+    assert (event_id > seen [0]);
+    seen [0] = event_id;
+    seen [1]++;
+}
+
+void
+ring_test (bool verbose)
+{
+    printf (" * ring: ");
+    ring_t *ring = ring_new ();
+    for (uint64_t id = 1; id <= 10; id++) {
+        zmq_msg_t body;
+        zmq_msg_init_size (&body, 100);
+        memset (zmq_msg_data (&body), 'x', 100);
+        int evicted = ring_add (ring, id, &body, 4, 1000);
+        assert (evicted == (id > 4? 1: 0));
+        zmq_msg_close (&body);      //  the ring keeps its own reference
+    }
+    assert (ring_size (ring) == 4 && ring_oldest (ring) == 7 && ring_bytes (ring) == 400);
+    uint64_t seen [2] = { 0, 0 };
+    assert (ring_replay (ring, 8, s_collect, seen) == 2);
+    assert (seen [0] == 10 && seen [1] == 2);
+    //  The byte bound evicts several at once but keeps the newest
+    zmq_msg_t big;
+    zmq_msg_init_size (&big, 950);
+    assert (ring_add (ring, 11, &big, 4, 1000) == 4);
+    assert (ring_size (ring) == 1 && ring_oldest (ring) == 11);
+    zmq_msg_t huge;
+    zmq_msg_init_size (&huge, 5000);
+    assert (ring_add (ring, 12, &huge, 4, 1000) == 1);
+    assert (ring_size (ring) == 1 && ring_bytes (ring) == 5000);
+    zmq_msg_close (&big);
+    zmq_msg_close (&huge);
+    ring_destroy (&ring);
+    assert (!ring);
+    printf ("OK\n");
+}

@@ -1,0 +1,50 @@
+/*  ring — a session's replay buffer: the last server messages with their
+    event ids, bounded by count and by bytes, oldest evicted first.
+
+    Bodies are zmq_msg_t copies of the frames being sent, so keeping one
+    costs a reference, not a memcpy (libzmq counts references atomically,
+    which makes the shared buffer safe across the host and the I/O thread).
+*/
+#ifndef MCPZ_RING_H
+#define MCPZ_RING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <zmq.h>
+
+typedef struct _ring_t ring_t;
+
+ring_t *
+    ring_new (void);
+
+void
+    ring_destroy (ring_t **self_p);
+
+//  Keeps a reference to body as event_id (ids must increase). Evicts the
+//  oldest events beyond max_count or max_bytes, always keeping the newest.
+//  Returns how many were evicted, or -1 out of memory (nothing kept).
+int
+    ring_add (ring_t *self, uint64_t event_id, zmq_msg_t *body,
+              size_t max_count, size_t max_bytes);
+
+//  Calls fn for every kept event with an id above after, oldest first.
+//  Returns how many.
+typedef void (ring_fn) (void *arg, uint64_t event_id, zmq_msg_t *body);
+size_t
+    ring_replay (ring_t *self, uint64_t after, ring_fn *fn, void *arg);
+
+//  Id of the oldest kept event, or 0 when empty.
+uint64_t
+    ring_oldest (ring_t *self);
+
+size_t
+    ring_size (ring_t *self);
+
+size_t
+    ring_bytes (ring_t *self);
+
+void
+    ring_test (bool verbose);
+
+#endif
