@@ -35,10 +35,6 @@
 
 #define RETRY_QUEUE_MS    100       //  retry_after_ms on a full host queue
 #define CONTROL_DEADLINE  2000      //  ms to gather figures from actors
-//  Messages queued per client peer. A peer that stops reading loses what
-//  passes this (it waits in the session's replay ring for a LISTEN), so
-//  a client that never reads costs at most this many answers of memory.
-#define CLIENT_HWM        1000
 #define BATCH             256       //  messages handled per socket per pass
 
 //  A control request waiting for figures from the actors
@@ -532,8 +528,12 @@ s_bind_clients (supervisor_t *self, char *error, size_t error_size)
     //  A slow or vanished peer must never block a send
     zsock_set_router_mandatory (self->router, 1);
     zsock_set_sndtimeo (self->router, 0);
-    zsock_set_sndhwm (self->router, CLIENT_HWM);
-    zsock_set_rcvhwm (self->router, CLIENT_HWM);
+    //  A peer that stops reading loses what passes --peer-queue (it waits
+    //  in the session's replay ring for a LISTEN), so a client that never
+    //  reads costs at most that many answers of memory. Group commits
+    //  answer a thousand opens at once: 1,000 measured too few.
+    zsock_set_sndhwm (self->router, config->peer_queue);
+    zsock_set_rcvhwm (self->router, config->peer_queue);
     zsock_set_linger (self->router, 200);
     //  Past this size libzmq drops the connection; between the body limit
     //  and this, the client gets a 413 it can read.

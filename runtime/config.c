@@ -51,6 +51,7 @@ static const option_t s_options [] = {
     OPT_INT ("host-queue", host_queue, 1, 10000000, "10000", "messages that may wait for one session host"),
     OPT_INT ("tool-queue", tool_queue, 1, 10000000, "1024", "tool calls that may wait for a free worker"),
     OPT_INT ("store-timeout", store_timeout, 100, 600000, "5000", "bound of every store call, ms"),
+    OPT_INT ("peer-queue", peer_queue, 16, 10000000, "10000", "answers queued per client peer before they wait for LISTEN"),
     OPT_INT ("replay-events", replay_events, 1, 100000, "64", "events kept per session for LISTEN replay"),
     OPT_INT ("replay-bytes", replay_bytes, 1024, 268435456, "262144", "bytes kept per session for LISTEN replay"),
 };

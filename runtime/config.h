@@ -40,6 +40,7 @@ typedef struct {
     int host_queue;             //  messages that may wait for one host
     int tool_queue;             //  tool calls that may wait for a worker
     int store_timeout;          //  bound of every store call, ms
+    int peer_queue;             //  answers queued per client peer
     int replay_events;          //  events kept per session for LISTEN
     int replay_bytes;           //  bytes kept per session for LISTEN
     unsigned char source [32];  //  config_source_t of each option, table order
