@@ -1,0 +1,291 @@
+"""Persistent sessions (issue 3): restart survival with SQLite and
+PostgreSQL, closed stays closed, TTL expiry through the cleanup command,
+2,000 sessions refreshed in one cycle, the database stopped mid-run, two
+nodes sharing PostgreSQL, and start-up refusals of bad stores."""
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import tempfile
+import time
+import unittest
+
+from mcpztest import (REPO, ServerTestCase, control, run_mcpzd, tcp_endpoint,
+                      text_of)
+
+PG_SH = os.path.join(REPO, "tests", "pg.sh")
+
+
+def pg_url():
+    path = os.environ.get("MCPZ_TEST_PG_URL_FILE")
+    if path and os.path.exists(path):
+        with open(path) as f:
+            return f.read().strip()
+    return None
+
+
+def psql(url, sql):
+    out = subprocess.run(["psql", url, "-XAtc", sql], capture_output=True, text=True, timeout=30)
+    if out.returncode != 0:
+        raise AssertionError("psql failed: %s" % out.stderr)
+    return out.stdout.strip()
+
+
+class TempDir:
+    def __init__(self, case):
+        self.path = tempfile.mkdtemp(prefix="mcpz-store-")
+        case.addCleanup(shutil.rmtree, self.path, True)
+
+
+class StoreCase(ServerTestCase):
+    """Helpers only; the tests live in the classes below."""
+
+    def cleanup_report(self, server):
+        reply = control(server.control_ep, {"command": "cleanup"}, timeout=30)
+        self.assertTrue(reply.get("ok"), reply)
+        report = reply["report"]
+        for key in ("checked", "expired", "refreshed", "missing", "failed", "duration_ms"):
+            self.assertIsInstance(report.get(key), int, report)
+        return report
+
+    def survive_restart(self, store, rows):
+        """Opens sessions, kills mcpzd with SIGKILL, starts it again on the
+        same store and endpoint, and uses them; a closed one stays closed."""
+        endpoint = tcp_endpoint()
+        server = self.start_server(listen=endpoint, store=store)
+        c = self.client(server)
+        kept = [c.open(version) for version in ("2024-11-05", "2025-03-26", "2025-06-18")]
+        closed = c.open()
+        for sid in kept + [closed]:
+            self.assertEqual(text_of(c.tool(sid, "echo", {"text": "before"})), "before")
+        self.assertEqual(c.close_session(closed).kind, "OK")
+        last_eid = {sid: int(c.last_eid[sid]) for sid in kept}
+        c.check()
+        server.kill()
+        stored = rows()
+        for sid, version in zip(kept, ("2024-11-05", "2025-03-26", "2025-06-18")):
+            self.assertEqual(stored.get(sid), version)
+        self.assertNotIn(closed, stored)
+
+        again = self.start_server(listen=endpoint, store=store)
+        c.server = again
+        for sid in kept:
+            rid = c.call_tool(sid, "echo", {"text": "after"})
+            m = c.wait(rid)
+            self.assertEqual(text_of(self.assertResult(m)), "after")
+            self.assertEqual(m.sid, sid)
+            self.assertGreater(int(m.eid), last_eid[sid], "event ids must keep increasing")
+        rid = c.request(closed, "ping")
+        self.assertErr(c.wait(rid), 404, rid=rid)
+        c.check()
+
+
+class Persistence(StoreCase):
+
+    def test_restart_sqlite(self):
+        tmp = TempDir(self)
+        path = os.path.join(tmp.path, "sessions.db")
+
+        def rows():
+            with sqlite3.connect(path) as db:
+                return dict(db.execute("SELECT id, protocol_version FROM sessions"))
+        self.survive_restart("sqlite:" + path, rows)
+
+    @unittest.skipUnless(pg_url(), "no PostgreSQL test server")
+    def test_restart_postgresql(self):
+        url = pg_url()
+
+        def rows():
+            out = psql(url, "SELECT id || ' ' || protocol_version FROM sessions")
+            return dict(line.split(" ") for line in out.splitlines() if line)
+        self.survive_restart(url, rows)
+
+    def test_ttl_expiry_via_cleanup(self):
+        tmp = TempDir(self)
+        path = os.path.join(tmp.path, "ttl.db")
+        server = self.start_server("--session-ttl", "1", store="sqlite:" + path)
+        c = self.client(server)
+        idle = c.open()
+        busy = c.open()
+        #  A call in flight keeps its session alive however long it runs
+        rid = c.call_tool(busy, "sleep", {"ms": 2500})
+        time.sleep(1.6)
+        report = self.cleanup_report(server)
+        self.assertEqual(report["expired"], 1, report)
+        self.assertEqual(report["failed"], 0, report)
+        self.assertEqual(report["refreshed"], 1, report)
+        self.assertEqual(text_of(self.assertResult(c.wait(rid, 10))), "slept 2500 ms")
+        r2 = c.request(idle, "ping")
+        self.assertErr(c.wait(r2), 404, rid=r2)
+        with sqlite3.connect(path) as db:
+            ids = [row[0] for row in db.execute("SELECT id FROM sessions")]
+        self.assertNotIn(idle, ids)
+        self.assertIn(busy, ids)
+
+    def refresh_many(self, store, count=2000):
+        server = self.start_server(store=store)
+        c = self.client(server)
+        sids = c.open_many(count, timeout=60)
+        self.assertEqual(len(set(sids)), count)
+        report = self.cleanup_report(server)
+        self.assertEqual(report["checked"], count, report)
+        self.assertEqual(report["refreshed"], count, report)
+        self.assertEqual(report["missing"], 0, report)
+        self.assertEqual(report["failed"], 0, report)
+        self.assertEqual(report["expired"], 0, report)
+        return server, c, sids
+
+    def test_refresh_2000_sqlite(self):
+        tmp = TempDir(self)
+        self.refresh_many("sqlite:" + os.path.join(tmp.path, "many.db"))
+
+    @unittest.skipUnless(pg_url(), "no PostgreSQL test server")
+    def test_refresh_2000_postgresql_and_missing_rows(self):
+        server, c, sids = self.refresh_many(pg_url())
+        url = pg_url()
+        #  Rows deleted behind mcpz's back (another node's kill) are dropped here
+        psql(url, "DELETE FROM sessions WHERE id IN ('%s', '%s')" % (sids[0], sids[1]))
+        report = self.cleanup_report(server)
+        self.assertEqual(report["missing"], 2, report)
+        self.assertEqual(report["refreshed"], len(sids) - 2, report)
+        rid = c.request(sids[0], "ping")
+        self.assertErr(c.wait(rid), 404, rid=rid)
+        self.assertEqual(c.result(sids[2], "ping"), {})
+
+    @unittest.skipUnless(pg_url(), "no PostgreSQL test server")
+    def test_two_nodes_share_postgresql(self):
+        url = pg_url()
+        a = self.start_server("--node-id", "node-a", store=url)
+        b = self.start_server("--node-id", "node-b", store=url)
+        ca, cb = self.client(a), self.client(b)
+        sid = ca.open("2025-03-26")
+        self.assertEqual(psql(url, "SELECT node FROM sessions WHERE id = '%s'" % sid), "node-a")
+        self.assertEqual(text_of(cb.tool(sid, "echo", {"text": "on b"})), "on b")
+        self.assertEqual(psql(url, "SELECT node FROM sessions WHERE id = '%s'" % sid), "node-b")
+        self.assertEqual(cb.close_session(sid).kind, "OK")
+        self.assertEqual(psql(url, "SELECT count(*) FROM sessions WHERE id = '%s'" % sid), "0")
+        #  Node A still holds it in memory: its next refresh finds the row
+        #  gone and drops it, so a closed session does not linger anywhere
+        report = self.cleanup_report(a)
+        self.assertEqual(report["missing"], 1, report)
+        rid = ca.request(sid, "ping")
+        self.assertErr(ca.wait(rid), 404, rid=rid)
+
+
+class DatabaseOutage(StoreCase):
+    """PostgreSQL stopped mid-run: sessions keep being served from memory,
+    new ones are refused with 503, cleanup counts failures and deletes
+    nothing, and everything resumes when the server is back."""
+
+    def setUp(self):
+        self.pg_dir = tempfile.mkdtemp(prefix="mcpz-pg-")
+        subprocess.run([PG_SH, "start", self.pg_dir], check=True, capture_output=True, timeout=120)
+        self.addCleanup(subprocess.run, [PG_SH, "stop", self.pg_dir], capture_output=True, timeout=60)
+        with open(os.path.join(self.pg_dir, "url")) as f:
+            self.url = f.read().strip()
+
+    def pg_ctl(self, action):
+        bins = sorted(d for d in os.listdir("/usr/lib/postgresql"))
+        pg_ctl = "/usr/lib/postgresql/%s/bin/pg_ctl" % bins[-1]
+        argv = [pg_ctl, "-D", os.path.join(self.pg_dir, "data"), "-w", "-t", "60"]
+        if action == "stop":
+            argv += ["-m", "immediate", "stop"]
+        else:
+            port = self.url.rsplit(":", 1)[1].split("/")[0]
+            argv += ["-l", os.path.join(self.pg_dir, "server.log"), "-o",
+                     "-c listen_addresses=127.0.0.1 -c port=%s -c unix_socket_directories=%s"
+                     % (port, self.pg_dir), "start"]
+        if os.getuid() == 0:
+            argv = ["runuser", "-u", "postgres", "--"] + argv
+        subprocess.run(argv, check=True, capture_output=True, timeout=90)
+
+    def test_outage(self):
+        server = self.start_server("--store-timeout", "1000", store=self.url)
+        c = self.client(server)
+        sids = c.open_many(50)
+        self.pg_ctl("stop")
+        #  Served from memory
+        for sid in sids[:10]:
+            self.assertEqual(text_of(c.tool(sid, "echo", {"text": "still here"})), "still here")
+        #  A new session cannot be persisted: refused, not answered
+        m = c.initialize()
+        self.assertErr(m, 503)
+        self.assertIn("retry_after_ms", m.json)
+        report = self.cleanup_report(server)
+        self.assertEqual(report["failed"], 50, report)
+        self.assertEqual(report["refreshed"], 0, report)
+        self.assertEqual(report["expired"], 0, report)
+        for sid in sids:
+            self.assertEqual(c.result(sid, "ping"), {})
+
+        self.pg_ctl("start")
+        self.assertEqual(int(psql(self.url, "SELECT count(*) FROM sessions")), 50)
+        deadline = time.monotonic() + 20
+        while True:
+            report = self.cleanup_report(server)
+            if report["failed"] == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        self.assertEqual(report["refreshed"], 50, report)
+        self.assertEqual(report["failed"], 0, report)
+        sid = c.open()
+        self.assertEqual(psql(self.url, "SELECT count(*) FROM sessions WHERE id = '%s'" % sid), "1")
+        self.assertEqual(c.close_session(sid).kind, "OK")
+
+
+class BadStores(ServerTestCase):
+
+    def assertRefused(self, store, words, *extra):
+        status, _, err = run_mcpzd(["--listen", tcp_endpoint(), "--store", store] + list(extra),
+                                   timeout=30)
+        self.assertEqual(status, 2, err)
+        lines = [l for l in err.splitlines() if l.strip()]
+        self.assertEqual(len(lines), 1, err)
+        for word in words:
+            self.assertIn(word, lines[0])
+
+    def test_bad_url(self):
+        self.assertRefused("mysql://localhost/x", ["--store"])
+
+    def test_unreachable_server(self):
+        self.assertRefused("postgresql://127.0.0.1:1/x", ["--store", "127.0.0.1"],
+                           "--store-timeout", "2000")
+
+    def test_not_a_database(self):
+        tmp = TempDir(self)
+        path = os.path.join(tmp.path, "notes.txt")
+        with open(path, "w") as f:
+            f.write("these are notes, not a database " * 20)
+        self.assertRefused("sqlite:" + path, [path])
+        with open(path) as f:
+            self.assertTrue(f.read().startswith("these are notes"), "file was changed")
+
+    def test_foreign_sqlite_database(self):
+        tmp = TempDir(self)
+        path = os.path.join(tmp.path, "other.db")
+        with sqlite3.connect(path) as db:
+            db.execute("CREATE TABLE invoices (id integer)")
+        self.assertRefused("sqlite:" + path, ["not an mcpz database"])
+
+    def test_newer_schema(self):
+        tmp = TempDir(self)
+        path = os.path.join(tmp.path, "future.db")
+        with sqlite3.connect(path) as db:
+            db.execute("CREATE TABLE mcpz_schema (version integer NOT NULL)")
+            db.execute("INSERT INTO mcpz_schema VALUES (99)")
+        self.assertRefused("sqlite:" + path, ["newer"])
+        with sqlite3.connect(path) as db:
+            self.assertEqual(db.execute("SELECT version FROM mcpz_schema").fetchall(), [(99,)])
+
+    def test_default_store_starts(self):
+        server = self.start_server(store=None)
+        c = self.client(server)
+        sid = c.open()
+        self.assertTrue(os.path.exists(os.path.join(server.tmp, "mcpz.db")))
+        with sqlite3.connect(os.path.join(server.tmp, "mcpz.db")) as db:
+            self.assertEqual(db.execute("SELECT count(*) FROM sessions WHERE id = ?", (sid,)).fetchone()[0], 1)
+
+
+if __name__ == "__main__":
+    unittest.main()
