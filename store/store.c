@@ -97,8 +97,17 @@ store_error (store_t *self)
     return self->error;
 }
 
-//  Each call runs only on a live connection; a lost one fails fast until
-//  store_reconnect succeeds.
+//  Each call runs only on a live connection. A call that finds the
+//  connection lost (the server restarted since the last call) reconnects
+//  once and runs again: every call is safe to repeat (inserts skip ids
+//  already there, a load only bumps the epoch once more), so a restart
+//  of the database costs the first caller a reconnect, not an error.
+static bool
+s_retry (store_t *self)
+{
+    return !self->connected && store_reconnect (self) == 0;
+}
+
 #define REQUIRE_CONNECTION(self) \
     if (!(self)->connected) return store_fail ((self), "not connected to the store")
 
@@ -106,7 +115,12 @@ int
 store_create (store_t *self, store_row_t *rows, size_t count)
 {
     REQUIRE_CONNECTION (self);
-    return count? self->engine->create (self, rows, count): 0;
+    if (!count)
+        return 0;
+    int rc = self->engine->create (self, rows, count);
+    if (rc && s_retry (self))
+        rc = self->engine->create (self, rows, count);
+    return rc;
 }
 
 int
@@ -114,14 +128,22 @@ store_load (store_t *self, const char *id, int64_t not_before_ms, store_row_t *r
 {
     REQUIRE_CONNECTION (self);
     memset (row, 0, sizeof (*row));
-    return self->engine->load (self, id, not_before_ms, row);
+    int found = self->engine->load (self, id, not_before_ms, row);
+    if (found < 0 && s_retry (self))
+        found = self->engine->load (self, id, not_before_ms, row);
+    return found;
 }
 
 int
 store_delete (store_t *self, store_id_t *ids, size_t count)
 {
     REQUIRE_CONNECTION (self);
-    return count? self->engine->remove (self, ids, count): 0;
+    if (!count)
+        return 0;
+    int rc = self->engine->remove (self, ids, count);
+    if (rc && s_retry (self))
+        rc = self->engine->remove (self, ids, count);
+    return rc;
 }
 
 int
@@ -129,14 +151,22 @@ store_refresh (store_t *self, store_id_t *ids, const int64_t *last_ms,
                size_t count, bool *found)
 {
     REQUIRE_CONNECTION (self);
-    return count? self->engine->refresh (self, ids, last_ms, count, found): 0;
+    if (!count)
+        return 0;
+    int rc = self->engine->refresh (self, ids, last_ms, count, found);
+    if (rc && s_retry (self))
+        rc = self->engine->refresh (self, ids, last_ms, count, found);
+    return rc;
 }
 
 int64_t
 store_expire (store_t *self, int64_t before_ms)
 {
     REQUIRE_CONNECTION (self);
-    return self->engine->expire (self, before_ms);
+    int64_t deleted = self->engine->expire (self, before_ms);
+    if (deleted < 0 && s_retry (self))
+        deleted = self->engine->expire (self, before_ms);
+    return deleted;
 }
 
 void

@@ -241,7 +241,7 @@ s_create_some (store_t *self, store_row_t *rows, size_t count)
     size_t params = count * 7;
     const char **values = (const char **) calloc (params, sizeof (char *));
     char (*numbers) [2][24] = calloc (count, sizeof (*numbers));
-    char *sql = (char *) malloc (200 + count * 80);
+    char *sql = (char *) malloc (240 + count * 80);
     if (!values || !numbers || !sql) {
         free (values);
         free (numbers);
@@ -264,6 +264,7 @@ s_create_some (store_t *self, store_row_t *rows, size_t count)
         values [base + 5] = rows [index].client_info;
         values [base + 6] = rows [index].capabilities;
     }
+    strcpy (at, " ON CONFLICT (id) DO NOTHING");
     int rc = s_command (self, sql, (int) params, values);
     free (values);
     free (numbers);

@@ -116,7 +116,7 @@ s_prepare (store_t *self)
     struct { sqlite3_stmt **slot; const char *sql; } list [] = {
         { &st->insert, "INSERT INTO sessions (id, node, created_at, last_accessed, "
                        "protocol_version, client_info, capabilities, state, epoch) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?, 'open', 0)" },
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, 'open', 0) ON CONFLICT (id) DO NOTHING" },
         { &st->load,   "UPDATE sessions SET epoch = epoch + 1, node = ? "
                        "WHERE id = ? AND last_accessed >= ? RETURNING created_at, "
                        "last_accessed, protocol_version, client_info, capabilities, epoch" },
