@@ -287,7 +287,7 @@ static void
 s_add_live (cleanup_t *self, zmq_msg_t *ids, zmq_msg_t *last)
 {
     size_t count = zmq_msg_size (ids) / MCPZ_SID_SIZE;
-    if (count * sizeof (int64_t) != zmq_msg_size (last))
+    if (count == 0 || count * sizeof (int64_t) != zmq_msg_size (last))
         return;
     if (self->live_count + count > self->live_size) {
         size_t size = (self->live_count + count) * 2;

@@ -285,6 +285,8 @@ class SlowReader(ServerTestCase):
         print("never-reading client: server RSS grew %d KB after 3000 answers of 16 KB,"
               " %d KB after 6000; worst ping %.1f ms" % (first, second, worst * 1000))
         self.assertLess(worst, 1.0)
+        if os.environ.get("MCPZ_SANITIZED") == "ON":
+            return              #  ASan's quarantine keeps freed memory on purpose
         #  Bounded: what it holds is the peer queue (200 answers), the
         #  replay ring (256 KB) and freed memory the allocator keeps; a
         #  second burst as large as the first adds little
