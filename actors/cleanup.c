@@ -14,7 +14,10 @@
     which every refresh succeeded, so a live session whose row could not be
     refreshed is never taken for an expired one.
 
-    Takes, on its pipe: CYCLE tag, $TERM.  Sends on its pipe: REPORT tag, JSON.
+    Takes, on its pipe: $TERM.
+    Takes from the control actor (identity "control" on the same ROUTER):
+      CYCLE tag    run a cycle now; answered REPORT tag, JSON
+      STATS tag    answered STATS tag, JSON (cycles, totals, last report)
     Sends to hosts (ROUTER; hosts connect with identity host-N):
       SWEEP tag, ttl-ms            answered SWEPT tag, expired, ids, last-ms
       DROP ids                     no answer
@@ -56,6 +59,9 @@ typedef struct {
     int batches;
     bool *batch_done;
     int64_t checked, expired, refreshed, missing, failed, expired_rows;
+    uint64_t cycles;            //  cycles finished
+    int64_t totals [5];         //  checked, expired, refreshed, missing, failed
+    json_t *last;               //  the last cycle's report
     zlistx_t *requested;        //  tags of CYCLE requests the running cycle answers
     zlistx_t *requested_next;   //  tags of CYCLE requests that came during it
 } cleanup_t;
@@ -96,11 +102,20 @@ s_finish (cleanup_t *self)
         "failed", (json_int_t) self->failed, "duration_ms", (json_int_t) duration,
         "expired_rows", (json_int_t) self->expired_rows, "cycle", (json_int_t) self->cycle);
     char *text = json_dumps (report, JSON_COMPACT);
-    json_decref (report);
+    json_decref (self->last);
+    self->last = report;
+    self->cycles++;
+    int64_t figures [5] = { self->checked, self->expired, self->refreshed, self->missing, self->failed };
+    for (int index = 0; index < 5; index++)
+        self->totals [index] += figures [index];
     log_info (s_name, "cycle %" PRIu64 ": %s", self->cycle, text);
     for (char *tag = (char *) zlistx_first (self->requested); tag;
-         tag = (char *) zlistx_next (self->requested))
-        zstr_sendx (self->pipe, "REPORT", tag, text, NULL);
+         tag = (char *) zlistx_next (self->requested)) {
+        zstr_sendm (self->router, "control");
+        zstr_sendm (self->router, "REPORT");
+        zstr_sendm (self->router, tag);
+        zstr_send (self->router, text);
+    }
     free (text);
     zlistx_purge (self->requested);
     free (self->batch_sizes);
@@ -308,12 +323,43 @@ s_add_live (cleanup_t *self, zmq_msg_t *ids, zmq_msg_t *last)
 }
 
 static void
+s_stats (cleanup_t *self, zmq_msg_t *tag)
+{
+    json_t *figures = json_pack ("{s:I,s:{s:I,s:I,s:I,s:I,s:I},s:O*}",
+        "cycles", (json_int_t) self->cycles,
+        "totals", "checked", (json_int_t) self->totals [0], "expired", (json_int_t) self->totals [1],
+        "refreshed", (json_int_t) self->totals [2], "missing", (json_int_t) self->totals [3],
+        "failed", (json_int_t) self->totals [4],
+        "last", self->last);
+    char *text = json_dumps (figures, JSON_COMPACT);
+    json_decref (figures);
+    zstr_sendm (self->router, "control");
+    zstr_sendm (self->router, "STATS");
+    zmq_msg_send (tag, self->router_raw, ZMQ_SNDMORE);
+    zstr_send (self->router, text? text: "{}");
+    free (text);
+}
+
+
+static void
 s_handle_host (cleanup_t *self)
 {
     zmq_msg_t frames [6];
     int count;
     if (frames_recv (self->router_raw, frames, 6, &count, ZMQ_DONTWAIT))
         return;
+    if (count == 3 && frames_is (&frames [0], "control")) {
+        char tag [16];
+        if (frames_is (&frames [1], "STATS"))
+            s_stats (self, &frames [2]);
+        else
+        if (frames_is (&frames [1], "CYCLE") && frames_text (&frames [2], tag, sizeof (tag))) {
+            zlistx_add_end (self->requested_next, strdup (tag));
+            if (self->phase == IDLE)
+                s_start (self);
+        }
+    }
+    else
     if (self->phase == SWEEPING && count == 6 && frames_is (&frames [1], "SWEPT")
     &&  s_tag_cycle (&frames [2], NULL) == (int64_t) self->cycle) {
         char text [24];
@@ -413,16 +459,9 @@ cleanup_actor (zsock_t *pipe, void *args)
             break;
         }
         if (items [0].revents & ZMQ_POLLIN) {
-            char *command = NULL, *tag = NULL;
-            terminated = zstr_recvx (pipe, &command, &tag, NULL) < 1 || streq (command, "$TERM");
-            if (!terminated && streq (command, "CYCLE") && tag) {
-                zlistx_add_end (self.requested_next, tag);
-                tag = NULL;     //  the list owns it
-                if (self.phase == IDLE)
-                    s_start (&self);
-            }
+            char *command = zstr_recv (pipe);
+            terminated = !command || streq (command, "$TERM");
             zstr_free (&command);
-            zstr_free (&tag);
         }
         while (!terminated && (items [1].revents & ZMQ_POLLIN)) {
             int events = 0;
@@ -446,6 +485,7 @@ cleanup_actor (zsock_t *pipe, void *args)
     }
     zlistx_destroy (&self.requested);
     zlistx_destroy (&self.requested_next);
+    json_decref (self.last);
     free (self.live);
     free (self.live_last);
     free (self.batch_sizes);

@@ -28,6 +28,7 @@
 #include "runtime/frames.h"
 #include "runtime/log.h"
 #include "store/store.h"
+#include "proto/metrics.h"
 
 #include <inttypes.h>
 
@@ -55,6 +56,7 @@ typedef struct {
     request_t *batch;           //  requests being served
     uint64_t served, failed, batches;   //  figures
     int64_t busy_us;            //  time spent in store calls
+    histogram_t latency;        //  time per batch
     bool terminated;
 } worker_t;
 
@@ -302,14 +304,16 @@ s_expire (worker_t *self, request_t *request)
 static void
 s_stats (worker_t *self, request_t *request)
 {
-    char text [256];
-    snprintf (text, sizeof (text),
-              "{\"worker\":%s,\"connected\":%s,\"served\":%" PRIu64 ",\"failed\":%" PRIu64
-              ",\"batches\":%" PRIu64 ",\"busy_ms\":%" PRId64 "}",
-              self->name + 3, self->up? "true": "false", self->served, self->failed,
-              self->batches, self->busy_us / 1000);
+    json_t *figures = json_pack ("{s:i,s:i,s:I,s:I,s:I,s:I,s:o}",
+        "worker", atoi (self->name + 3), "connected", self->up? 1: 0,
+        "served", (json_int_t) self->served, "failed", (json_int_t) self->failed,
+        "batches", (json_int_t) self->batches, "busy_ms", (json_int_t) (self->busy_us / 1000),
+        "latency", histogram_to_json (&self->latency));
+    char *text = json_dumps (figures, JSON_COMPACT);
+    json_decref (figures);
     s_reply_header (self, request, "OK", true);
-    frames_send_text (self->raw, text, 0);
+    frames_send_text (self->raw, text? text: "{}", 0);
+    free (text);
 }
 
 //  Checks a request's shape; a bad one is answered at once.
@@ -364,8 +368,10 @@ s_serve (worker_t *self, int count)
     }
     s_creates (self, creates, create_count);
     s_deletes (self, deletes, delete_count);
-    self->busy_us += zclock_usecs () - started;
+    int64_t spent = zclock_usecs () - started;
+    self->busy_us += spent;
     self->batches++;
+    histogram_observe (&self->latency, (double) spent / 1e6);
     free (creates);
     free (deletes);
 }

@@ -49,6 +49,7 @@
 #include "proto/jsonrpc.h"
 #include "proto/mcp.h"
 #include "proto/mcpz.h"
+#include "proto/metrics.h"
 #include "runtime/actor.h"
 #include "runtime/frames.h"
 #include "runtime/heap.h"
@@ -92,6 +93,28 @@ static const char *const s_phase_names [PHASES] = {
     "received", "queued", "answered", "timed_out", "cancelled", "refused"
 };
 
+//  Requests are counted by method and outcome, and timed by method
+typedef enum {
+    METHOD_INITIALIZE, METHOD_PING, METHOD_TOOLS_LIST, METHOD_TOOLS_CALL,
+    METHOD_SET_LEVEL, METHOD_OTHER, METHODS
+} method_t;
+
+static const char *const s_method_names [METHODS] = {
+    "initialize", "ping", "tools/list", "tools/call", "logging/setLevel", "other"
+};
+
+typedef enum {
+    OUTCOME_OK, OUTCOME_ERROR, OUTCOME_REFUSED, OUTCOME_TIMEOUT, OUTCOME_CANCELLED, OUTCOMES
+} outcome_t;
+
+static const char *const s_outcome_names [OUTCOMES] = {
+    "ok", "error", "refused", "timeout", "cancelled"
+};
+
+//  ERR statuses counted apart
+static const int s_statuses [] = { 400, 404, 413, 429, 503 };
+#define STATUSES 5
+
 //  A store request waiting for its answer
 typedef enum { OP_CREATE, OP_DELETE, OP_LOAD } op_kind_t;
 
@@ -103,6 +126,8 @@ typedef struct {
     uint64_t tag;               //  host-unique; also the hash key
     op_kind_t kind;
     char sid [MCPZ_SID_SIZE + 1];
+    char *kill_tag;             //  DELETE for an operator's kill: its tag
+    int64_t received;           //  CREATE: µs when initialize arrived
     zmq_msg_t peer;             //  CREATE and DELETE: who gets the answer
     json_t *id;                 //  CREATE: the initialize request's id
     zlistx_t *queued;           //  LOAD: frames for the session, in order
@@ -131,6 +156,11 @@ typedef struct {
     heap_t *timers;             //  deadlines of calls on workers
     zhashx_t *by_request;       //  "sid/id" -> call_t, for cancellation
     uint64_t phases [PHASES];   //  requests per phase
+    uint64_t outcomes [METHODS][OUTCOMES];
+    histogram_t latency [METHODS];  //  arrival to answer, ok and error only
+    uint64_t refusals [STATUSES];   //  ERR answers by status
+    zsock_t *control;           //  DEALER (identity host-N) to the control actor
+    void *control_raw;
     uint64_t evicted;           //  replay events evicted
     uint64_t opened, closed, requests, errors, overloads, late;
     bool terminated;
@@ -228,6 +258,15 @@ s_phase (host_t *self, phase_t phase, const char *sid, json_t *id, int64_t since
     free (id_text);
 }
 
+//  A request's end: counted by method and outcome, timed when answered.
+static void
+s_outcome (host_t *self, method_t method, outcome_t outcome, int64_t received)
+{
+    self->outcomes [method][outcome]++;
+    if ((outcome == OUTCOME_OK || outcome == OUTCOME_ERROR) && received)
+        histogram_observe (&self->latency [method], (double) (zclock_usecs () - received) / 1e6);
+}
+
 static void
 s_answer_result (host_t *self, session_t *session, zmq_msg_t *peer,
                  json_t *id, const char *result)
@@ -257,6 +296,9 @@ s_refuse (host_t *self, zmq_msg_t *peer, const char *sid, int status,
     self->errors++;
     if (status == 503 || status == 429)
         self->overloads++;
+    for (int index = 0; index < STATUSES; index++)
+        if (s_statuses [index] == status)
+            self->refusals [index]++;
     if (id)
         s_phase (self, PHASE_REFUSED, sid, id, 0);
     s_send (self, "ERR", peer, sid, NULL, body, size);
@@ -460,6 +502,8 @@ s_handle_done (host_t *self, call_t *call, zmq_msg_t *frames)
         s_answer_error (self, session, &call->peer, call->id, atoi (code), message);
     }
     s_phase (self, PHASE_ANSWERED, call->sid, call->id, call->received);
+    s_outcome (self, METHOD_TOOLS_CALL, zmq_msg_size (&frames [2])? OUTCOME_OK: OUTCOME_ERROR,
+               call->received);
 }
 
 static void
@@ -545,6 +589,7 @@ s_handle_pool (host_t *self)
     else
     if (frames_is (&frames [0], "BUSY")) {
         s_refuse (self, &call->peer, call->sid, 503, "tool queue is full", call->id, RETRY_QUEUE_MS);
+        s_outcome (self, METHOD_TOOLS_CALL, OUTCOME_REFUSED, 0);
         s_call_end (self, call);
     }
     frames_close (frames, count < 5? count: 5);
@@ -565,6 +610,7 @@ s_expire_calls (host_t *self)
         if (session)
             s_answer_error (self, session, &call->peer, call->id, JSONRPC_REQUEST_TIMEOUT, message);
         s_phase (self, PHASE_TIMED_OUT, call->sid, call->id, call->received);
+        s_outcome (self, METHOD_TOOLS_CALL, OUTCOME_TIMEOUT, 0);
         s_call_cancel (self, call);
         s_call_end (self, call);
     }
@@ -586,6 +632,7 @@ s_handle_cancelled (host_t *self, session_t *session, jsonrpc_t *msg)
     if (!call)
         return;
     s_phase (self, PHASE_CANCELLED, call->sid, call->id, call->received);
+    s_outcome (self, METHOD_TOOLS_CALL, OUTCOME_CANCELLED, 0);
     s_call_cancel (self, call);
     s_call_end (self, call);
 }
@@ -617,14 +664,24 @@ s_handle_request (host_t *self, session_t *session, zmq_msg_t *peer, jsonrpc_t *
 {
     const char *method = jsonrpc_method (msg);
     json_t *id = jsonrpc_id (msg);
-    int64_t received = log_enabled (LEVEL_DEBUG)? zclock_usecs (): 0;
+    int64_t received = zclock_usecs ();
     self->requests++;
     s_phase (self, PHASE_RECEIVED, session->id, id, 0);
-    //  Queued and refused requests log their own later phases
+    //  Queued requests count their outcome when it comes; the others now
     uint64_t queued = self->phases [PHASE_QUEUED];
     uint64_t refused = self->phases [PHASE_REFUSED];
+    uint64_t errors = self->errors;
     s_dispatch_request (self, session, peer, msg, method, id, received);
-    if (self->phases [PHASE_QUEUED] == queued && self->phases [PHASE_REFUSED] == refused)
+    if (self->phases [PHASE_QUEUED] != queued)
+        return;
+    method_t index = METHOD_OTHER;
+    for (int at = 0; at < METHOD_OTHER; at++)
+        if (streq (method, s_method_names [at]))
+            index = (method_t) at;
+    outcome_t outcome = self->phases [PHASE_REFUSED] != refused? OUTCOME_REFUSED:
+                        self->errors != errors? OUTCOME_ERROR: OUTCOME_OK;
+    s_outcome (self, index, outcome, received);
+    if (outcome != OUTCOME_REFUSED)
         s_phase (self, PHASE_ANSWERED, session->id, id, received);
 }
 
@@ -689,6 +746,7 @@ s_op_destroy (op_t **op_p)
         op_t *op = *op_p;
         zmq_msg_close (&op->peer);
         json_decref (op->id);
+        free (op->kill_tag);
         for (queued_t *queued = op->queued? (queued_t *) zlistx_first (op->queued): NULL;
              queued; queued = (queued_t *) zlistx_next (op->queued)) {
             frames_close (queued->frames, 4);
@@ -727,7 +785,7 @@ s_op_start (host_t *self, op_kind_t kind, const char *command, const char *sid,
 
 //  Writes a new session's row; the initialize answer waits for it.
 static int
-s_persist (host_t *self, session_t *session, zmq_msg_t *peer, json_t *id)
+s_persist (host_t *self, session_t *session, zmq_msg_t *peer, json_t *id, int64_t received)
 {
     char version [8], created [24];
     snprintf (version, sizeof (version), "%d", session->version);
@@ -745,14 +803,17 @@ s_persist (host_t *self, session_t *session, zmq_msg_t *peer, json_t *id)
         return -1;
     zmq_msg_copy (&op->peer, peer);
     op->id = json_incref (id);
+    op->received = received;
     session->state = SESSION_PERSISTING;
     return 0;
 }
 
 static void
-s_answer_initialize (host_t *self, session_t *session, zmq_msg_t *peer, json_t *id)
+s_answer_initialize (host_t *self, session_t *session, zmq_msg_t *peer, json_t *id,
+                     int64_t received)
 {
     self->opened++;
+    s_outcome (self, METHOD_INITIALIZE, OUTCOME_OK, received);
     char *result = mcp_init_result (session->version);
     s_answer_result (self, session, peer, id, result);
     free (result);
@@ -763,12 +824,14 @@ s_answer_initialize (host_t *self, session_t *session, zmq_msg_t *peer, json_t *
 static void
 s_handle_new (host_t *self, zmq_msg_t *peer, const char *sid, zmq_msg_t *body)
 {
+    int64_t received = zclock_usecs ();
     int code;
     const char *reason;
     json_t *id = NULL;
     jsonrpc_t *msg = jsonrpc_parse (zmq_msg_data (body), zmq_msg_size (body),
                                     &code, &reason, &id);
     mcp_init_t init = { 0 };
+    uint64_t errors = self->errors;
     if (msg) {
         id = json_incref (jsonrpc_id (msg));
         if (jsonrpc_kind (msg) != JSONRPC_REQUEST
@@ -794,13 +857,15 @@ s_handle_new (host_t *self, zmq_msg_t *peer, const char *sid, zmq_msg_t *body)
         }
         else
         if (!self->db)
-            s_answer_initialize (self, session, peer, id);
+            s_answer_initialize (self, session, peer, id, received);
         else
-        if (s_persist (self, session, peer, id)) {
+        if (s_persist (self, session, peer, id, received)) {
             zhashx_delete (self->sessions, sid);
             s_refuse (self, peer, "", 503, "store queue is full", id, RETRY_QUEUE_MS);
         }
     }
+    if (self->errors != errors)
+        s_outcome (self, METHOD_INITIALIZE, OUTCOME_REFUSED, 0);
     mcp_init_clear (&init);
     json_decref (id);
     jsonrpc_destroy (&msg);
@@ -820,6 +885,7 @@ s_end_calls (host_t *self, session_t *session)
     for (call_t *call = (call_t *) zlistx_first (ended); call;
          call = (call_t *) zlistx_next (ended)) {
         s_refuse (self, &call->peer, call->sid, 404, "session closed", call->id, -1);
+        s_outcome (self, METHOD_TOOLS_CALL, OUTCOME_REFUSED, 0);
         s_call_cancel (self, call);
         s_call_end (self, call);
     }
@@ -915,26 +981,187 @@ s_handle_listen (host_t *self, zmq_msg_t *peer, session_t *session, zmq_msg_t *b
     s_send (self, "OK", peer, session->id, NULL, strdup (reply), strlen (reply));
 }
 
-static void
-s_handle_stats (host_t *self, zmq_msg_t *tag)
+//  This host's figures, as one JSON object.
+static char *
+s_figures (host_t *self)
 {
-    char body [1024];
-    snprintf (body, sizeof (body),
-              "{\"host\":%s,\"sessions\":%zu,\"opened\":%" PRIu64 ",\"closed\":%" PRIu64
-              ",\"requests\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"overloads\":%" PRIu64
-              ",\"inflight\":%zu,\"late\":%" PRIu64 ",\"loading\":%zu,\"store_ops\":%zu"
-              ",\"loads\":%" PRIu64 ",\"load_misses\":%" PRIu64 ",\"store_errors\":%" PRIu64
-              ",\"expired\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"evicted\":%" PRIu64
-              ",\"timeouts\":%" PRIu64 ",\"cancelled\":%" PRIu64 ",\"refused\":%" PRIu64 "}",
-              self->name + 5, zhashx_size (self->sessions), self->opened, self->closed,
-              self->requests, self->errors, self->overloads, zhashx_size (self->calls),
-              self->late, zhashx_size (self->loading), zhashx_size (self->ops),
-              self->loads, self->load_misses, self->store_errors, self->expired,
-              self->dropped, self->evicted, self->phases [PHASE_TIMED_OUT],
-              self->phases [PHASE_CANCELLED], self->phases [PHASE_REFUSED]);
-    frames_send_text (self->raw, "STATS", ZMQ_SNDMORE);
-    zmq_msg_send (tag, self->raw, ZMQ_SNDMORE);
-    frames_send_text (self->raw, body, 0);
+    json_t *figures = json_pack ("{s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+        "host", atoi (self->name + 5),
+        "sessions", (json_int_t) zhashx_size (self->sessions),
+        "opened", (json_int_t) self->opened, "closed", (json_int_t) self->closed,
+        "requests", (json_int_t) self->requests, "errors", (json_int_t) self->errors,
+        "overloads", (json_int_t) self->overloads,
+        "inflight", (json_int_t) zhashx_size (self->calls), "late", (json_int_t) self->late,
+        "loading", (json_int_t) zhashx_size (self->loading),
+        "store_ops", (json_int_t) zhashx_size (self->ops),
+        "loads", (json_int_t) self->loads, "load_misses", (json_int_t) self->load_misses,
+        "store_errors", (json_int_t) self->store_errors, "expired", (json_int_t) self->expired,
+        "dropped", (json_int_t) self->dropped, "evicted", (json_int_t) self->evicted,
+        "timeouts", (json_int_t) self->phases [PHASE_TIMED_OUT],
+        "cancelled", (json_int_t) self->phases [PHASE_CANCELLED]);
+    json_t *methods = json_object (), *latency = json_object (), *refusals = json_object ();
+    for (int method = 0; method < METHODS; method++) {
+        json_t *outcomes = json_object ();
+        for (int outcome = 0; outcome < OUTCOMES; outcome++)
+            if (self->outcomes [method][outcome])
+                json_object_set_new (outcomes, s_outcome_names [outcome],
+                                     json_integer ((json_int_t) self->outcomes [method][outcome]));
+        json_object_set_new (methods, s_method_names [method], outcomes);
+        if (self->latency [method].count)
+            json_object_set_new (latency, s_method_names [method],
+                                 histogram_to_json (&self->latency [method]));
+    }
+    for (int index = 0; index < STATUSES; index++) {
+        char status [8];
+        snprintf (status, sizeof (status), "%d", s_statuses [index]);
+        json_object_set_new (refusals, status, json_integer ((json_int_t) self->refusals [index]));
+    }
+    json_object_set_new (figures, "methods", methods);
+    json_object_set_new (figures, "latency", latency);
+    json_object_set_new (figures, "refusals", refusals);
+    char *text = json_dumps (figures, JSON_COMPACT);
+    json_decref (figures);
+    return text;
+}
+
+//  STATS from the supervisor (pipe) or the control actor: tag, figures.
+static void
+s_handle_stats (host_t *self, void *socket, zmq_msg_t *tag)
+{
+    char *figures = s_figures (self);
+    frames_send_text (socket, "STATS", ZMQ_SNDMORE);
+    zmq_msg_send (tag, socket, ZMQ_SNDMORE);
+    frames_send_owned (socket, figures, figures? strlen (figures): 0, 0);
+}
+
+//  A session as the control protocol shows it.
+static json_t *
+s_session_json (host_t *self, session_t *session)
+{
+    static const char *const states [] = { "persisting", "initializing", "ready", "closing" };
+    int64_t idle = zclock_mono () - session->last_activity_ms;
+    return json_pack ("{s:s,s:s,s:O,s:I,s:I,s:I,s:i,s:s,s:I}",
+        "id", session->id,
+        "protocol_version", mcp_versions [session->version],
+        "client", session->client_info,
+        "last_activity", (json_int_t) (store_now_ms () - idle),
+        "idle_ms", (json_int_t) idle,
+        "created", (json_int_t) session->created_ms,
+        "inflight", (int) session->inflight,
+        "state", states [session->state],
+        "last_event_id", (json_int_t) session->event_id);
+}
+
+static int
+s_by_id (const void *a, const void *b)
+{
+    return strcmp ((*(session_t **) a)->id, (*(session_t **) b)->id);
+}
+
+//  LIST tag cursor limit: this host's sessions above the cursor, by id.
+static void
+s_handle_list (host_t *self, zmq_msg_t *tag, const char *cursor, size_t limit)
+{
+    size_t size = zhashx_size (self->sessions), count = 0;
+    session_t **above = (session_t **) calloc (size + 1, sizeof (session_t *));
+    for (session_t *session = (session_t *) zhashx_first (self->sessions);
+         session && above; session = (session_t *) zhashx_next (self->sessions))
+        if (strcmp (session->id, cursor) > 0)
+            above [count++] = session;
+    if (above)
+        qsort (above, count, sizeof (session_t *), s_by_id);
+    json_t *sessions = json_array ();
+    for (size_t index = 0; index < count && index < limit; index++)
+        json_array_append_new (sessions, s_session_json (self, above [index]));
+    json_t *page = json_pack ("{s:o,s:b}", "sessions", sessions, "more", count > limit);
+    char *text = json_dumps (page, JSON_COMPACT);
+    json_decref (page);
+    free (above);
+    frames_send_text (self->control_raw, "LISTED", ZMQ_SNDMORE);
+    zmq_msg_send (tag, self->control_raw, ZMQ_SNDMORE);
+    frames_send_owned (self->control_raw, text, text? strlen (text): 0, 0);
+}
+
+static void
+s_handle_info (host_t *self, zmq_msg_t *tag, const char *sid)
+{
+    session_t *session = (session_t *) zhashx_lookup (self->sessions, sid);
+    char *text = NULL;
+    if (session) {
+        json_t *info = s_session_json (self, session);
+        text = json_dumps (info, JSON_COMPACT);
+        json_decref (info);
+    }
+    frames_send_text (self->control_raw, "INFO", ZMQ_SNDMORE);
+    zmq_msg_send (tag, self->control_raw, ZMQ_SNDMORE);
+    frames_send_text (self->control_raw, text? text: "", 0);
+    free (text);
+}
+
+static void
+s_killed (host_t *self, const char *tag, const char *status)
+{
+    frames_send_text (self->control_raw, "KILLED", ZMQ_SNDMORE);
+    frames_send_text (self->control_raw, tag, ZMQ_SNDMORE);
+    frames_send_text (self->control_raw, status, 0);
+}
+
+
+//  KILL tag id: ends the session as CLOSE would, answering the operator
+//  once the row is deleted.
+static void
+s_handle_kill (host_t *self, const char *tag, const char *sid)
+{
+    session_t *session = (session_t *) zhashx_lookup (self->sessions, sid);
+    if (!session || !session_live (session)) {
+        s_killed (self, tag, "missing");
+        return;
+    }
+    log_info (self->name, "session %s killed by an operator", sid);
+    if (!self->db) {
+        s_end_session (self, session);
+        self->closed++;
+        s_killed (self, tag, "ok");
+        return;
+    }
+    op_t *op = s_op_start (self, OP_DELETE, "DELETE", session->id, NULL, 0);
+    if (!op) {
+        s_killed (self, tag, "store queue is full, try again");
+        return;
+    }
+    op->kill_tag = strdup (tag);
+    s_end_calls (self, session);
+    session->state = SESSION_CLOSING;
+}
+
+static void
+s_handle_control (host_t *self)
+{
+    zmq_msg_t frames [4];
+    int count;
+    if (frames_recv (self->control_raw, frames, 4, &count, ZMQ_DONTWAIT))
+        return;
+    char tag [16], arg [MCPZ_SID_SIZE + 1] = "", limit [16] = "100";
+    bool tagged = count >= 2 && frames_text (&frames [1], tag, sizeof (tag));
+    if (count >= 3)
+        frames_text (&frames [2], arg, sizeof (arg));
+    if (count == 4)
+        frames_text (&frames [3], limit, sizeof (limit));
+    if (!tagged)
+        ;
+    else
+    if (count == 2 && frames_is (&frames [0], "STATS"))
+        s_handle_stats (self, self->control_raw, &frames [1]);
+    else
+    if (count == 4 && frames_is (&frames [0], "LIST"))
+        s_handle_list (self, &frames [1], arg, (size_t) atoi (limit));
+    else
+    if (count == 3 && frames_is (&frames [0], "INFO"))
+        s_handle_info (self, &frames [1], arg);
+    else
+    if (count == 3 && frames_is (&frames [0], "KILL"))
+        s_handle_kill (self, tag, arg);
+    frames_close (frames, count < 4? count: 4);
 }
 
 //  --------------------------------------------------------------------------
@@ -1055,12 +1282,13 @@ s_handle_db (host_t *self)
     if (op->kind == OP_CREATE && session) {
         if (ok) {
             session->state = SESSION_INITIALIZING;
-            s_answer_initialize (self, session, &op->peer, op->id);
+            s_answer_initialize (self, session, &op->peer, op->id, op->received);
         }
         else {
             self->store_errors++;
             zhashx_delete (self->sessions, op->sid);
             s_refuse (self, &op->peer, "", 503, "store unavailable", op->id, RETRY_STORE_MS);
+            s_outcome (self, METHOD_INITIALIZE, OUTCOME_REFUSED, 0);
         }
     }
     else
@@ -1068,13 +1296,19 @@ s_handle_db (host_t *self)
         if (ok) {
             s_end_session (self, session);
             self->closed++;
-            s_send (self, "OK", &op->peer, op->sid, NULL, strdup ("{}"), 2);
+            if (op->kill_tag)
+                s_killed (self, op->kill_tag, "ok");
+            else
+                s_send (self, "OK", &op->peer, op->sid, NULL, strdup ("{}"), 2);
         }
         else {
             //  The row is still there: keep the session, the client retries
             self->store_errors++;
             session->state = SESSION_READY;
-            s_refuse (self, &op->peer, op->sid, 503, "store unavailable", NULL, RETRY_STORE_MS);
+            if (op->kill_tag)
+                s_killed (self, op->kill_tag, "store unavailable, try again");
+            else
+                s_refuse (self, &op->peer, op->sid, 503, "store unavailable", NULL, RETRY_STORE_MS);
         }
     }
     zhashx_delete (self->ops, &tag);
@@ -1195,7 +1429,7 @@ s_route (host_t *self, zmq_msg_t *frames, int count)
         s_handle_listen (self, peer, session, &frames [3]);
     else
     if (count == 2 && frames_is (&frames [0], "STATS"))
-        s_handle_stats (self, &frames [1]);
+        s_handle_stats (self, self->raw, &frames [1]);
     else
     if (count >= 1 && frames_is (&frames [0], "$TERM"))
         self->terminated = true;
@@ -1238,6 +1472,13 @@ s_connect_store (host_t *self, session_host_args_t *args)
     if (zsock_connect (self->cleanup, "%s", args->cleanup_endpoint) == -1)
         return -1;
     self->cleanup_raw = zsock_resolve (self->cleanup);
+    self->control = zsock_new (ZMQ_DEALER);
+    if (!self->control)
+        return -1;
+    zsock_set_identity (self->control, identity);
+    if (zsock_connect (self->control, "%s", args->control_endpoint) == -1)
+        return -1;
+    self->control_raw = zsock_resolve (self->control);
     if (args->db_count == 0)
         return 0;
     self->db = zsock_new (ZMQ_DEALER);
@@ -1312,6 +1553,7 @@ s_stop (host_t *self)
     zhashx_destroy (&self->sessions);
     zsock_destroy (&self->db);
     zsock_destroy (&self->cleanup);
+    zsock_destroy (&self->control);
     zsock_destroy (&self->tools);
 }
 
@@ -1329,9 +1571,10 @@ session_host_actor (zsock_t *pipe, void *args)
         { self.raw, 0, ZMQ_POLLIN, 0 },
         { self.tools_raw, 0, ZMQ_POLLIN, 0 },
         { self.cleanup_raw, 0, ZMQ_POLLIN, 0 },
+        { self.control_raw, 0, ZMQ_POLLIN, 0 },
         { self.db_raw, 0, ZMQ_POLLIN, 0 }
     };
-    int item_count = self.db? 4: 3;
+    int item_count = self.db? 5: 4;
     while (!self.terminated) {
         long timeout = s_expire_calls (&self);
         if (zmq_poll (items, item_count, timeout) == -1) {
@@ -1342,10 +1585,12 @@ session_host_actor (zsock_t *pipe, void *args)
         //  Answers first: they free room in the queues behind them
         if (items [1].revents & ZMQ_POLLIN)
             s_drain (&self, self.tools_raw, s_handle_pool);
-        if (self.db && (items [3].revents & ZMQ_POLLIN))
+        if (self.db && (items [4].revents & ZMQ_POLLIN))
             s_drain (&self, self.db_raw, s_handle_db);
         if (items [2].revents & ZMQ_POLLIN)
             s_drain (&self, self.cleanup_raw, s_handle_cleanup);
+        if (items [3].revents & ZMQ_POLLIN)
+            s_drain (&self, self.control_raw, s_handle_control);
         if (items [0].revents & ZMQ_POLLIN)
             s_drain (&self, self.raw, s_handle_pipe);
     }

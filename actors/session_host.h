@@ -13,6 +13,7 @@ typedef struct {
     int count;                  //  how many hosts there are
     const char *tools_endpoint; //  the tool pool's inproc endpoint
     const char *cleanup_endpoint;   //  the cleanup actor's inproc endpoint
+    const char *control_endpoint;   //  the control actor's inproc endpoint
     char (*db_endpoints) [64];  //  the DB workers; none when store is none
     int db_count;
 } session_host_args_t;

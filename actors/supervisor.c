@@ -1,28 +1,35 @@
 /*  supervisor — the edge of mcpz.
 
-    Owns: the client ROUTER (every --listen endpoint), the control ROUTER,
-    the session hosts, the tool pool, and the session-id generator. It holds
-    no session state: a frame goes to the host that its session id hashes
-    to, so any supervisor would route it the same way. It never blocks: it
-    sends to hosts with ZMQ_DONTWAIT, and a full host queue is an immediate
-    ERR 503 for that request.
+    Owns: the client ROUTER (every --listen endpoint), the session-id
+    generator, and every other actor (session hosts, tool pool, DB workers,
+    cleanup, control). It holds no session state: a frame goes to the host
+    that its session id hashes to, so any supervisor would route it the same
+    way. It never blocks: it sends to hosts with ZMQ_DONTWAIT, and a full
+    host queue is an immediate ERR 503 for that request. Operator work runs
+    in the control actor, off this hot path.
 
     Takes, from clients (ROUTER, spec/mcpz-1.md):
       [peer] MCPZ/1, MSG|LISTEN|CLOSE, session id, body
     Sends to clients:
       [peer] MCPZ/1, MSG|OK|ERR, session id, event id, body
-    Takes, from operators (ROUTER; REQ or DEALER clients, spec/control.md):
-      [peer] ["" ] {"command": ...}     and answers on the same envelope
     Takes, from session hosts: MSG|OK|ERR for clients; STATS tag, JSON
     Sends to session hosts: NEW|MSG|LISTEN|CLOSE peer, sid, body; STATS tag
-    Takes, on its pipe: $TERM.  Sends on its pipe: SHUTDOWN when asked to.
+    Takes, from the control actor's pipe: FIGURES tag (answers FIGURES tag,
+    JSON), DRAIN, SHUTDOWN.
+    Takes, on its own pipe: SHUTDOWN (drain, then stop), $TERM.
+    Sends on its pipe: SHUTDOWN once a shutdown has drained.
+
+    Drain: new sessions get ERR 503; existing ones are served. Shutdown
+    drains, then waits (polling the hosts every 100 ms, at most
+    --drain-timeout) until no call is in flight and no store request is
+    pending, so every answered session is in the store, then says SHUTDOWN.
 */
 #include "actors/supervisor.h"
 #include "actors/cleanup.h"
+#include "actors/control.h"
 #include "actors/db_worker.h"
 #include "actors/session_host.h"
 #include "actors/tool_pool.h"
-#include "proto/control.h"
 #include "proto/mcpz.h"
 #include "runtime/actor.h"
 #include "runtime/frames.h"
@@ -31,25 +38,15 @@
 #include "store/store.h"
 
 #include <inttypes.h>
-#include <sys/stat.h>
 
 #define RETRY_QUEUE_MS    100       //  retry_after_ms on a full host queue
-#define CONTROL_DEADLINE  2000      //  ms to gather figures from actors
+#define RETRY_DRAIN_MS    1000      //  retry_after_ms while draining
 #define BATCH             256       //  messages handled per socket per pass
+#define DRAIN_POLL_MS     100       //  how often a shutdown checks the hosts
 
-//  A control request waiting for figures from the actors
-typedef enum { PENDING_STATS, PENDING_CLEANUP } pending_kind_t;
-
-typedef struct {
-    pending_kind_t kind;
-    zmq_msg_t envelope [3];     //  routing id and REQ delimiter
-    int envelope_size;
-    uint32_t tag;               //  matches the actors' replies
-    int waiting;                //  replies still expected
-    json_t *hosts;              //  figures per host, in arrival order
-    json_t *tools;              //  figures of the tool pool
-    int64_t deadline;           //  answer with what arrived by then
-} pending_t;
+//  ERR statuses the edge counts apart
+static const int s_statuses [] = { 400, 404, 413, 503 };
+#define STATUSES 4
 
 typedef struct {
     zsock_t *pipe;              //  to mcpzd's main thread
@@ -57,23 +54,25 @@ typedef struct {
     tool_table_t *table;
     zsock_t *router;            //  clients
     void *router_raw;
-    zsock_t *control;           //  operators
-    void *control_raw;
-    zsock_t *tools;             //  DEALER to the tool pool, for its figures
     zactor_t *pool;             //  the tool pool
     zactor_t **db_workers;      //  one store connection each
     char (*db_endpoints) [64];
     int db_count;
     zactor_t *cleanup;          //  the cleanup actor
-    void *cleanup_raw;
+    zactor_t *control;          //  the control actor
     zactor_t **hosts;           //  session hosts
-    void **host_raw;            //  their pipes' libzmq sockets
+    void **host_raw;            //  their pipes' libzmq socket
     int host_count;
     ids_t *ids;                 //  session-id generator
-    zlistx_t *pending;          //  pending_t, control requests in progress
-    uint32_t next_tag;
     int64_t started;            //  monotonic ms at start
     uint64_t refused, overloads, undeliverable;     //  figures of the edge
+    uint64_t refusals [STATUSES];
+    bool draining;              //  new sessions get 503
+    bool stopping;              //  a shutdown is draining
+    int64_t stop_deadline;      //  monotonic ms: stop whatever is in flight
+    int64_t next_check;         //  monotonic ms: next look at the hosts
+    int busy_hosts;             //  hosts that reported work in flight
+    int waiting_hosts;          //  hosts yet to report this round
     bool terminated;
 } supervisor_t;
 
@@ -94,6 +93,9 @@ s_refuse (supervisor_t *self, zmq_msg_t *peer, const char *sid, int status,
     self->refused++;
     if (status == 503)
         self->overloads++;
+    for (int index = 0; index < STATUSES; index++)
+        if (s_statuses [index] == status)
+            self->refusals [index]++;
     zmq_msg_t copy;
     zmq_msg_init (&copy);
     zmq_msg_copy (&copy, peer);
@@ -159,6 +161,14 @@ s_handle_client (supervisor_t *self)
         return;
     }
     int rc;
+    if (!*sid && self->draining) {
+        json_t *id = mcpz_body_id (view [3].data, view [3].size);
+        s_refuse (self, &frames [0], "", 503, "server is draining: open the session elsewhere",
+                  id, RETRY_DRAIN_MS);
+        json_decref (id);
+        frames_close (frames, kept);
+        return;
+    }
     if (!*sid) {
         //  A new session: its id decides its host
         if (ids_next (self->ids, sid)) {
@@ -206,248 +216,97 @@ s_forward (supervisor_t *self, zmq_msg_t *frames)
 }
 
 //  --------------------------------------------------------------------------
-//  Control
+//  Drain and shutdown
 
 static void
-s_control_reply (supervisor_t *self, zmq_msg_t *envelope, int envelope_size, char *body)
+s_figures (supervisor_t *self, const char *tag)
 {
-    if (!body)
-        return;
-    for (int index = 0; index < envelope_size; index++) {
-        zmq_msg_t copy;
-        zmq_msg_init (&copy);
-        zmq_msg_copy (&copy, &envelope [index]);
-        if (zmq_msg_send (&copy, self->control_raw, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
-            zmq_msg_close (&copy);
-            free (body);
-            return;
-        }
+    json_t *refusals = json_object ();
+    for (int index = 0; index < STATUSES; index++) {
+        char status [8];
+        snprintf (status, sizeof (status), "%d", s_statuses [index]);
+        json_object_set_new (refusals, status, json_integer ((json_int_t) self->refusals [index]));
     }
-    frames_send_owned (self->control_raw, body, strlen (body), 0);
-}
-
-static pending_t *
-s_pending_find (supervisor_t *self, zmq_msg_t *tag_frame)
-{
-    char text [16];
-    if (!frames_text (tag_frame, text, sizeof (text)))
-        return NULL;
-    uint32_t tag = (uint32_t) strtoul (text, NULL, 10);
-    for (pending_t *pending = (pending_t *) zlistx_first (self->pending); pending;
-         pending = (pending_t *) zlistx_next (self->pending))
-        if (pending->tag == tag)
-            return pending;
-    return NULL;
-}
-
-static void
-s_pending_destroy (pending_t **pending_p)
-{
-    if (*pending_p) {
-        frames_close ((*pending_p)->envelope, (*pending_p)->envelope_size);
-        json_decref ((*pending_p)->hosts);
-        json_decref ((*pending_p)->tools);
-        free (*pending_p);
-        *pending_p = NULL;
-    }
-}
-
-static json_int_t
-s_sum (json_t *hosts, const char *field)
-{
-    json_int_t sum = 0;
-    size_t index;
-    json_t *host;
-    json_array_foreach (hosts, index, host)
-        sum += json_integer_value (json_object_get (host, field));
-    return sum;
-}
-
-//  Answers a stats request with the figures gathered so far.
-static void
-s_stats_answer (supervisor_t *self, pending_t *pending)
-{
-    json_t *hosts = pending->hosts;
-    json_t *fields = json_pack ("{s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:b,s:O,s:O*,s:{s:I,s:I,s:I}}",
-        "sessions", s_sum (hosts, "sessions"),
-        "requests", s_sum (hosts, "requests"),
-        "errors", s_sum (hosts, "errors") + (json_int_t) self->refused,
-        "overloads", s_sum (hosts, "overloads") + (json_int_t) self->overloads,
-        "timeouts", s_sum (hosts, "timeouts"),
+    json_t *figures = json_pack ("{s:I,s:I,s:I,s:I,s:b,s:b,s:o}",
         "uptime_s", (json_int_t) ((zclock_mono () - self->started) / 1000),
-        "node", self->config->node_id,
-        "partial", pending->waiting > 0,
-        "hosts", hosts,
-        "tools", pending->tools,
-        "supervisor",
-            "refused", (json_int_t) self->refused,
-            "overloads", (json_int_t) self->overloads,
-            "undeliverable", (json_int_t) self->undeliverable);
-    s_control_reply (self, pending->envelope, pending->envelope_size,
-                     control_reply_ok (fields, NULL));
-    json_decref (fields);
+        "refused", (json_int_t) self->refused, "overloads", (json_int_t) self->overloads,
+        "undeliverable", (json_int_t) self->undeliverable,
+        "draining", self->draining, "stopping", self->stopping,
+        "refusals", refusals);
+    char *text = json_dumps (figures, JSON_COMPACT);
+    json_decref (figures);
+    zstr_sendx (self->control, "FIGURES", tag, text? text: "{}", NULL);
+    free (text);
 }
 
-//  A STATS reply from a host or the pool.
 static void
-s_stats_arrived (supervisor_t *self, zmq_msg_t *tag, zmq_msg_t *body, bool from_pool)
+s_drain_start (supervisor_t *self)
 {
-    pending_t *pending = s_pending_find (self, tag);
-    if (!pending || pending->kind != PENDING_STATS)
-        return;                 //  came after the deadline
-    json_t *figures = json_loadb (zmq_msg_data (body), zmq_msg_size (body), 0, NULL);
-    if (from_pool) {
-        json_decref (pending->tools);
-        pending->tools = figures;
-    }
-    else
-    if (figures)
-        json_array_append_new (pending->hosts, figures);
-    if (--pending->waiting == 0) {
-        s_stats_answer (self, pending);
-        zlistx_delete (self->pending, zlistx_cursor (self->pending));
-    }
+    if (!self->draining)
+        log_info (s_name, "draining: new sessions are refused, open ones are served");
+    self->draining = true;
 }
 
-//  Remembers a control request that waits for other actors.
-static pending_t *
-s_pending_new (supervisor_t *self, pending_kind_t kind, zmq_msg_t *envelope,
-               int envelope_size, int deadline_ms)
-{
-    pending_t *pending = (pending_t *) calloc (1, sizeof (pending_t));
-    assert (pending);
-    pending->kind = kind;
-    for (int index = 0; index < envelope_size; index++) {
-        zmq_msg_init (&pending->envelope [index]);
-        zmq_msg_copy (&pending->envelope [index], &envelope [index]);
-    }
-    pending->envelope_size = envelope_size;
-    pending->tag = ++self->next_tag;
-    pending->hosts = json_array ();
-    pending->deadline = zclock_mono () + deadline_ms;
-    zlistx_add_end (self->pending, pending);
-    return pending;
-}
-
-//  Asks the cleanup actor for a cycle now; its report is the answer.
 static void
-s_cleanup_start (supervisor_t *self, zmq_msg_t *envelope, int envelope_size)
+s_shutdown_start (supervisor_t *self)
 {
-    //  A cycle waits for hosts (5 s at most), then for the store twice
-    int deadline = 5000 + 2 * (self->config->store_timeout + 1000) + 1000;
-    pending_t *pending = s_pending_new (self, PENDING_CLEANUP, envelope, envelope_size, deadline);
-    char tag [16];
-    snprintf (tag, sizeof (tag), "%" PRIu32, pending->tag);
-    zstr_sendx (self->cleanup, "CYCLE", tag, NULL);
+    s_drain_start (self);
+    if (self->stopping)
+        return;
+    self->stopping = true;
+    self->stop_deadline = zclock_mono () + self->config->drain_timeout;
+    self->next_check = zclock_mono ();
+    log_info (s_name, "shutting down: waiting up to %d ms for work in flight",
+              self->config->drain_timeout);
 }
 
-//  The cleanup actor's report for a control request.
 static void
-s_cleanup_report (supervisor_t *self)
+s_shutdown_done (supervisor_t *self, const char *why)
 {
-    zmsg_t *msg = zmsg_recv (self->cleanup);
-    zframe_t *tag = msg && zmsg_size (msg) == 3 && zmsg_first (msg)? zmsg_next (msg): NULL;
-    zframe_t *body = tag? zmsg_next (msg): NULL;
-    zmq_msg_t tag_frame;
-    zmq_msg_init_size (&tag_frame, tag? zframe_size (tag): 0);
-    if (tag)
-        memcpy (zmq_msg_data (&tag_frame), zframe_data (tag), zframe_size (tag));
-    pending_t *pending = tag? s_pending_find (self, &tag_frame): NULL;
-    zmq_msg_close (&tag_frame);
-    if (pending) {
-        json_t *report = json_loadb ((const char *) zframe_data (body), zframe_size (body), 0, NULL);
-        json_t *fields = json_pack ("{s:o}", "report", report? report: json_object ());
-        s_control_reply (self, pending->envelope, pending->envelope_size,
-                         control_reply_ok (fields, NULL));
-        json_decref (fields);
-        zlistx_delete (self->pending, zlistx_cursor (self->pending));
+    log_info (s_name, "shutdown: %s", why);
+    self->stopping = false;
+    zstr_send (self->pipe, "SHUTDOWN");
+}
+
+//  Every DRAIN_POLL_MS while stopping, asks the hosts what is in flight.
+static void
+s_shutdown_check (supervisor_t *self)
+{
+    int64_t now = zclock_mono ();
+    if (now >= self->stop_deadline) {
+        s_shutdown_done (self, "drain timeout; stopping with work in flight");
+        return;
     }
-    zmsg_destroy (&msg);
-}
-
-//  Starts gathering figures from every host and the pool.
-static void
-s_stats_start (supervisor_t *self, zmq_msg_t *envelope, int envelope_size)
-{
-    pending_t *pending = s_pending_new (self, PENDING_STATS, envelope, envelope_size,
-                                        CONTROL_DEADLINE);
-    char tag [16];
-    snprintf (tag, sizeof (tag), "%" PRIu32, pending->tag);
+    if (self->waiting_hosts > 0 || now < self->next_check)
+        return;
+    self->next_check = now + DRAIN_POLL_MS;
+    self->busy_hosts = 0;
     for (int index = 0; index < self->host_count; index++)
         if (zmq_send (self->host_raw [index], "STATS", 5, ZMQ_SNDMORE | ZMQ_DONTWAIT) == 5) {
-            frames_send_text (self->host_raw [index], tag, 0);
-            pending->waiting++;
+            frames_send_text (self->host_raw [index], "drain", 0);
+            self->waiting_hosts++;
         }
-    if (zmq_send (zsock_resolve (self->tools), "STATS", 5, ZMQ_SNDMORE | ZMQ_DONTWAIT) == 5) {
-        frames_send_text (zsock_resolve (self->tools), tag, 0);
-        pending->waiting++;
-    }
-}
-
-//  Answers what is past its deadline; returns ms until the next deadline.
-static long
-s_pending_expire (supervisor_t *self)
-{
-    long timeout = -1;
-    int64_t now = zclock_mono ();
-    pending_t *pending = (pending_t *) zlistx_first (self->pending);
-    while (pending) {
-        if (pending->deadline <= now) {
-            if (pending->kind == PENDING_STATS)
-                s_stats_answer (self, pending);
-            else
-                s_control_reply (self, pending->envelope, pending->envelope_size,
-                    control_reply_error ("cleanup did not finish in time", NULL));
-            zlistx_delete (self->pending, zlistx_cursor (self->pending));
-            pending = (pending_t *) zlistx_first (self->pending);
-            continue;
-        }
-        long left = (long) (pending->deadline - now);
-        if (timeout < 0 || left < timeout)
-            timeout = left;
-        pending = (pending_t *) zlistx_next (self->pending);
-    }
-    return timeout;
+        else
+            self->busy_hosts++;         //  too busy to even ask
 }
 
 static void
-s_handle_control (supervisor_t *self)
+s_host_figures (supervisor_t *self, zmq_msg_t *body)
 {
-    zmq_msg_t frames [4];
-    int count;
-    if (frames_recv (self->control_raw, frames, 4, &count, ZMQ_DONTWAIT))
+    if (self->waiting_hosts == 0)
         return;
-    if (count < 2 || count > 3) {
-        frames_close (frames, count < 4? count: 4);
-        return;                 //  no envelope to answer on
-    }
-    zmq_msg_t *body = &frames [count - 1];
-    control_request_t request;
-    char error [256];
-    if (control_parse (zmq_msg_data (body), zmq_msg_size (body), &request,
-                       error, sizeof (error)))
-        s_control_reply (self, frames, count - 1, control_reply_error (error, NULL));
-    else
-    if (request.command == CONTROL_STATS)
-        s_stats_start (self, frames, count - 1);
-    else
-    if (request.command == CONTROL_CLEANUP)
-        s_cleanup_start (self, frames, count - 1);
-    else
-    if (request.command == CONTROL_SHUTDOWN) {
-        log_info (s_name, "shutdown asked on the control socket");
-        s_control_reply (self, frames, count - 1, control_reply_ok (NULL, NULL));
-        zstr_send (self->pipe, "SHUTDOWN");
-    }
-    else {
-        snprintf (error, sizeof (error), "%s is not available in this build yet", request.name);
-        s_control_reply (self, frames, count - 1, control_reply_error (error, NULL));
-    }
-    frames_close (frames, count);
+    json_t *figures = json_loadb (zmq_msg_data (body), zmq_msg_size (body), 0, NULL);
+    if (json_integer_value (json_object_get (figures, "inflight"))
+      + json_integer_value (json_object_get (figures, "store_ops"))
+      + json_integer_value (json_object_get (figures, "loading")) > 0)
+        self->busy_hosts++;
+    json_decref (figures);
+    if (--self->waiting_hosts == 0 && self->busy_hosts == 0 && self->stopping)
+        s_shutdown_done (self, "nothing in flight");
 }
 
 //  --------------------------------------------------------------------------
-//  Hosts and pool
+//  Hosts and actors
 
 static void
 s_handle_host (supervisor_t *self, int host)
@@ -460,63 +319,32 @@ s_handle_host (supervisor_t *self, int host)
         s_forward (self, frames);
     else
     if (count == 3 && frames_is (&frames [0], "STATS"))
-        s_stats_arrived (self, &frames [1], &frames [2], false);
+        s_host_figures (self, &frames [2]);
     frames_close (frames, count < 5? count: 5);
 }
 
 static void
-s_handle_tools (supervisor_t *self)
+s_handle_control (supervisor_t *self)
 {
-    zmq_msg_t frames [3];
-    int count;
-    void *socket = zsock_resolve (self->tools);
-    if (frames_recv (socket, frames, 3, &count, ZMQ_DONTWAIT))
+    char *command = NULL, *tag = NULL;
+    if (zstr_recvx (self->control, &command, &tag, NULL) < 1) {
+        self->terminated = true;
         return;
-    if (count == 3 && frames_is (&frames [0], "STATS"))
-        s_stats_arrived (self, &frames [1], &frames [2], true);
-    frames_close (frames, count < 3? count: 3);
+    }
+    if (streq (command, "FIGURES") && tag)
+        s_figures (self, tag);
+    else
+    if (streq (command, "DRAIN"))
+        s_drain_start (self);
+    else
+    if (streq (command, "SHUTDOWN"))
+        s_shutdown_start (self);
+    zstr_free (&command);
+    zstr_free (&tag);
 }
 
 //  --------------------------------------------------------------------------
 //  Start and stop
-
-static bool
-s_loopback (const char *endpoint)
-{
-    const char *host = endpoint + 6;    //  after tcp://
-    return strncmp (host, "127.", 4) == 0 || strncmp (host, "localhost:", 10) == 0
-        || strncmp (host, "[::1]:", 6) == 0;
-}
-
-//  Binds the control socket; an ipc path is created mode 0600.
-static int
-s_bind_control (supervisor_t *self, char *error, size_t error_size)
-{
-    const char *endpoint = self->config->control;
-    if (strncmp (endpoint, "tcp://", 6) == 0 && !s_loopback (endpoint)) {
-        snprintf (error, error_size, "--control %s: a tcp control endpoint must be on loopback", endpoint);
-        return -1;
-    }
-    self->control = zsock_new (ZMQ_ROUTER);
-    if (!self->control)
-        return -1;
-    zsock_set_linger (self->control, 500);      //  let the last reply leave
-    zsock_set_sndhwm (self->control, 1000);
-    zsock_set_rcvhwm (self->control, 1000);
-    zsock_set_maxmsgsize (self->control, 65536);
-    //  The file is created by bind: narrow the mask so it is never open
-    mode_t mask = umask (077);
-    int rc = zsock_bind (self->control, "%s", endpoint);
-    umask (mask);
-    if (rc == -1) {
-        snprintf (error, error_size, "--control %s: %s", endpoint, zmq_strerror (zmq_errno ()));
-        return -1;
-    }
-    if (strncmp (endpoint, "ipc://", 6) == 0)
-        chmod (endpoint + 6, 0600);
-    self->control_raw = zsock_resolve (self->control);
-    return 0;
-}
 
 static int
 s_bind_clients (supervisor_t *self, char *error, size_t error_size)
@@ -596,15 +424,13 @@ static int
 s_start_actors (supervisor_t *self, char *error, size_t error_size)
 {
     const config_t *config = self->config;
-    char endpoint [64], cleanup_endpoint [64];
+    char endpoint [64], cleanup_endpoint [64], control_endpoint [64];
     snprintf (endpoint, sizeof (endpoint), "inproc://mcpz-tools-%p", (void *) self);
     snprintf (cleanup_endpoint, sizeof (cleanup_endpoint), "inproc://mcpz-cleanup-%p", (void *) self);
+    snprintf (control_endpoint, sizeof (control_endpoint), "inproc://mcpz-control-%p", (void *) self);
     tool_pool_args_t pool_args = { config, self->table, endpoint };
     self->pool = actor_start (tool_pool_actor, &pool_args, error, error_size);
-    if (!self->pool)
-        return -1;
-    self->tools = zsock_new_dealer (endpoint);
-    if (!self->tools || s_start_store (self, error, error_size))
+    if (!self->pool || s_start_store (self, error, error_size))
         return -1;
     self->host_count = config->session_threads;
     cleanup_args_t cleanup_args = { config, cleanup_endpoint, self->host_count,
@@ -612,7 +438,11 @@ s_start_actors (supervisor_t *self, char *error, size_t error_size)
     self->cleanup = actor_start (cleanup_actor, &cleanup_args, error, error_size);
     if (!self->cleanup)
         return -1;
-    self->cleanup_raw = zsock_resolve (self->cleanup);
+    control_args_t control_args = { config, control_endpoint, self->host_count, endpoint,
+                                    cleanup_endpoint, self->db_endpoints, self->db_count };
+    self->control = actor_start (control_actor, &control_args, error, error_size);
+    if (!self->control)
+        return -1;
     //  Host pipes carry the request path; their bound is --host-queue,
     //  split between the sender's and receiver's HWM, which libzmq adds up
     //  on inproc. zactor sets only the send HWM of its pipe, so the
@@ -625,7 +455,8 @@ s_start_actors (supervisor_t *self, char *error, size_t error_size)
     int rc = self->hosts && self->host_raw? 0: -1;
     for (int index = 0; rc == 0 && index < self->host_count; index++) {
         session_host_args_t args = { config, self->table, index, self->host_count, endpoint,
-                                     cleanup_endpoint, self->db_endpoints, self->db_count };
+                                     cleanup_endpoint, control_endpoint, self->db_endpoints,
+                                     self->db_count };
         self->hosts [index] = actor_start (session_host_actor, &args, error, error_size);
         if (!self->hosts [index])
             rc = -1;
@@ -645,15 +476,13 @@ s_stop (supervisor_t *self)
         zactor_destroy (&self->hosts [index]);
     free (self->hosts);
     free (self->host_raw);
+    zactor_destroy (&self->control);
     zactor_destroy (&self->cleanup);
     for (int index = 0; self->db_workers && index < self->db_count; index++)
         zactor_destroy (&self->db_workers [index]);
     free (self->db_workers);
     free (self->db_endpoints);
-    zsock_destroy (&self->tools);
     zactor_destroy (&self->pool);
-    zlistx_destroy (&self->pending);
-    zsock_destroy (&self->control);
     zsock_destroy (&self->router);
     ids_destroy (&self->ids);
 }
@@ -663,16 +492,13 @@ s_start (supervisor_t *self, char *error, size_t error_size)
 {
     self->started = zclock_mono ();
     self->ids = ids_new ();
-    self->pending = zlistx_new ();
-    if (!self->ids || !self->pending) {
+    if (!self->ids) {
         snprintf (error, error_size, "out of memory");
         return -1;
     }
-    zlistx_set_destructor (self->pending, (zlistx_destructor_fn *) s_pending_destroy);
     if (s_check_store (self, error, error_size)
     ||  s_start_actors (self, error, error_size)
-    ||  s_bind_clients (self, error, error_size)
-    ||  s_bind_control (self, error, error_size))
+    ||  s_bind_clients (self, error, error_size))
         return -1;
     return 0;
 }
@@ -693,7 +519,7 @@ s_log_ready (supervisor_t *self)
 static void
 s_drain (void *socket, supervisor_t *self, void (*handler) (supervisor_t *))
 {
-    for (int batch = 0; batch < BATCH; batch++) {
+    for (int batch = 0; batch < BATCH && !self->terminated; batch++) {
         int events = 0;
         size_t size = sizeof (events);
         if (zmq_getsockopt (socket, ZMQ_EVENTS, &events, &size) || !(events & ZMQ_POLLIN))
@@ -703,34 +529,43 @@ s_drain (void *socket, supervisor_t *self, void (*handler) (supervisor_t *))
 }
 
 static void
+s_handle_pipe (supervisor_t *self)
+{
+    char *command = zstr_recv (self->pipe);
+    if (!command || streq (command, "$TERM"))
+        self->terminated = true;
+    else
+    if (streq (command, "SHUTDOWN"))
+        s_shutdown_start (self);
+    zstr_free (&command);
+}
+
+static void
 s_loop (supervisor_t *self)
 {
-    int count = self->host_count + 5;
+    int count = self->host_count + 3;
     zmq_pollitem_t *items = (zmq_pollitem_t *) calloc ((size_t) count, sizeof (zmq_pollitem_t));
     assert (items);
     items [0] = (zmq_pollitem_t) { zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0 };
     items [1] = (zmq_pollitem_t) { self->router_raw, 0, ZMQ_POLLIN, 0 };
-    items [2] = (zmq_pollitem_t) { self->control_raw, 0, ZMQ_POLLIN, 0 };
-    items [3] = (zmq_pollitem_t) { zsock_resolve (self->tools), 0, ZMQ_POLLIN, 0 };
-    items [4] = (zmq_pollitem_t) { self->cleanup_raw, 0, ZMQ_POLLIN, 0 };
+    items [2] = (zmq_pollitem_t) { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 };
     for (int index = 0; index < self->host_count; index++)
-        items [index + 5] = (zmq_pollitem_t) { self->host_raw [index], 0, ZMQ_POLLIN, 0 };
+        items [index + 3] = (zmq_pollitem_t) { self->host_raw [index], 0, ZMQ_POLLIN, 0 };
 
     while (!self->terminated) {
-        long timeout = s_pending_expire (self);
+        if (self->stopping)
+            s_shutdown_check (self);
+        long timeout = self->stopping? DRAIN_POLL_MS: -1;
         if (zmq_poll (items, count, timeout) == -1) {
             if (errno == EINTR)
                 continue;
             break;
         }
-        if (items [0].revents & ZMQ_POLLIN) {
-            char *command = zstr_recv (self->pipe);
-            self->terminated = !command || streq (command, "$TERM");
-            zstr_free (&command);
-        }
+        if (items [0].revents & ZMQ_POLLIN)
+            s_handle_pipe (self);
         //  Answers first: they free room in every queue behind them
         for (int index = 0; index < self->host_count; index++)
-            if (items [index + 5].revents & ZMQ_POLLIN) {
+            if (items [index + 3].revents & ZMQ_POLLIN) {
                 void *socket = self->host_raw [index];
                 for (int batch = 0; batch < BATCH; batch++) {
                     int events = 0;
@@ -744,11 +579,7 @@ s_loop (supervisor_t *self)
         if (items [1].revents & ZMQ_POLLIN)
             s_drain (self->router_raw, self, s_handle_client);
         if (items [2].revents & ZMQ_POLLIN)
-            s_drain (self->control_raw, self, s_handle_control);
-        if (items [3].revents & ZMQ_POLLIN)
-            s_drain (zsock_resolve (self->tools), self, s_handle_tools);
-        if (items [4].revents & ZMQ_POLLIN)
-            s_drain (self->cleanup_raw, self, s_cleanup_report);
+            s_handle_control (self);
     }
     free (items);
 }

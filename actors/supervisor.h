@@ -11,8 +11,9 @@ typedef struct {
     tool_table_t *table;        //  read-only tool table
 } supervisor_args_t;
 
-//  zactor body; start it with actor_start. Sends "SHUTDOWN" on its pipe when
-//  an operator asked for shutdown; the creator then destroys it.
+//  zactor body; start it with actor_start. Send it SHUTDOWN to drain; it
+//  answers SHUTDOWN when drained (or on an operator's shutdown), and the
+//  creator then destroys it.
 void
     supervisor_actor (zsock_t *pipe, void *args);
 

@@ -2,6 +2,7 @@
 
     mcpzctl [--control EP] [--json] [--timeout MS] COMMAND [ARG...]
     mcpzctl call [--endpoint EP] [--timeout MS] TOOL [key=value...]
+    mcpzctl help COMMAND
 */
 #include "proto/mcpz.h"
 
@@ -15,71 +16,227 @@ typedef struct {
     int timeout;                //  ms to wait for any answer
 } options_t;
 
+typedef struct {
+    const char *name;
+    const char *args;
+    const char *help;
+} command_t;
+
+static const command_t s_commands [] = {
+    { "stats", "", "Figures of the node: sessions, requests, errors, overloads, timeouts,\n"
+      "uptime, and per actor (hosts, tool pool, DB workers, cleanup, supervisor)." },
+    { "sessions", "[LIMIT [CURSOR]]", "Lists sessions by id, LIMIT (1..1000, default 100) at a time;\n"
+      "pass the printed cursor to get the next page. Pages stay stable while\nsessions come and go." },
+    { "session", "ID", "Shows one session held by this node." },
+    { "kill", "ID", "Ends a session as CLOSE would: calls in flight are answered, the\nrow is deleted." },
+    { "cleanup", "", "Runs one cleanup cycle now and prints its report." },
+    { "metrics", "", "Prints the Prometheus text exposition." },
+    { "drain", "", "Stops taking new sessions; open ones are still served." },
+    { "shutdown", "", "Drains, waits for calls in flight (up to --drain-timeout), exits 0." },
+    { "config", "", "Shows every effective setting and where it came from (flag, env,\nfile, default)." },
+    { "call", "[--endpoint EP] TOOL [key=value...]", "Opens an MCP session, calls TOOL, prints its text and closes the\n"
+      "session. A value that parses as JSON is sent as JSON, else as a string.\n"
+      "Exit 1 when the result is a tool error." },
+};
+#define COMMANDS (sizeof (s_commands) / sizeof (s_commands [0]))
+
 static void
 s_usage (FILE *out)
 {
-    fprintf (out,
-        "Usage: mcpzctl [--control EP] [--json] [--timeout MS] COMMAND [ARG...]\n"
-        "       mcpzctl call [--endpoint EP] [--timeout MS] TOOL [key=value...]\n\n"
-        "Control commands (spec/control.md):\n"
-        "  stats                 figures of the node\n"
-        "  sessions [LIMIT [CURSOR]]  list sessions, a page at a time\n"
-        "  session ID            one session\n"
-        "  kill ID               end a session\n"
-        "  cleanup               run one cleanup cycle now\n"
-        "  metrics               Prometheus text\n"
-        "  drain                 stop taking new sessions\n"
-        "  shutdown              drain, then exit\n"
-        "  call TOOL [k=v...]    open an MCP session, call TOOL, print its result;\n"
-        "                        a value that parses as JSON is sent as JSON\n\n"
-        "The control endpoint comes from --control, else MCPZ_CONTROL, else\n"
-        "ipc://mcpzd.ctl; the client endpoint from --endpoint, else MCPZ_ENDPOINT,\n"
-        "else tcp://127.0.0.1:5555. Exit status: 0 ok, 1 refused or failed,\n"
-        "2 bad usage, 3 no answer in time.\n");
+    fprintf (out, "Usage: mcpzctl [--control EP] [--json] [--timeout MS] COMMAND [ARG...]\n"
+                  "       mcpzctl help COMMAND\n\nCommands:\n");
+    for (size_t index = 0; index < COMMANDS; index++) {
+        char line [96];
+        snprintf (line, sizeof (line), "%s %s", s_commands [index].name, s_commands [index].args);
+        const char *help = s_commands [index].help;
+        fprintf (out, "  %-40s %.*s\n", line, (int) strcspn (help, "\n"), help);
+    }
+    fprintf (out, "\nThe control endpoint comes from --control, else MCPZ_CONTROL, else\n"
+                  "ipc://.mcpzd/control (mcpzd's default, in its working directory); the\n"
+                  "client endpoint of call from --endpoint, else MCPZ_ENDPOINT, else\n"
+                  "tcp://127.0.0.1:5555. Output is for people; --json prints the server's\n"
+                  "reply as it is. Exit status: 0 ok, 1 refused or failed, 2 bad usage,\n"
+                  "3 no answer in time (--timeout, default 5000 ms).\n");
 }
 
-//  Prints a value for people: scalars as they are, objects as key/value
-//  lines, arrays of objects as one line per element.
+static int
+s_help (const char *name)
+{
+    for (size_t index = 0; index < COMMANDS; index++)
+        if (streq (s_commands [index].name, name)) {
+            printf ("mcpzctl %s %s\n\n%s\n", name, s_commands [index].args, s_commands [index].help);
+            return 0;
+        }
+    fprintf (stderr, "mcpzctl: no command '%s' (see mcpzctl --help)\n", name);
+    return 2;
+}
+
+static char *
+s_scalar (json_t *value)
+{
+    if (json_is_string (value))
+        return strdup (json_string_value (value));
+    if (!value)
+        return strdup ("-");
+    return json_dumps (value, JSON_ENCODE_ANY | JSON_COMPACT);
+}
+
+//  key value lines for the scalars of an object.
 static void
-s_print_human (json_t *value, int indent)
+s_print_fields (json_t *object, int indent)
 {
     const char *key;
-    json_t *item;
-    if (json_is_object (value)) {
-        json_object_foreach (value, key, item) {
-            if (streq (key, "ok"))
-                continue;
-            if (json_is_object (item) || json_is_array (item)) {
-                printf ("%*s%s:\n", indent, "", key);
-                s_print_human (item, indent + 2);
-            }
-            else {
-                char *text = json_dumps (item, JSON_ENCODE_ANY);
-                printf ("%*s%-16s %s\n", indent, "", key,
-                        json_is_string (item)? json_string_value (item): text);
-                free (text);
-            }
-        }
+    json_t *value;
+    json_object_foreach (object, key, value) {
+        if (streq (key, "ok") || json_is_object (value) || json_is_array (value))
+            continue;
+        char *text = s_scalar (value);
+        printf ("%*s%-18s %s\n", indent, "", key, text);
+        free (text);
     }
-    else
-    if (json_is_array (value)) {
-        size_t index;
-        json_array_foreach (value, index, item) {
-            char *text = json_dumps (item, JSON_COMPACT | JSON_ENCODE_ANY);
-            printf ("%*s%s\n", indent, "", text);
+}
+
+//  A table of objects: the given columns, widths from the data.
+static void
+s_print_table (json_t *rows, const char *const *columns, int count)
+{
+    size_t widths [16] = { 0 };
+    for (int column = 0; column < count; column++)
+        widths [column] = strlen (columns [column]);
+    size_t index;
+    json_t *row;
+    json_array_foreach (rows, index, row)
+        for (int column = 0; column < count; column++) {
+            char *text = s_scalar (json_object_get (row, columns [column]));
+            if (strlen (text) > widths [column])
+                widths [column] = strlen (text);
             free (text);
         }
+    //  The last column is not padded: no trailing blanks
+    for (int column = 0; column < count; column++)
+        printf ("%-*s%s", column + 1 < count? (int) widths [column]: 0, columns [column],
+                column + 1 < count? "  ": "\n");
+    json_array_foreach (rows, index, row)
+        for (int column = 0; column < count; column++) {
+            char *text = s_scalar (json_object_get (row, columns [column]));
+            printf ("%-*s%s", column + 1 < count? (int) widths [column]: 0, text,
+                    column + 1 < count? "  ": "\n");
+            free (text);
+        }
+}
+
+static void
+s_print_stats (json_t *reply)
+{
+    s_print_fields (reply, 0);
+    static const char *const hosts [] = { "host", "sessions", "requests", "errors", "overloads",
+                                          "inflight", "timeouts", "loading", "store_ops" };
+    printf ("\nhosts:\n");
+    s_print_table (json_object_get (reply, "hosts"), hosts, 9);
+    const char *key;
+    json_t *value;
+    json_object_foreach (reply, key, value)
+        if (json_is_object (value)) {
+            printf ("\n%s:\n", key);
+            s_print_fields (value, 2);
+        }
+    if (json_array_size (json_object_get (reply, "db"))) {
+        static const char *const db [] = { "worker", "connected", "served", "failed", "batches", "busy_ms" };
+        printf ("\ndb:\n");
+        s_print_table (json_object_get (reply, "db"), db, 6);
     }
+}
+
+static void
+s_print_sessions (json_t *reply)
+{
+    json_t *rows = json_object_get (reply, "sessions");
+    json_t *table = json_array ();
+    size_t index;
+    json_t *row;
+    json_array_foreach (rows, index, row) {
+        json_t *client = json_object_get (row, "client");
+        char name [160];
+        snprintf (name, sizeof (name), "%s %s", json_string_value (json_object_get (client, "name"))?: "?",
+                  json_string_value (json_object_get (client, "version"))?: "");
+        json_array_append_new (table, json_pack ("{s:O,s:O,s:s,s:I,s:O,s:O}",
+            "id", json_object_get (row, "id"), "version", json_object_get (row, "protocol_version"),
+            "client", name, "idle_s", json_integer_value (json_object_get (row, "idle_ms")) / 1000,
+            "inflight", json_object_get (row, "inflight"), "state", json_object_get (row, "state")));
+    }
+    static const char *const columns [] = { "id", "version", "client", "idle_s", "inflight", "state" };
+    s_print_table (table, columns, 6);
+    json_decref (table);
+    json_t *cursor = json_object_get (reply, "next_cursor");
+    if (json_is_string (cursor))
+        printf ("\nmore: mcpzctl sessions %zu %s\n", json_array_size (rows), json_string_value (cursor));
+}
+
+static void
+s_print_config (json_t *reply)
+{
+    json_t *rows = json_array ();
+    const char *key;
+    json_t *setting;
+    json_object_foreach (json_object_get (reply, "settings"), key, setting) {
+        char *value = s_scalar (json_object_get (setting, "value"));
+        json_array_append_new (rows, json_pack ("{s:s,s:s,s:O}", "setting", key, "value", value,
+                                                "source", json_object_get (setting, "source")));
+        free (value);
+    }
+    static const char *const columns [] = { "setting", "value", "source" };
+    s_print_table (rows, columns, 3);
+    json_decref (rows);
+}
+
+static void
+s_print_reply (const char *command, json_t *reply)
+{
+    if (streq (command, "stats"))
+        s_print_stats (reply);
+    else
+    if (streq (command, "sessions"))
+        s_print_sessions (reply);
+    else
+    if (streq (command, "config"))
+        s_print_config (reply);
+    else
+    if (streq (command, "metrics"))
+        fputs (json_string_value (json_object_get (reply, "text"))?: "", stdout);
+    else
+    if (streq (command, "cleanup"))
+        s_print_fields (json_object_get (reply, "report"), 0);
+    else
+    if (streq (command, "session")) {
+        s_print_fields (reply, 0);
+        char *client = json_dumps (json_object_get (reply, "client"), JSON_COMPACT);
+        printf ("%-18s %s\n", "client", client? client: "-");
+        free (client);
+    }
+    else
+    if (streq (command, "kill"))
+        printf ("killed %s\n", json_string_value (json_object_get (reply, "killed")));
+    else
+    if (streq (command, "drain"))
+        printf ("draining: new sessions are refused\n");
+    else
+    if (streq (command, "shutdown"))
+        printf ("shutting down after a drain\n");
+    else
+        s_print_fields (reply, 0);
 }
 
 static int
 s_control (options_t *options, int argc, char *argv [])
 {
     const char *command = argv [0];
+    if (argc > 1 && streq (argv [1], "--help"))
+        return s_help (command);
     json_t *request = json_pack ("{s:s}", "command", command);
     if ((streq (command, "session") || streq (command, "kill"))) {
         if (argc < 2) {
             fprintf (stderr, "mcpzctl: %s needs a session id\n", command);
+            json_decref (request);
             return 2;
         }
         json_object_set_new (request, "id", json_string (argv [1]));
@@ -114,17 +271,13 @@ s_control (options_t *options, int argc, char *argv [])
         }
         else {
             bool ok = json_is_true (json_object_get (json, "ok"));
-            json_t *metrics = json_object_get (json, "text");
             if (options->json)
                 printf ("%s\n", reply);
             else
             if (!ok)
                 fprintf (stderr, "mcpzctl: %s\n", json_string_value (json_object_get (json, "error")));
             else
-            if (json_is_string (metrics))
-                fputs (json_string_value (metrics), stdout);
-            else
-                s_print_human (json, 0);
+                s_print_reply (command, json);
             rc = ok? 0: 1;
         }
         json_decref (json);
@@ -286,7 +439,7 @@ main (int argc, char *argv [])
     zsys_handler_set (NULL);
     options_t options = { getenv ("MCPZ_CONTROL"), getenv ("MCPZ_ENDPOINT"), false, 5000 };
     if (!options.control)
-        options.control = "ipc://mcpzd.ctl";
+        options.control = "ipc://.mcpzd/control";
     if (!options.endpoint)
         options.endpoint = "tcp://127.0.0.1:5555";
     int index = 1;
@@ -318,7 +471,11 @@ main (int argc, char *argv [])
         s_usage (stderr);
         return 2;
     }
+    if (streq (argv [index], "help"))
+        return index + 1 < argc? s_help (argv [index + 1]): (s_usage (stdout), 0);
     if (streq (argv [index], "call")) {
+        if (index + 1 < argc && streq (argv [index + 1], "--help"))
+            return s_help ("call");
         //  call takes its own flags after the command word too
         index++;
         for (; index + 1 < argc && strncmp (argv [index], "--", 2) == 0; index += 2) {

@@ -67,10 +67,17 @@ main (int argc, char *argv [])
         zsys_shutdown ();
         return 2;
     }
+    //  The first signal drains (the supervisor answers SHUTDOWN when done);
+    //  a second one exits at once, from the handler.
     zmq_pollitem_t item = { zsock_resolve (supervisor), 0, ZMQ_POLLIN, 0 };
-    while (!s_signals) {
-        int events = zmq_poll (&item, 1, 500);
-        if (events > 0) {
+    bool asked = false;
+    while (true) {
+        if (s_signals && !asked) {
+            log_info ("mcpzd", "signal: draining, then stopping (a second signal stops at once)");
+            zstr_send (supervisor, "SHUTDOWN");
+            asked = true;
+        }
+        if (zmq_poll (&item, 1, 100) > 0) {
             char *command = zstr_recv (supervisor);
             bool shutdown = !command || streq (command, "SHUTDOWN");
             zstr_free (&command);
@@ -78,7 +85,7 @@ main (int argc, char *argv [])
                 break;
         }
     }
-    log_info ("mcpzd", "stopping (%s)", s_signals? "signal": "control");
+    log_info ("mcpzd", "stopping (%s)", s_signals? "signal": "operator");
     zactor_destroy (&supervisor);
     tool_table_destroy (&table);
     zsys_shutdown ();

@@ -9,7 +9,7 @@
 
 static const char *const s_names [CONTROL_COMMANDS] = {
     "stats", "sessions", "session", "kill", "cleanup", "metrics", "drain",
-    "shutdown"
+    "shutdown", "config"
 };
 
 const char *

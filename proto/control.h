@@ -20,6 +20,7 @@ typedef enum {
     CONTROL_METRICS,
     CONTROL_DRAIN,
     CONTROL_SHUTDOWN,
+    CONTROL_CONFIG,         //  effective settings and where each came from
     CONTROL_COMMANDS        //  how many there are
 } control_command_t;
 

@@ -18,6 +18,7 @@ typedef struct {
     const char *name;           //  flag without dashes
     kind_t kind;
     size_t offset;              //  into config_t
+    bool invert;                //  a bool flag that turns its field off
     size_t size;                //  buffer size of strings
     long min, max;              //  range of integers
     const char *fallback;       //  default as text; NULL = computed
@@ -25,13 +26,15 @@ typedef struct {
 } option_t;
 
 #define OPT_INT(name, field, min, max, def, help) \
-    { name, KIND_INT, offsetof (config_t, field), 0, min, max, def, help }
+    { name, KIND_INT, offsetof (config_t, field), false, 0, min, max, def, help }
 #define OPT_STR(name, kind, field, def, help) \
-    { name, kind, offsetof (config_t, field), sizeof (((config_t *) 0)->field), 0, 0, def, help }
+    { name, kind, offsetof (config_t, field), false, sizeof (((config_t *) 0)->field), 0, 0, def, help }
+#define OPT_BOOL(name, field, invert, help) \
+    { name, KIND_BOOL, offsetof (config_t, field), invert, 0, 0, 0, "false", help }
 
 static const option_t s_options [] = {
     OPT_STR ("listen", KIND_LIST, listen, "tcp://127.0.0.1:5555", "client endpoint (repeatable)"),
-    OPT_STR ("control", KIND_STRING, control, "ipc://mcpzd.ctl", "control endpoint"),
+    OPT_STR ("control", KIND_STRING, control, "ipc://.mcpzd/control", "control endpoint"),
     OPT_STR ("http", KIND_STRING, http, "", "MCP Streamable HTTP ADDR:PORT (off)"),
     OPT_STR ("store", KIND_STORE, store, "sqlite:mcpz.db", "none, sqlite:PATH or postgresql://..."),
     OPT_INT ("session-ttl", session_ttl, 1, 31536000, "1800", "idle seconds before a session expires"),
@@ -44,9 +47,11 @@ static const option_t s_options [] = {
     OPT_INT ("db-workers", db_workers, 1, 256, "5", "database workers, one connection each"),
     OPT_STR ("node-id", KIND_STRING, node_id, NULL, "this node's name (host name)"),
     OPT_STR ("config", KIND_STRING, config_file, "", "settings file (ZPL); flags override it"),
-    { "log-level", KIND_LEVEL, offsetof (config_t, log_level), 0, 0, 0, "info", "error, warn, info or debug" },
-    { "log-format", KIND_FORMAT, offsetof (config_t, log_json), 0, 0, 0, "text", "text or json" },
-    { "no-demo-tools", KIND_BOOL, offsetof (config_t, demo_tools), 0, 0, 0, "false", "do not load the demo tools" },
+    { "log-level", KIND_LEVEL, offsetof (config_t, log_level), false, 0, 0, 0, "info", "error, warn, info or debug" },
+    { "log-format", KIND_FORMAT, offsetof (config_t, log_json), false, 0, 0, 0, "text", "text or json" },
+    OPT_BOOL ("no-demo-tools", demo_tools, true, "do not load the demo tools"),
+    OPT_BOOL ("control-remote", control_remote, false, "allow a tcp control endpoint off loopback"),
+    OPT_INT ("drain-timeout", drain_timeout, 0, 3600000, "10000", "ms a shutdown waits for calls in flight"),
     OPT_INT ("max-message-size", max_message_size, 256, 268435456, "1048576", "largest body accepted, bytes"),
     OPT_INT ("host-queue", host_queue, 1, 10000000, "10000", "messages that may wait for one session host"),
     OPT_INT ("tool-queue", tool_queue, 1, 10000000, "1024", "tool calls that may wait for a free worker"),
@@ -112,10 +117,10 @@ s_set (config_t *self, const option_t *option, const char *value,
         }
         case KIND_BOOL:
             if (streq (value, "true") || streq (value, "1") || streq (value, "yes"))
-                *(bool *) field = false;        //  the only bool is no-demo-tools
+                *(bool *) field = !option->invert;
             else
             if (streq (value, "false") || streq (value, "0") || streq (value, "no"))
-                *(bool *) field = true;
+                *(bool *) field = option->invert;
             else
                 return s_fail (error, error_size, "%s: %s takes true or false, not '%s'",
                                origin, option->name, value);
@@ -349,7 +354,7 @@ config_describe (const config_t *self)
         json_t *value = NULL;
         switch (option->kind) {
             case KIND_INT:    value = json_integer (*(const int *) field); break;
-            case KIND_BOOL:   value = json_boolean (!*(const bool *) field); break;
+            case KIND_BOOL:   value = json_boolean (*(const bool *) field != option->invert); break;
             case KIND_LEVEL:  value = json_string (s_levels [*(const int *) field]); break;
             case KIND_FORMAT: value = json_string (*(const bool *) field? "json": "text"); break;
             case KIND_LIST:

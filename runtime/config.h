@@ -41,6 +41,8 @@ typedef struct {
     int tool_queue;             //  tool calls that may wait for a worker
     int store_timeout;          //  bound of every store call, ms
     int peer_queue;             //  answers queued per client peer
+    int drain_timeout;          //  ms a shutdown waits for work in flight
+    bool control_remote;        //  allow a non-loopback tcp control endpoint
     int replay_events;          //  events kept per session for LISTEN
     int replay_bytes;           //  bytes kept per session for LISTEN
     unsigned char source [32];  //  config_source_t of each option, table order

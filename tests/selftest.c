@@ -2,6 +2,7 @@
     Usage: mcpz_selftest [CLASS] [-v] */
 #include "actors/session.h"
 #include "proto/control.h"
+#include "proto/metrics.h"
 #include "proto/jsonrpc.h"
 #include "proto/mcp.h"
 #include "proto/mcpz.h"
@@ -25,6 +26,7 @@ static const test_t s_tests [] = {
     { "mcp", mcp_test },
     { "mcpz", mcpz_test },
     { "control", control_test },
+    { "metrics", metrics_test },
     { "config", config_test },
     { "ids", ids_test },
     { "heap", heap_test },

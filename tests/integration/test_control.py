@@ -105,20 +105,29 @@ class ControlCommands(ServerTestCase):
         self.assertEqual(server.wait(10), 0, server.stderr_tail())
 
     def test_default_control_endpoint(self):
+        """The default control socket is .mcpzd/control in the working
+        directory: the socket mode 0600, its directory 0700 (only the owner
+        can even reach the socket)."""
         server = self.start_server(control=None)
-        socks = []
-        for name in os.listdir(server.tmp):
-            st = os.stat(os.path.join(server.tmp, name))
-            if stat.S_ISSOCK(st.st_mode):
-                socks.append((name, stat.S_IMODE(st.st_mode)))
-        self.assertTrue(socks, "no control socket in the working directory: %r"
-                        % os.listdir(server.tmp))
-        for name, mode in socks:
-            self.assertEqual(mode, 0o600, name)
+        directory = os.path.join(server.tmp, ".mcpzd")
+        st = os.stat(directory)
+        self.assertTrue(stat.S_ISDIR(st.st_mode))
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o700)
+        st = os.stat(os.path.join(directory, "control"))
+        self.assertTrue(stat.S_ISSOCK(st.st_mode))
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o600)
         # mcpzctl finds it from the same working directory.
         r = run_ctl(["--timeout", "2000", "stats"], cwd=server.tmp)
         self.assertEqual(r.returncode, 0, r)
         self.assertIn("sessions", r.stdout)
+
+    def test_default_directory_is_made_private(self):
+        server = self.start_server(control=None, start=False)
+        directory = os.path.join(server.tmp, ".mcpzd")
+        os.mkdir(directory)
+        os.chmod(directory, 0o755)
+        server.start()
+        self.assertEqual(stat.S_IMODE(os.stat(directory).st_mode), 0o700)
 
 
 class Ctl(ServerTestCase):

@@ -1,0 +1,883 @@
+/*  control — an actor that answers the operator's control socket
+    (spec/control.md). It keeps the edge's hot path free of operator work:
+    every command is answered by asking the actors that own the data, in
+    parallel, and gathering their replies with a deadline. No actor shares
+    its state; a figure arrives as a message or not at all, and a reply
+    says "partial" when some did not.
+
+    Owns: the control socket (ROUTER; REQ or DEALER clients), the requests
+    in progress, a ROUTER that session hosts connect to (identity host-N),
+    and DEALERs to the tool pool, the DB workers and the cleanup actor.
+
+    Takes, from operators: one frame {"command": NAME, ...}; answers one
+    frame {"ok": true, ...} or {"ok": false, "error": "..."}.
+    Sends to hosts:   STATS tag | LIST tag, cursor, limit | INFO tag, id |
+                      KILL tag, id
+    Takes from hosts: STATS tag, JSON | LISTED tag, JSON | INFO tag, JSON
+                      or "" | KILLED tag, ok|missing|reason
+    Sends STATS tag to the pool, to each DB worker and to cleanup; CYCLE tag
+    to cleanup (answered REPORT tag, JSON).
+    Sends on its pipe to the supervisor: FIGURES tag (answered FIGURES tag,
+    JSON), DRAIN, SHUTDOWN.  Takes $TERM.
+*/
+#include "actors/control.h"
+#include "proto/control.h"
+#include "proto/mcpz.h"
+#include "proto/metrics.h"
+#include "runtime/actor.h"
+#include "runtime/frames.h"
+#include "runtime/log.h"
+
+#include <inttypes.h>
+#include <sys/stat.h>
+
+#define GATHER_MS   2000        //  deadline for figures from the actors
+#define CONTROL_HWM 1000        //  operator requests queued
+
+typedef struct {
+    control_request_t request;
+    zmq_msg_t envelope [3];     //  routing id and REQ delimiter
+    int envelope_size;
+    uint32_t tag;               //  matches the actors' replies
+    int waiting;                //  replies still expected
+    int64_t deadline;           //  answer with what arrived by then
+    json_t *hosts;              //  replies of hosts, in arrival order
+    json_t *db;                 //  replies of DB workers
+    json_t *tools;              //  the pool's figures
+    json_t *cleanup;            //  cleanup's figures or report
+    json_t *supervisor;         //  the supervisor's figures
+    char *result;               //  KILLED status
+} pending_t;
+
+typedef struct {
+    zsock_t *pipe;
+    const config_t *config;
+    zsock_t *control;           //  operators
+    void *control_raw;
+    zsock_t *hosts;             //  session hosts
+    void *hosts_raw;
+    int host_count;
+    zsock_t *tools, *db, *cleanup;  //  the other actors
+    int db_count;
+    zlistx_t *pending;          //  pending_t
+    uint32_t next_tag;
+    bool terminated;
+} desk_t;
+
+static const char *const s_name = "control";
+
+//  --------------------------------------------------------------------------
+//  Replies to operators
+
+static void
+s_reply (desk_t *self, zmq_msg_t *envelope, int envelope_size, char *body)
+{
+    if (!body)
+        return;
+    for (int index = 0; index < envelope_size; index++) {
+        zmq_msg_t copy;
+        zmq_msg_init (&copy);
+        zmq_msg_copy (&copy, &envelope [index]);
+        if (zmq_msg_send (&copy, self->control_raw, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
+            zmq_msg_close (&copy);
+            free (body);
+            return;             //  the operator is gone
+        }
+    }
+    frames_send_owned (self->control_raw, body, strlen (body), 0);
+}
+
+static void
+s_reply_ok (desk_t *self, pending_t *pending, json_t *fields)
+{
+    s_reply (self, pending->envelope, pending->envelope_size, control_reply_ok (fields, NULL));
+    json_decref (fields);
+}
+
+static void
+s_reply_error (desk_t *self, pending_t *pending, const char *error)
+{
+    s_reply (self, pending->envelope, pending->envelope_size, control_reply_error (error, NULL));
+}
+
+//  --------------------------------------------------------------------------
+//  Requests in progress
+
+static void
+s_pending_destroy (pending_t **pending_p)
+{
+    if (*pending_p) {
+        pending_t *pending = *pending_p;
+        frames_close (pending->envelope, pending->envelope_size);
+        json_decref (pending->hosts);
+        json_decref (pending->db);
+        json_decref (pending->tools);
+        json_decref (pending->cleanup);
+        json_decref (pending->supervisor);
+        free (pending->result);
+        free (pending);
+        *pending_p = NULL;
+    }
+}
+
+static pending_t *
+s_pending_find (desk_t *self, zmq_msg_t *tag_frame)
+{
+    char text [16];
+    if (!frames_text (tag_frame, text, sizeof (text)))
+        return NULL;
+    uint32_t tag = (uint32_t) strtoul (text, NULL, 10);
+    for (pending_t *pending = (pending_t *) zlistx_first (self->pending); pending;
+         pending = (pending_t *) zlistx_next (self->pending))
+        if (pending->tag == tag)
+            return pending;
+    return NULL;
+}
+
+static void
+s_send_tagged (void *socket, const char *identity, const char *command, pending_t *pending,
+               const char *arg1, const char *arg2, int *sent)
+{
+    char tag [16];
+    snprintf (tag, sizeof (tag), "%" PRIu32, pending->tag);
+    if (identity && zmq_send (socket, identity, strlen (identity), ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1)
+        return;                 //  that host is not connected: nothing to wait for
+    if (zmq_send (socket, command, strlen (command), ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1)
+        return;
+    frames_send_text (socket, tag, arg1? ZMQ_SNDMORE: 0);
+    if (arg1)
+        frames_send_text (socket, arg1, arg2? ZMQ_SNDMORE: 0);
+    if (arg2)
+        frames_send_text (socket, arg2, 0);
+    (*sent)++;
+}
+
+static void
+s_to_host (desk_t *self, pending_t *pending, int host, const char *command,
+           const char *arg1, const char *arg2)
+{
+    char identity [16];
+    snprintf (identity, sizeof (identity), "host-%d", host);
+    s_send_tagged (self->hosts_raw, identity, command, pending, arg1, arg2, &pending->waiting);
+}
+
+static void
+s_to_all_hosts (desk_t *self, pending_t *pending, const char *command,
+                const char *arg1, const char *arg2)
+{
+    for (int host = 0; host < self->host_count; host++)
+        s_to_host (self, pending, host, command, arg1, arg2);
+}
+
+//  The figures every stats-like answer gathers: hosts, pool, DB workers,
+//  cleanup, supervisor.
+static void
+s_ask_everyone (desk_t *self, pending_t *pending)
+{
+    s_to_all_hosts (self, pending, "STATS", NULL, NULL);
+    s_send_tagged (zsock_resolve (self->tools), NULL, "STATS", pending, NULL, NULL, &pending->waiting);
+    //  The DEALER deals one to each worker
+    for (int index = 0; index < self->db_count; index++)
+        s_send_tagged (zsock_resolve (self->db), NULL, "STATS", pending, NULL, NULL, &pending->waiting);
+    s_send_tagged (zsock_resolve (self->cleanup), NULL, "STATS", pending, NULL, NULL, &pending->waiting);
+    char tag [16];
+    snprintf (tag, sizeof (tag), "%" PRIu32, pending->tag);
+    if (zstr_sendx (self->pipe, "FIGURES", tag, NULL) == 0)
+        pending->waiting++;
+}
+
+//  --------------------------------------------------------------------------
+//  Answers
+
+static json_int_t
+s_sum (json_t *array, const char *field)
+{
+    json_int_t sum = 0;
+    size_t index;
+    json_t *item;
+    json_array_foreach (array, index, item)
+        sum += json_integer_value (json_object_get (item, field));
+    return sum;
+}
+
+static void
+s_answer_stats (desk_t *self, pending_t *pending)
+{
+    json_t *hosts = pending->hosts;
+    json_t *supervisor = pending->supervisor? pending->supervisor: json_object ();
+    json_t *fields = json_pack ("{s:I,s:I,s:I,s:I,s:I,s:O*,s:s,s:b,s:O,s:O*,s:O,s:O*,s:O}",
+        "sessions", s_sum (hosts, "sessions"),
+        "requests", s_sum (hosts, "requests"),
+        "errors", s_sum (hosts, "errors") + json_integer_value (json_object_get (supervisor, "refused")),
+        "overloads", s_sum (hosts, "overloads") + json_integer_value (json_object_get (supervisor, "overloads")),
+        "timeouts", s_sum (hosts, "timeouts"),
+        "uptime_s", json_object_get (supervisor, "uptime_s"),
+        "node", self->config->node_id,
+        "partial", pending->waiting > 0,
+        "hosts", hosts,
+        "tools", pending->tools,
+        "db", pending->db,
+        "cleanup", pending->cleanup,
+        "supervisor", supervisor);
+    if (!pending->supervisor)
+        json_decref (supervisor);
+    //  Per-host request matrices and histograms are for metrics
+    size_t index;
+    json_t *host;
+    json_array_foreach (json_object_get (fields, "hosts"), index, host) {
+        json_object_del (host, "methods");
+        json_object_del (host, "latency");
+    }
+    s_reply_ok (self, pending, fields);
+}
+
+//  sessions: every host sends its page of ids above the cursor, in order;
+//  the smallest "limit" of them all make this page. Ordering by id keeps
+//  pages stable while sessions come and go: a new one lands before or
+//  after the cursor, never shifting what is still to come.
+static int
+s_by_id (const void *a, const void *b)
+{
+    json_t *left = *(json_t **) a, *right = *(json_t **) b;
+    return strcmp (json_string_value (json_object_get (left, "id")),
+                   json_string_value (json_object_get (right, "id")));
+}
+
+static void
+s_answer_sessions (desk_t *self, pending_t *pending)
+{
+    size_t total = 0, index;
+    json_t *page, *item;
+    bool more = false;
+    json_array_foreach (pending->hosts, index, page) {
+        total += json_array_size (json_object_get (page, "sessions"));
+        more = more || json_is_true (json_object_get (page, "more"));
+    }
+    json_t **all = (json_t **) calloc (total + 1, sizeof (json_t *));
+    size_t count = 0;
+    json_array_foreach (pending->hosts, index, page) {
+        size_t at;
+        json_array_foreach (json_object_get (page, "sessions"), at, item)
+            all [count++] = item;
+    }
+    qsort (all, count, sizeof (json_t *), s_by_id);
+    size_t limit = (size_t) pending->request.limit;
+    json_t *sessions = json_array ();
+    for (index = 0; index < count && index < limit; index++)
+        json_array_append (sessions, all [index]);
+    more = more || count > limit;
+    json_t *last = json_array_get (sessions, json_array_size (sessions) - 1);
+    json_t *cursor = more && last? json_incref (json_object_get (last, "id")): json_null ();
+    free (all);
+    s_reply_ok (self, pending, json_pack ("{s:o,s:o,s:b}", "sessions", sessions,
+                                          "next_cursor", cursor, "partial", pending->waiting > 0));
+}
+
+static void
+s_answer_session (desk_t *self, pending_t *pending)
+{
+    json_t *info = json_array_get (pending->hosts, 0);
+    if (json_is_object (info))
+        s_reply_ok (self, pending, json_incref (info));
+    else
+        s_reply_error (self, pending, pending->waiting? "the session's host did not answer in time":
+                       "no such session on this node");
+}
+
+static void
+s_answer_kill (desk_t *self, pending_t *pending)
+{
+    const char *result = pending->result? pending->result: "the session's host did not answer in time";
+    if (streq (result, "ok"))
+        s_reply_ok (self, pending, json_pack ("{s:s}", "killed", pending->request.id));
+    else
+        s_reply_error (self, pending, streq (result, "missing")? "no such session on this node": result);
+}
+
+static void
+s_answer_cleanup (desk_t *self, pending_t *pending)
+{
+    if (pending->cleanup)
+        s_reply_ok (self, pending, json_pack ("{s:O}", "report", pending->cleanup));
+    else
+        s_reply_error (self, pending, "cleanup did not finish in time");
+}
+
+static void s_answer_metrics (desk_t *self, pending_t *pending);
+
+static void
+s_answer (desk_t *self, pending_t *pending)
+{
+    switch (pending->request.command) {
+        case CONTROL_STATS:    s_answer_stats (self, pending); break;
+        case CONTROL_SESSIONS: s_answer_sessions (self, pending); break;
+        case CONTROL_SESSION:  s_answer_session (self, pending); break;
+        case CONTROL_KILL:     s_answer_kill (self, pending); break;
+        case CONTROL_CLEANUP:  s_answer_cleanup (self, pending); break;
+        case CONTROL_METRICS:  s_answer_metrics (self, pending); break;
+        default:               s_reply_error (self, pending, "internal error"); break;
+    }
+}
+
+//  A reply from an actor for a pending request; the request is answered
+//  when it was the last one expected.
+static void
+s_arrived (desk_t *self, zmq_msg_t *tag, const char *source, zmq_msg_t *body)
+{
+    pending_t *pending = s_pending_find (self, tag);
+    if (!pending)
+        return;                 //  came after its deadline
+    json_t *json = body? json_loadb (zmq_msg_data (body), zmq_msg_size (body), 0, NULL): NULL;
+    if (streq (source, "host")) {
+        if (json)
+            json_array_append (pending->hosts, json);
+    }
+    else
+    if (streq (source, "killed"))
+        pending->result = body? strndup ((char *) zmq_msg_data (body), zmq_msg_size (body)): NULL;
+    else
+    if (streq (source, "db"))
+        json_array_append (pending->db, json? json: json_null ());
+    else {
+        json_t **slot = streq (source, "tools")? &pending->tools:
+                        streq (source, "cleanup")? &pending->cleanup: &pending->supervisor;
+        json_decref (*slot);
+        *slot = json_incref (json);
+    }
+    json_decref (json);
+    if (--pending->waiting <= 0) {
+        s_answer (self, pending);
+        zlistx_delete (self->pending, zlistx_cursor (self->pending));
+    }
+}
+
+//  Answers what is past its deadline; returns ms to the next deadline.
+static long
+s_expire (desk_t *self)
+{
+    long timeout = -1;
+    int64_t now = zclock_mono ();
+    pending_t *pending = (pending_t *) zlistx_first (self->pending);
+    while (pending) {
+        if (pending->deadline <= now) {
+            s_answer (self, pending);
+            zlistx_delete (self->pending, zlistx_cursor (self->pending));
+            pending = (pending_t *) zlistx_first (self->pending);
+            continue;
+        }
+        long left = (long) (pending->deadline - now);
+        if (timeout < 0 || left < timeout)
+            timeout = left;
+        pending = (pending_t *) zlistx_next (self->pending);
+    }
+    return timeout;
+}
+
+//  --------------------------------------------------------------------------
+//  Operator requests
+
+static void
+s_start (desk_t *self, pending_t *pending)
+{
+    control_request_t *request = &pending->request;
+    char limit [16];
+    switch (request->command) {
+        case CONTROL_STATS:
+        case CONTROL_METRICS:
+            s_ask_everyone (self, pending);
+            break;
+        case CONTROL_SESSIONS:
+            snprintf (limit, sizeof (limit), "%d", request->limit);
+            s_to_all_hosts (self, pending, "LIST", request->cursor, limit);
+            break;
+        case CONTROL_SESSION:
+            s_to_host (self, pending, (int) mcpz_sid_host (request->id, (uint32_t) self->host_count),
+                       "INFO", request->id, NULL);
+            break;
+        case CONTROL_KILL:
+            s_to_host (self, pending, (int) mcpz_sid_host (request->id, (uint32_t) self->host_count),
+                       "KILL", request->id, NULL);
+            //  A kill waits for the row's delete, as CLOSE does
+            pending->deadline = zclock_mono () + self->config->store_timeout * 2 + GATHER_MS;
+            break;
+        case CONTROL_CLEANUP:
+            s_send_tagged (zsock_resolve (self->cleanup), NULL, "CYCLE", pending, NULL, NULL,
+                           &pending->waiting);
+            //  A cycle waits for hosts (5 s at most), then for the store twice
+            pending->deadline = zclock_mono () + 5000 + 2 * (self->config->store_timeout + 1000) + 1000;
+            break;
+        default:
+            break;
+    }
+    if (pending->waiting == 0) {
+        s_answer (self, pending);
+        s_pending_destroy (&pending);
+        return;
+    }
+    zlistx_add_end (self->pending, pending);
+}
+
+static void
+s_handle_operator (desk_t *self)
+{
+    zmq_msg_t frames [4];
+    int count;
+    if (frames_recv (self->control_raw, frames, 4, &count, ZMQ_DONTWAIT))
+        return;
+    if (count < 2 || count > 3) {
+        frames_close (frames, count < 4? count: 4);
+        return;                 //  no envelope we could answer on
+    }
+    zmq_msg_t *body = &frames [count - 1];
+    pending_t *pending = (pending_t *) calloc (1, sizeof (pending_t));
+    assert (pending);
+    for (int index = 0; index < count - 1; index++) {
+        zmq_msg_init (&pending->envelope [index]);
+        zmq_msg_move (&pending->envelope [index], &frames [index]);
+    }
+    pending->envelope_size = count - 1;
+    pending->tag = ++self->next_tag;
+    pending->deadline = zclock_mono () + GATHER_MS;
+    pending->hosts = json_array ();
+    pending->db = json_array ();
+    char error [256];
+    control_request_t *request = &pending->request;
+    if (control_parse (zmq_msg_data (body), zmq_msg_size (body), request, error, sizeof (error)))
+        s_reply_error (self, pending, error);
+    else
+    if (request->cursor [0] && !mcpz_sid_valid (request->cursor, strlen (request->cursor)))
+        s_reply_error (self, pending, "sessions: \"cursor\" is not one this server gave out");
+    else
+    if (request->command == CONTROL_DRAIN) {
+        zstr_send (self->pipe, "DRAIN");
+        s_reply_ok (self, pending, json_pack ("{s:b}", "draining", 1));
+    }
+    else
+    if (request->command == CONTROL_SHUTDOWN) {
+        log_info (s_name, "shutdown asked on the control socket");
+        s_reply_ok (self, pending, json_pack ("{s:b}", "draining", 1));
+        zstr_send (self->pipe, "SHUTDOWN");
+    }
+    else
+    if (request->command == CONTROL_CONFIG) {
+        char *text = config_describe (self->config);
+        json_t *settings = text? json_loads (text, 0, NULL): NULL;
+        free (text);
+        s_reply_ok (self, pending, json_pack ("{s:o}", "settings", settings? settings: json_object ()));
+    }
+    else {
+        s_start (self, pending);
+        pending = NULL;         //  s_start keeps or frees it
+    }
+    s_pending_destroy (&pending);
+    frames_close (frames, count);
+}
+
+//  --------------------------------------------------------------------------
+//  Replies from actors
+
+static void
+s_handle_host (desk_t *self)
+{
+    zmq_msg_t frames [4];       //  identity, command, tag, body
+    int count;
+    if (frames_recv (self->hosts_raw, frames, 4, &count, ZMQ_DONTWAIT))
+        return;
+    if (count == 4 && frames_is (&frames [1], "KILLED"))
+        s_arrived (self, &frames [2], "killed", &frames [3]);
+    else
+    if (count == 4)
+        s_arrived (self, &frames [2], "host", &frames [3]);
+    frames_close (frames, count < 4? count: 4);
+}
+
+//  The pool and cleanup answer COMMAND tag JSON; DB workers tag OK JSON.
+static void
+s_handle_dealer (desk_t *self, zsock_t *socket, const char *source)
+{
+    zmq_msg_t frames [3];
+    int count;
+    if (frames_recv (zsock_resolve (socket), frames, 3, &count, ZMQ_DONTWAIT))
+        return;
+    bool db = streq (source, "db");
+    if (count == 3)
+        s_arrived (self, &frames [db? 0: 1], source, &frames [2]);
+    frames_close (frames, count < 3? count: 3);
+}
+
+static void
+s_handle_pipe (desk_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->pipe);
+    char *command = msg? zmsg_popstr (msg): NULL;
+    if (!command || streq (command, "$TERM"))
+        self->terminated = true;
+    else
+    if (streq (command, "FIGURES") && zmsg_size (msg) == 2) {
+        zframe_t *tag = zmsg_pop (msg), *body = zmsg_pop (msg);
+        zmq_msg_t tag_frame, body_frame;
+        zmq_msg_init_size (&tag_frame, zframe_size (tag));
+        memcpy (zmq_msg_data (&tag_frame), zframe_data (tag), zframe_size (tag));
+        zmq_msg_init_size (&body_frame, zframe_size (body));
+        memcpy (zmq_msg_data (&body_frame), zframe_data (body), zframe_size (body));
+        s_arrived (self, &tag_frame, "supervisor", &body_frame);
+        zmq_msg_close (&tag_frame);
+        zmq_msg_close (&body_frame);
+        zframe_destroy (&tag);
+        zframe_destroy (&body);
+    }
+    zstr_free (&command);
+    zmsg_destroy (&msg);
+}
+
+//  --------------------------------------------------------------------------
+//  Metrics: every actor's figures merged into one Prometheus text
+
+static void
+s_counter (metrics_t *metrics, const char *name, const char *help, double value)
+{
+    metrics_family (metrics, name, "counter", help);
+    metrics_sample (metrics, name, NULL, value);
+}
+
+static void
+s_gauge (metrics_t *metrics, const char *name, const char *help, double value)
+{
+    metrics_family (metrics, name, "gauge", help);
+    metrics_sample (metrics, name, NULL, value);
+}
+
+//  Sums one field over the hosts' figures.
+#define HOSTS(field) ((double) s_sum (pending->hosts, field))
+
+static void
+s_metrics_hosts (desk_t *self, pending_t *pending, metrics_t *metrics)
+{
+    s_gauge (metrics, "mcpz_sessions_open", "Sessions held in memory now.", HOSTS ("sessions"));
+    s_counter (metrics, "mcpz_sessions_opened_total", "Sessions opened (initialize answered).", HOSTS ("opened"));
+    s_counter (metrics, "mcpz_sessions_closed_total", "Sessions closed by CLOSE or kill.", HOSTS ("closed"));
+    s_counter (metrics, "mcpz_sessions_expired_total", "Sessions expired idle past the TTL.", HOSTS ("expired"));
+    s_counter (metrics, "mcpz_sessions_resumed_total", "Sessions loaded from the store.", HOSTS ("loads"));
+    s_counter (metrics, "mcpz_sessions_dropped_total", "Sessions dropped because the store no longer had them.", HOSTS ("dropped"));
+    s_gauge (metrics, "mcpz_requests_inflight", "Tool calls in flight on tool workers.", HOSTS ("inflight"));
+    s_counter (metrics, "mcpz_timeouts_total", "Requests answered -32001 at their deadline.", HOSTS ("timeouts"));
+    s_counter (metrics, "mcpz_cancellations_total", "Requests cancelled by the client.", HOSTS ("cancelled"));
+    s_counter (metrics, "mcpz_late_results_total", "Tool results that came after their request ended; dropped.", HOSTS ("late"));
+    s_counter (metrics, "mcpz_replay_evictions_total", "Events evicted from replay rings.", HOSTS ("evicted"));
+
+    //  Requests by method and outcome, and latency by method
+    metrics_family (metrics, "mcpz_requests_total", "counter", "Requests by method and outcome.");
+    json_t *merged = json_object ();
+    size_t index;
+    json_t *host;
+    json_array_foreach (pending->hosts, index, host) {
+        const char *method;
+        json_t *outcomes;
+        json_object_foreach (json_object_get (host, "methods"), method, outcomes) {
+            json_t *into = json_object_get (merged, method);
+            if (!into)
+                json_object_set_new (merged, method, into = json_object ());
+            const char *outcome;
+            json_t *value;
+            json_object_foreach (outcomes, outcome, value)
+                json_object_set_new (into, outcome, json_integer (
+                    json_integer_value (json_object_get (into, outcome)) + json_integer_value (value)));
+        }
+    }
+    const char *method;
+    json_t *outcomes;
+    json_object_foreach (merged, method, outcomes) {
+        const char *outcome;
+        json_t *value;
+        json_object_foreach (outcomes, outcome, value) {
+            char labels [128];
+            snprintf (labels, sizeof (labels), "method=\"%s\",outcome=\"%s\"", method, outcome);
+            metrics_sample (metrics, "mcpz_requests_total", labels, (double) json_integer_value (value));
+        }
+    }
+    json_decref (merged);
+    metrics_family (metrics, "mcpz_request_duration_seconds", "histogram",
+                    "Time from a request's arrival at its host to its answer, by method.");
+    json_t *methods = json_object ();
+    json_array_foreach (pending->hosts, index, host) {
+        json_t *histogram;
+        json_object_foreach (json_object_get (host, "latency"), method, histogram) {
+            histogram_t *into = (histogram_t *) json_integer_value (json_object_get (methods, method));
+            if (!into) {
+                into = (histogram_t *) calloc (1, sizeof (histogram_t));
+                json_object_set_new (methods, method, json_integer ((json_int_t) (intptr_t) into));
+            }
+            histogram_add_json (into, histogram);
+        }
+    }
+    json_t *pointer;
+    json_object_foreach (methods, method, pointer) {
+        histogram_t *histogram = (histogram_t *) (intptr_t) json_integer_value (pointer);
+        char labels [64];
+        snprintf (labels, sizeof (labels), "method=\"%s\"", method);
+        metrics_histogram (metrics, "mcpz_request_duration_seconds", labels, histogram);
+        free (histogram);
+    }
+    json_decref (methods);
+
+    metrics_family (metrics, "mcpz_host_queue", "gauge", "Work waiting in each session host, by kind.");
+    json_array_foreach (pending->hosts, index, host) {
+        char labels [64];
+        const char *kinds [] = { "inflight", "loading", "store_ops" };
+        for (int kind = 0; kind < 3; kind++) {
+            snprintf (labels, sizeof (labels), "host=\"%lld\",kind=\"%s\"",
+                      (long long) json_integer_value (json_object_get (host, "host")), kinds [kind]);
+            metrics_sample (metrics, "mcpz_host_queue", labels,
+                            (double) json_integer_value (json_object_get (host, kinds [kind])));
+        }
+    }
+}
+
+static void
+s_metrics_others (desk_t *self, pending_t *pending, metrics_t *metrics)
+{
+    json_t *supervisor = pending->supervisor;
+    metrics_family (metrics, "mcpz_refusals_total", "counter", "ERR answers by status.");
+    const char *statuses [] = { "400", "404", "413", "429", "503" };
+    json_t *refusals = json_object ();
+    size_t index;
+    json_t *host;
+    json_array_foreach (pending->hosts, index, host)
+        for (int at = 0; at < 5; at++)
+            json_object_set_new (refusals, statuses [at], json_integer (
+                json_integer_value (json_object_get (refusals, statuses [at]))
+              + json_integer_value (json_object_get (json_object_get (host, "refusals"), statuses [at]))));
+    for (int at = 0; at < 5; at++) {
+        char labels [32];
+        snprintf (labels, sizeof (labels), "status=\"%s\"", statuses [at]);
+        metrics_sample (metrics, "mcpz_refusals_total", labels, (double) (
+            json_integer_value (json_object_get (refusals, statuses [at]))
+          + json_integer_value (json_object_get (json_object_get (supervisor, "refusals"), statuses [at]))));
+    }
+    json_decref (refusals);
+    s_counter (metrics, "mcpz_undeliverable_total", "Answers a client was gone for or not reading; kept for replay.",
+               (double) json_integer_value (json_object_get (supervisor, "undeliverable")));
+    s_gauge (metrics, "mcpz_draining", "1 while the node refuses new sessions.",
+             json_is_true (json_object_get (supervisor, "draining")));
+    s_gauge (metrics, "mcpz_uptime_seconds", "Seconds since start.",
+             (double) json_integer_value (json_object_get (supervisor, "uptime_s")));
+
+    json_t *tools = pending->tools;
+    s_gauge (metrics, "mcpz_tool_workers_busy", "Tool workers running a call.",
+             (double) json_integer_value (json_object_get (tools, "busy")));
+    s_gauge (metrics, "mcpz_tool_queue", "Tool calls waiting for a free worker.",
+             (double) json_integer_value (json_object_get (tools, "queued")));
+    s_counter (metrics, "mcpz_tool_calls_total", "Tool calls given to workers.",
+               (double) json_integer_value (json_object_get (tools, "calls")));
+
+    metrics_family (metrics, "mcpz_store_requests_total", "counter", "Store requests served by DB workers, by result.");
+    metrics_sample (metrics, "mcpz_store_requests_total", "result=\"ok\"",
+                    (double) (s_sum (pending->db, "served") - s_sum (pending->db, "failed")));
+    metrics_sample (metrics, "mcpz_store_requests_total", "result=\"error\"",
+                    (double) s_sum (pending->db, "failed"));
+    s_gauge (metrics, "mcpz_store_connected", "DB workers connected to the store.",
+             (double) s_sum (pending->db, "connected"));
+    histogram_t store = { 0 };
+    json_t *worker;
+    json_array_foreach (pending->db, index, worker)
+        histogram_add_json (&store, json_object_get (worker, "latency"));
+    metrics_family (metrics, "mcpz_store_batch_duration_seconds", "histogram",
+                    "Time a DB worker spent on one batch of store requests.");
+    metrics_histogram (metrics, "mcpz_store_batch_duration_seconds", NULL, &store);
+
+    json_t *cleanup = pending->cleanup;
+    s_counter (metrics, "mcpz_cleanup_cycles_total", "Cleanup cycles run.",
+               (double) json_integer_value (json_object_get (cleanup, "cycles")));
+    const char *figures [] = { "checked", "expired", "refreshed", "missing", "failed" };
+    metrics_family (metrics, "mcpz_cleanup_sessions_total", "counter", "Sessions seen by cleanup cycles, by result.");
+    for (int at = 0; at < 5; at++) {
+        char labels [32];
+        snprintf (labels, sizeof (labels), "result=\"%s\"", figures [at]);
+        metrics_sample (metrics, "mcpz_cleanup_sessions_total", labels,
+                        (double) json_integer_value (json_object_get (json_object_get (cleanup, "totals"), figures [at])));
+    }
+    s_gauge (metrics, "mcpz_cleanup_last_duration_seconds", "Duration of the last cleanup cycle.",
+             (double) json_integer_value (json_object_get (json_object_get (cleanup, "last"), "duration_ms")) / 1000.0);
+    s_gauge (metrics, "mcpz_metrics_partial", "1 when some actor did not report in time.",
+             pending->waiting > 0);
+}
+
+static void
+s_answer_metrics (desk_t *self, pending_t *pending)
+{
+    metrics_t *metrics = metrics_new ();
+    s_metrics_hosts (self, pending, metrics);
+    s_metrics_others (self, pending, metrics);
+    s_reply_ok (self, pending, json_pack ("{s:s}", "text", metrics_text (metrics)));
+    metrics_destroy (&metrics);
+}
+
+//  --------------------------------------------------------------------------
+//  Start
+
+static bool
+s_loopback (const char *endpoint)
+{
+    const char *host = endpoint + 6;    //  after tcp://
+    return strncmp (host, "127.", 4) == 0 || strncmp (host, "localhost:", 10) == 0
+        || strncmp (host, "[::1]:", 6) == 0;
+}
+
+//  The default control socket lives in a directory only its owner can
+//  enter: mode 0600 on the socket alone does not stop every client.
+static int
+s_private_directory (const char *path, char *error, size_t error_size)
+{
+    char directory [1024];
+    snprintf (directory, sizeof (directory), "%s", path);
+    char *slash = strrchr (directory, '/');
+    if (!slash)
+        return 0;
+    *slash = 0;
+    if (mkdir (directory, 0700) && errno != EEXIST) {
+        snprintf (error, error_size, "--control: cannot create %.200s: %s", directory, strerror (errno));
+        return -1;
+    }
+    struct stat info;
+    if (stat (directory, &info) || !S_ISDIR (info.st_mode) || info.st_uid != geteuid ()) {
+        snprintf (error, error_size, "--control: %.200s is not a directory of ours", directory);
+        return -1;
+    }
+    if ((info.st_mode & 077) && chmod (directory, 0700)) {
+        snprintf (error, error_size, "--control: cannot make %.200s private", directory);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+s_bind_control (desk_t *self, char *error, size_t error_size)
+{
+    const config_t *config = self->config;
+    const char *endpoint = config->control;
+    if (strncmp (endpoint, "tcp://", 6) == 0 && !s_loopback (endpoint) && !config->control_remote) {
+        snprintf (error, error_size, "--control %s: a tcp control endpoint must be on loopback "
+                  "(or allowed with --control-remote)", endpoint);
+        return -1;
+    }
+    bool ipc = strncmp (endpoint, "ipc://", 6) == 0;
+    if (ipc && config_source (config, "control") == SOURCE_DEFAULT
+    &&  s_private_directory (endpoint + 6, error, error_size))
+        return -1;
+    self->control = zsock_new (ZMQ_ROUTER);
+    if (!self->control)
+        return -1;
+    zsock_set_linger (self->control, 500);      //  let the last reply leave
+    zsock_set_sndhwm (self->control, CONTROL_HWM);
+    zsock_set_rcvhwm (self->control, CONTROL_HWM);
+    zsock_set_maxmsgsize (self->control, 65536);
+    //  The file is created by bind: narrow the mask so it is never open.
+    //  umask is per process; no other thread creates files at start-up.
+    mode_t mask = umask (077);
+    int rc = zsock_bind (self->control, "%s", endpoint);
+    umask (mask);
+    if (rc == -1) {
+        snprintf (error, error_size, "--control %s: %s", endpoint, zmq_strerror (zmq_errno ()));
+        return -1;
+    }
+    if (ipc)
+        chmod (endpoint + 6, 0600);
+    self->control_raw = zsock_resolve (self->control);
+    return 0;
+}
+
+static int
+s_setup (desk_t *self, control_args_t *args, char *error, size_t error_size)
+{
+    self->config = args->config;
+    self->host_count = args->host_count;
+    self->db_count = args->db_count;
+    self->pending = zlistx_new ();
+    self->hosts = zsock_new (ZMQ_ROUTER);
+    self->tools = zsock_new (ZMQ_DEALER);
+    self->cleanup = zsock_new (ZMQ_DEALER);
+    self->db = zsock_new (ZMQ_DEALER);
+    if (!self->pending || !self->hosts || !self->tools || !self->cleanup || !self->db)
+        return -1;
+    zlistx_set_destructor (self->pending, (zlistx_destructor_fn *) s_pending_destroy);
+    zsock_set_router_mandatory (self->hosts, 1);
+    zsock_set_sndtimeo (self->hosts, 0);
+    zsock_set_identity (self->cleanup, "control");
+    if (zsock_bind (self->hosts, "%s", args->endpoint) == -1
+    ||  zsock_connect (self->tools, "%s", args->tools_endpoint) == -1
+    ||  zsock_connect (self->cleanup, "%s", args->cleanup_endpoint) == -1)
+        return -1;
+    for (int index = 0; index < args->db_count; index++)
+        if (zsock_connect (self->db, "%s", args->db_endpoints [index]) == -1)
+            return -1;
+    self->hosts_raw = zsock_resolve (self->hosts);
+    return s_bind_control (self, error, error_size);
+}
+
+static void
+s_drain (desk_t *self, void *socket, void (*handler) (desk_t *))
+{
+    for (int batch = 0; batch < 256 && !self->terminated; batch++) {
+        int events = 0;
+        size_t size = sizeof (events);
+        if (zmq_getsockopt (socket, ZMQ_EVENTS, &events, &size) || !(events & ZMQ_POLLIN))
+            break;
+        handler (self);
+    }
+}
+
+static void s_handle_tools (desk_t *self)   { s_handle_dealer (self, self->tools, "tools"); }
+static void s_handle_db (desk_t *self)      { s_handle_dealer (self, self->db, "db"); }
+static void s_handle_cleanup (desk_t *self) { s_handle_dealer (self, self->cleanup, "cleanup"); }
+
+void
+control_actor (zsock_t *pipe, void *args)
+{
+    desk_t self = { .pipe = pipe };
+    char error [512] = "";
+    if (s_setup (&self, (control_args_t *) args, error, sizeof (error))) {
+        zlistx_destroy (&self.pending);
+        zsock_destroy (&self.control);
+        zsock_destroy (&self.hosts);
+        zsock_destroy (&self.tools);
+        zsock_destroy (&self.cleanup);
+        zsock_destroy (&self.db);
+        actor_ready (pipe, *error? error: "cannot start the control actor");
+        return;
+    }
+    actor_ready (pipe, NULL);
+    zmq_pollitem_t items [] = {
+        { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
+        { self.control_raw, 0, ZMQ_POLLIN, 0 },
+        { self.hosts_raw, 0, ZMQ_POLLIN, 0 },
+        { zsock_resolve (self.tools), 0, ZMQ_POLLIN, 0 },
+        { zsock_resolve (self.cleanup), 0, ZMQ_POLLIN, 0 },
+        { zsock_resolve (self.db), 0, ZMQ_POLLIN, 0 }
+    };
+    while (!self.terminated) {
+        long timeout = s_expire (&self);
+        if (zmq_poll (items, self.db_count? 6: 5, timeout) == -1) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (items [0].revents & ZMQ_POLLIN)
+            s_handle_pipe (&self);
+        if (items [2].revents & ZMQ_POLLIN)
+            s_drain (&self, self.hosts_raw, s_handle_host);
+        if (items [3].revents & ZMQ_POLLIN)
+            s_drain (&self, items [3].socket, s_handle_tools);
+        if (items [4].revents & ZMQ_POLLIN)
+            s_drain (&self, items [4].socket, s_handle_cleanup);
+        if (self.db_count && (items [5].revents & ZMQ_POLLIN))
+            s_drain (&self, items [5].socket, s_handle_db);
+        if (items [1].revents & ZMQ_POLLIN)
+            s_drain (&self, self.control_raw, s_handle_operator);
+    }
+    zlistx_destroy (&self.pending);
+    zsock_destroy (&self.control);
+    zsock_destroy (&self.hosts);
+    zsock_destroy (&self.tools);
+    zsock_destroy (&self.cleanup);
+    zsock_destroy (&self.db);
+}
