@@ -463,20 +463,11 @@ cleanup_actor (zsock_t *pipe, void *args)
             terminated = !command || streq (command, "$TERM");
             zstr_free (&command);
         }
-        while (!terminated && (items [1].revents & ZMQ_POLLIN)) {
-            int events = 0;
-            size_t size = sizeof (events);
-            if (zmq_getsockopt (self.router_raw, ZMQ_EVENTS, &events, &size) || !(events & ZMQ_POLLIN))
-                break;
+        while (!terminated && (items [1].revents & ZMQ_POLLIN) && frames_ready (self.router_raw))
             s_handle_host (&self);
-        }
-        while (!terminated && self.persistent && (items [2].revents & ZMQ_POLLIN)) {
-            int events = 0;
-            size_t size = sizeof (events);
-            if (zmq_getsockopt (self.db_raw, ZMQ_EVENTS, &events, &size) || !(events & ZMQ_POLLIN))
-                break;
+        while (!terminated && self.persistent && (items [2].revents & ZMQ_POLLIN)
+                           && frames_ready (self.db_raw))
             s_handle_db (&self);
-        }
         int64_t now = zclock_mono ();
         if (self.phase != IDLE && now >= self.deadline)
             s_timeout (&self);

@@ -817,18 +817,24 @@ s_setup (desk_t *self, control_args_t *args, char *error, size_t error_size)
 static void
 s_drain (desk_t *self, void *socket, void (*handler) (desk_t *))
 {
-    for (int batch = 0; batch < 256 && !self->terminated; batch++) {
-        int events = 0;
-        size_t size = sizeof (events);
-        if (zmq_getsockopt (socket, ZMQ_EVENTS, &events, &size) || !(events & ZMQ_POLLIN))
-            break;
+    for (int batch = 0; batch < 256 && !self->terminated && frames_ready (socket); batch++)
         handler (self);
-    }
 }
 
 static void s_handle_tools (desk_t *self)   { s_handle_dealer (self, self->tools, "tools"); }
 static void s_handle_db (desk_t *self)      { s_handle_dealer (self, self->db, "db"); }
 static void s_handle_cleanup (desk_t *self) { s_handle_dealer (self, self->cleanup, "cleanup"); }
+
+static void
+s_teardown (desk_t *self)
+{
+    zlistx_destroy (&self->pending);
+    zsock_destroy (&self->control);
+    zsock_destroy (&self->hosts);
+    zsock_destroy (&self->tools);
+    zsock_destroy (&self->cleanup);
+    zsock_destroy (&self->db);
+}
 
 void
 control_actor (zsock_t *pipe, void *args)
@@ -836,12 +842,7 @@ control_actor (zsock_t *pipe, void *args)
     desk_t self = { .pipe = pipe };
     char error [512] = "";
     if (s_setup (&self, (control_args_t *) args, error, sizeof (error))) {
-        zlistx_destroy (&self.pending);
-        zsock_destroy (&self.control);
-        zsock_destroy (&self.hosts);
-        zsock_destroy (&self.tools);
-        zsock_destroy (&self.cleanup);
-        zsock_destroy (&self.db);
+        s_teardown (&self);
         actor_ready (pipe, *error? error: "cannot start the control actor");
         return;
     }
@@ -874,10 +875,5 @@ control_actor (zsock_t *pipe, void *args)
         if (items [1].revents & ZMQ_POLLIN)
             s_drain (&self, self.control_raw, s_handle_operator);
     }
-    zlistx_destroy (&self.pending);
-    zsock_destroy (&self.control);
-    zsock_destroy (&self.hosts);
-    zsock_destroy (&self.tools);
-    zsock_destroy (&self.cleanup);
-    zsock_destroy (&self.db);
+    s_teardown (&self);
 }

@@ -1533,13 +1533,8 @@ s_start (host_t *self, session_host_args_t *args)
 static void
 s_drain (host_t *self, void *socket, void (*handler) (host_t *))
 {
-    for (int batch = 0; batch < 256 && !self->terminated; batch++) {
-        int events = 0;
-        size_t size = sizeof (events);
-        if (zmq_getsockopt (socket, ZMQ_EVENTS, &events, &size) || !(events & ZMQ_POLLIN))
-            break;
+    for (int batch = 0; batch < 256 && !self->terminated && frames_ready (socket); batch++)
         handler (self);
-    }
 }
 
 static void

@@ -519,13 +519,8 @@ s_log_ready (supervisor_t *self)
 static void
 s_drain (void *socket, supervisor_t *self, void (*handler) (supervisor_t *))
 {
-    for (int batch = 0; batch < BATCH && !self->terminated; batch++) {
-        int events = 0;
-        size_t size = sizeof (events);
-        if (zmq_getsockopt (socket, ZMQ_EVENTS, &events, &size) || !(events & ZMQ_POLLIN))
-            break;
+    for (int batch = 0; batch < BATCH && !self->terminated && frames_ready (socket); batch++)
         handler (self);
-    }
 }
 
 static void
@@ -566,15 +561,8 @@ s_loop (supervisor_t *self)
         //  Answers first: they free room in every queue behind them
         for (int index = 0; index < self->host_count; index++)
             if (items [index + 3].revents & ZMQ_POLLIN) {
-                void *socket = self->host_raw [index];
-                for (int batch = 0; batch < BATCH; batch++) {
-                    int events = 0;
-                    size_t size = sizeof (events);
-                    if (zmq_getsockopt (socket, ZMQ_EVENTS, &events, &size)
-                    || !(events & ZMQ_POLLIN))
-                        break;
+                for (int batch = 0; batch < BATCH && frames_ready (self->host_raw [index]); batch++)
                     s_handle_host (self, index);
-                }
             }
         if (items [1].revents & ZMQ_POLLIN)
             s_drain (self->router_raw, self, s_handle_client);

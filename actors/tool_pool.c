@@ -306,14 +306,9 @@ tool_pool_actor (zsock_t *pipe, void *args)
             if (items [index + 2].revents & ZMQ_POLLIN)
                 s_handle_worker (&self, &self.slots [index]);
         //  Drain host requests in a batch before polling again
-        for (int batch = 0; batch < 256 && (items [1].revents & ZMQ_POLLIN); batch++) {
-            int events = 0;
-            size_t size = sizeof (events);
-            zmq_getsockopt (self.raw, ZMQ_EVENTS, &events, &size);
-            if (!(events & ZMQ_POLLIN))
-                break;
+        for (int batch = 0; batch < 256 && (items [1].revents & ZMQ_POLLIN)
+                            && frames_ready (self.raw); batch++)
             s_handle_host (&self);
-        }
     }
     free (items);
     s_stop (&self);

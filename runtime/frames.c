@@ -75,6 +75,14 @@ frames_send_text (void *socket, const char *text, int flags)
 }
 
 bool
+frames_ready (void *socket)
+{
+    int events = 0;
+    size_t size = sizeof (events);
+    return zmq_getsockopt (socket, ZMQ_EVENTS, &events, &size) == 0 && (events & ZMQ_POLLIN);
+}
+
+bool
 frames_is (zmq_msg_t *frame, const char *text)
 {
     size_t size = strlen (text);

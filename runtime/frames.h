@@ -35,6 +35,11 @@ int
 int
     frames_send_text (void *socket, const char *text, int flags);
 
+//  True when a message is waiting on socket. Loops drain a socket with it,
+//  a batch at a time, so a busy socket costs one poll per batch.
+bool
+    frames_ready (void *socket);
+
 //  True when a frame holds exactly this text.
 bool
     frames_is (zmq_msg_t *frame, const char *text);
