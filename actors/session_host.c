@@ -556,13 +556,13 @@ s_handle_log (host_t *self, call_t *call, zmq_msg_t *frame)
     json_decref (params);
 }
 
-static void
+static bool
 s_handle_pool (host_t *self)
 {
     zmq_msg_t frames [5];
     int count;
     if (frames_recv (self->tools_raw, frames, 5, &count, ZMQ_DONTWAIT))
-        return;
+        return false;
     uint64_t call_id = 0;
     call_t *call = NULL;
     if (count >= 2 && zmq_msg_size (&frames [1]) == sizeof (call_id)) {
@@ -593,6 +593,7 @@ s_handle_pool (host_t *self)
         s_call_end (self, call);
     }
     frames_close (frames, count < 5? count: 5);
+    return true;
 }
 
 //  Answers every call past its deadline; returns ms until the next one,
@@ -1134,13 +1135,13 @@ s_handle_kill (host_t *self, const char *tag, const char *sid)
     session->state = SESSION_CLOSING;
 }
 
-static void
+static bool
 s_handle_control (host_t *self)
 {
     zmq_msg_t frames [4];
     int count;
     if (frames_recv (self->control_raw, frames, 4, &count, ZMQ_DONTWAIT))
-        return;
+        return false;
     char tag [16], arg [MCPZ_SID_SIZE + 1] = "", limit [16] = "100";
     bool tagged = count >= 2 && frames_text (&frames [1], tag, sizeof (tag));
     if (count >= 3)
@@ -1162,6 +1163,7 @@ s_handle_control (host_t *self)
     if (count == 3 && frames_is (&frames [0], "KILL"))
         s_handle_kill (self, tag, arg);
     frames_close (frames, count < 4? count: 4);
+    return true;
 }
 
 //  --------------------------------------------------------------------------
@@ -1249,13 +1251,13 @@ s_loaded (host_t *self, op_t *op, zmq_msg_t *frames, int count)
     }
 }
 
-static void
+static bool
 s_handle_db (host_t *self)
 {
     zmq_msg_t frames [8];
     int count;
     if (frames_recv (self->db_raw, frames, 8, &count, ZMQ_DONTWAIT))
-        return;
+        return false;
     int kept = count < 8? count: 8;
     uint64_t tag = 0;
     op_t *op = NULL;
@@ -1266,7 +1268,7 @@ s_handle_db (host_t *self)
     if (!op) {
         log_error (self->name, "store answer for no request");
         frames_close (frames, kept);
-        return;
+        return true;
     }
     bool ok = frames_is (&frames [1], "OK");
     if (!ok && !frames_is (&frames [1], "MISSING")) {
@@ -1313,6 +1315,7 @@ s_handle_db (host_t *self)
     }
     zhashx_delete (self->ops, &tag);
     frames_close (frames, kept);
+    return true;
 }
 
 //  --------------------------------------------------------------------------
@@ -1379,13 +1382,13 @@ s_drop (host_t *self, zmq_msg_t *ids)
     }
 }
 
-static void
+static bool
 s_handle_cleanup (host_t *self)
 {
     zmq_msg_t frames [3];
     int count;
     if (frames_recv (self->cleanup_raw, frames, 3, &count, ZMQ_DONTWAIT))
-        return;
+        return false;
     char ttl [24];
     if (count == 3 && frames_is (&frames [0], "SWEEP") && frames_text (&frames [2], ttl, sizeof (ttl)))
         s_sweep (self, &frames [1], strtoll (ttl, NULL, 10));
@@ -1393,6 +1396,7 @@ s_handle_cleanup (host_t *self)
     if (count == 2 && frames_is (&frames [0], "DROP"))
         s_drop (self, &frames [1]);
     frames_close (frames, count < 3? count: 3);
+    return true;
 }
 
 //  --------------------------------------------------------------------------
@@ -1437,15 +1441,16 @@ s_route (host_t *self, zmq_msg_t *frames, int count)
         log_error (self->name, "malformed message from the supervisor (%d frames)", count);
 }
 
-static void
+static bool
 s_handle_pipe (host_t *self)
 {
     zmq_msg_t frames [4];
     int count;
     if (frames_recv (self->raw, frames, 4, &count, ZMQ_DONTWAIT))
-        return;
+        return false;
     s_route (self, frames, count);
     frames_close (frames, count < 4? count: 4);
+    return true;
 }
 
 //  --------------------------------------------------------------------------
@@ -1531,10 +1536,12 @@ s_start (host_t *self, session_host_args_t *args)
 //  Reads every waiting message of one socket, up to a batch, so a busy
 //  socket costs one poll per batch rather than one per message.
 static void
-s_drain (host_t *self, void *socket, void (*handler) (host_t *))
+s_drain (host_t *self, void *socket, bool (*handler) (host_t *))
 {
-    for (int batch = 0; batch < 256 && !self->terminated && frames_ready (socket); batch++)
-        handler (self);
+    //  Reading until EAGAIN costs nothing; asking ZMQ_EVENTS first costs a
+    //  getpid(2) inside libzmq per message (its fork check)
+    for (int batch = 0; batch < 256 && !self->terminated && handler (self); batch++)
+        ;
 }
 
 static void

@@ -1,6 +1,7 @@
 /*  jsonrpc — JSON-RPC 2.0 parse, validate, encode. See jsonrpc.h. */
 #include "proto/jsonrpc.h"
 #include "proto/prelude.h"
+#include "proto/jsonw.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -20,6 +21,9 @@ struct _jsonrpc_t {
 bool
 jsonrpc_too_deep (const char *data, size_t size, int max_depth)
 {
+    //  Nesting deeper than max_depth takes more than max_depth brackets
+    if (size <= (size_t) max_depth)
+        return false;
     int depth = 0;
     bool in_string = false;
     for (size_t i = 0; i < size; i++) {
@@ -169,59 +173,49 @@ json_t *jsonrpc_params (jsonrpc_t *self)        { return self->params; }
 json_t *jsonrpc_result (jsonrpc_t *self)        { return self->result; }
 json_t *jsonrpc_error (jsonrpc_t *self)         { return self->error; }
 
-//  Serialises an id, or "null". Caller frees.
-static char *
-s_id_text (json_t *id)
-{
-    if (!id)
-        return strdup ("null");
-    return json_dumps (id, JSON_COMPACT | JSON_ENCODE_ANY);
-}
-
 char *
 jsonrpc_encode_result (json_t *id, const char *result_text, size_t *size_p)
 {
-    char *id_text = s_id_text (id);
-    if (!id_text)
-        return NULL;
-    char *text = proto_format (size_p, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":%s}",
-                           id_text, result_text);
-    free (id_text);
-    return text;
+    size_t result_size = strlen (result_text);
+    jsonw_t writer;
+    jsonw_init (&writer, result_size + 64);
+    jsonw_text (&writer, "{\"jsonrpc\":\"2.0\",\"id\":");
+    jsonw_id (&writer, id);
+    jsonw_text (&writer, ",\"result\":");
+    jsonw_raw (&writer, result_text, result_size);
+    jsonw_text (&writer, "}");
+    return jsonw_finish (&writer, size_p);
 }
 
 char *
 jsonrpc_encode_error (json_t *id, int code, const char *message, size_t *size_p)
 {
-    char *id_text = s_id_text (id);
-    json_t *string = json_string (message);
-    char *message_text = string? json_dumps (string, JSON_ENCODE_ANY): NULL;
-    char *text = NULL;
-    if (id_text && message_text)
-        text = proto_format (size_p,
-            "{\"jsonrpc\":\"2.0\",\"id\":%s,\"error\":{\"code\":%d,\"message\":%s}}",
-            id_text, code, message_text);
-    free (id_text);
-    free (message_text);
-    json_decref (string);
-    return text;
+    jsonw_t writer;
+    jsonw_init (&writer, strlen (message) + 96);
+    jsonw_text (&writer, "{\"jsonrpc\":\"2.0\",\"id\":");
+    jsonw_id (&writer, id);
+    char code_text [48];
+    int size = snprintf (code_text, sizeof (code_text), ",\"error\":{\"code\":%d,\"message\":", code);
+    jsonw_raw (&writer, code_text, (size_t) size);
+    jsonw_string (&writer, message, strlen (message));
+    jsonw_text (&writer, "}}");
+    return jsonw_finish (&writer, size_p);
 }
 
 char *
 jsonrpc_encode_notification (const char *method, const char *params_text,
                              size_t *size_p)
 {
-    json_t *string = json_string (method);
-    char *method_text = string? json_dumps (string, JSON_ENCODE_ANY): NULL;
-    json_decref (string);
-    if (!method_text)
-        return NULL;
-    char *text = params_text?
-        proto_format (size_p, "{\"jsonrpc\":\"2.0\",\"method\":%s,\"params\":%s}",
-                  method_text, params_text):
-        proto_format (size_p, "{\"jsonrpc\":\"2.0\",\"method\":%s}", method_text);
-    free (method_text);
-    return text;
+    jsonw_t writer;
+    jsonw_init (&writer, (params_text? strlen (params_text): 0) + 64);
+    jsonw_text (&writer, "{\"jsonrpc\":\"2.0\",\"method\":");
+    jsonw_string (&writer, method, strlen (method));
+    if (params_text) {
+        jsonw_text (&writer, ",\"params\":");
+        jsonw_text (&writer, params_text);
+    }
+    jsonw_text (&writer, "}");
+    return jsonw_finish (&writer, size_p);
 }
 
 //  --------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 /*  mcp — MCP lifecycle and result shapes. See mcp.h. */
 #include "proto/mcp.h"
 #include "proto/prelude.h"
+#include "proto/jsonw.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -86,17 +87,26 @@ mcp_init_result (int version)
 char *
 mcp_text_result (const char *text, bool is_error, json_t *structured)
 {
-    json_t *result = json_pack ("{s:[{s:s,s:s}]}", "content", "type", "text",
-                                "text", text);
-    if (!result)
-        return NULL;
+    size_t size = strlen (text);
+    jsonw_t writer;
+    jsonw_init (&writer, size + 96);
+    jsonw_text (&writer, "{\"content\":[{\"type\":\"text\",\"text\":");
+    jsonw_string (&writer, text, size);
+    jsonw_text (&writer, "}]");
     if (is_error)
-        json_object_set_new (result, "isError", json_true ());
-    if (structured)
-        json_object_set (result, "structuredContent", structured);
-    char *encoded = json_dumps (result, JSON_COMPACT);
-    json_decref (result);
-    return encoded;
+        jsonw_text (&writer, ",\"isError\":true");
+    if (structured) {
+        char *encoded = json_dumps (structured, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (!encoded)
+            writer.failed = true;
+        else {
+            jsonw_text (&writer, ",\"structuredContent\":");
+            jsonw_text (&writer, encoded);
+        }
+        free (encoded);
+    }
+    jsonw_text (&writer, "}");
+    return jsonw_finish (&writer, NULL);
 }
 
 //  Whole numbers print as integers: clients compare progress with ints.
@@ -219,6 +229,12 @@ mcp_test (bool verbose)
     json_decref (sum);
     text = mcp_text_result ("no", true, NULL);
     assert (strstr (text, "\"isError\":true"));
+    free (text);
+    text = mcp_text_result ("q\"\n", false, NULL);
+    result = s_load (text);
+    assert (streq (json_string_value (json_object_get (json_array_get (
+            json_object_get (result, "content"), 0), "text")), "q\"\n"));
+    json_decref (result);
     free (text);
 
     json_t *token = json_string ("tok");

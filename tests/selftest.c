@@ -4,6 +4,7 @@
 #include "proto/control.h"
 #include "proto/metrics.h"
 #include "proto/jsonrpc.h"
+#include "proto/jsonw.h"
 #include "proto/mcp.h"
 #include "proto/mcpz.h"
 #include "runtime/config.h"
@@ -22,6 +23,7 @@ typedef struct {
 } test_t;
 
 static const test_t s_tests [] = {
+    { "jsonw", jsonw_test },
     { "jsonrpc", jsonrpc_test },
     { "mcp", mcp_test },
     { "mcpz", mcpz_test },

@@ -1,0 +1,153 @@
+/*  jsonw — see jsonw.h. */
+#include "proto/jsonw.h"
+#include "proto/prelude.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+void
+jsonw_init (jsonw_t *self, size_t size)
+{
+    self->capacity = size < 64? 64: size;
+    self->data = (char *) malloc (self->capacity);
+    self->size = 0;
+    self->failed = self->data == NULL;
+    if (self->data)
+        self->data [0] = 0;
+}
+
+static bool
+s_room (jsonw_t *self, size_t more)
+{
+    if (self->failed)
+        return false;
+    if (self->size + more + 1 <= self->capacity)
+        return true;
+    size_t capacity = (self->size + more + 1) * 2;
+    char *data = (char *) realloc (self->data, capacity);
+    if (!data) {
+        self->failed = true;
+        return false;
+    }
+    self->data = data;
+    self->capacity = capacity;
+    return true;
+}
+
+void
+jsonw_raw (jsonw_t *self, const char *text, size_t size)
+{
+    if (!s_room (self, size))
+        return;
+    memcpy (self->data + self->size, text, size);
+    self->size += size;
+    self->data [self->size] = 0;
+}
+
+void
+jsonw_text (jsonw_t *self, const char *text)
+{
+    jsonw_raw (self, text, strlen (text));
+}
+
+void
+jsonw_string (jsonw_t *self, const char *text, size_t size)
+{
+    //  Worst case every byte becomes \u00XX
+    if (!s_room (self, size * 6 + 2))
+        return;
+    static const char hex [] = "0123456789abcdef";
+    char *out = self->data + self->size;
+    *out++ = '"';
+    for (size_t index = 0; index < size; index++) {
+        unsigned char c = (unsigned char) text [index];
+        if (c == '"' || c == '\\') {
+            *out++ = '\\';
+            *out++ = (char) c;
+        }
+        else
+        if (c < 0x20) {
+            *out++ = '\\';
+            switch (c) {
+                case '\n': *out++ = 'n'; break;
+                case '\r': *out++ = 'r'; break;
+                case '\t': *out++ = 't'; break;
+                case '\b': *out++ = 'b'; break;
+                case '\f': *out++ = 'f'; break;
+                default:
+                    *out++ = 'u'; *out++ = '0'; *out++ = '0';
+                    *out++ = hex [c >> 4]; *out++ = hex [c & 15];
+            }
+        }
+        else
+            *out++ = (char) c;
+    }
+    *out++ = '"';
+    self->size = (size_t) (out - self->data);
+    self->data [self->size] = 0;
+}
+
+void
+jsonw_id (jsonw_t *self, json_t *id)
+{
+    if (json_is_integer (id)) {
+        char text [24];
+        int size = snprintf (text, sizeof (text), "%" JSON_INTEGER_FORMAT, json_integer_value (id));
+        jsonw_raw (self, text, (size_t) size);
+    }
+    else
+    if (json_is_string (id))
+        jsonw_string (self, json_string_value (id), json_string_length (id));
+    else
+        jsonw_raw (self, "null", 4);
+}
+
+char *
+jsonw_finish (jsonw_t *self, size_t *size_p)
+{
+    char *data = self->failed? NULL: self->data;
+    if (self->failed)
+        free (self->data);
+    if (size_p)
+        *size_p = self->size;
+    self->data = NULL;
+    self->size = self->capacity = 0;
+    return data;
+}
+
+void
+jsonw_test (bool verbose)
+{
+    printf (" * jsonw: ");
+    jsonw_t writer;
+    jsonw_init (&writer, 4);
+    jsonw_text (&writer, "{\"a\":");
+    const char nasty [] = "q\"\\\n\t\x01\x1f\xc3\xa9/end";
+    jsonw_string (&writer, nasty, sizeof (nasty) - 1);
+    jsonw_text (&writer, ",\"i\":");
+    json_t *id = json_integer (-42);
+    jsonw_id (&writer, id);
+    json_decref (id);
+    jsonw_text (&writer, ",\"s\":");
+    id = json_string ("x\"y");
+    jsonw_id (&writer, id);
+    json_decref (id);
+    jsonw_text (&writer, ",\"n\":");
+    jsonw_id (&writer, NULL);
+    jsonw_text (&writer, "}");
+    size_t size;
+    char *text = jsonw_finish (&writer, &size);
+    assert (size == strlen (text));
+    //  What we wrote reads back as what we meant
+    json_t *root = json_loads (text, 0, NULL);
+    assert (root);
+    assert (streq (json_string_value (json_object_get (root, "a")), nasty));
+    assert (json_integer_value (json_object_get (root, "i")) == -42);
+    assert (streq (json_string_value (json_object_get (root, "s")), "x\"y"));
+    assert (json_is_null (json_object_get (root, "n")));
+    json_decref (root);
+    free (text);
+    printf ("OK\n");
+}
