@@ -54,6 +54,7 @@ typedef struct {
     uint64_t histogram [BUCKETS];
     uint64_t done [KINDS];
     uint64_t errors, wrong, refused, sent;
+    json_t *error_kinds;        //  "ERR 503", "-32001"... -> count
     char first_problem [256];
     int64_t started, stop_at;
     zsock_t **zsocks;
@@ -103,6 +104,13 @@ s_problem (bench_t *self, const char *format, ...)
     va_start (args, format);
     vsnprintf (self->first_problem, sizeof (self->first_problem), format, args);
     va_end (args);
+}
+
+static void
+s_count_error (bench_t *self, const char *kind)
+{
+    json_t *count = json_object_get (self->error_kinds, kind);
+    json_object_set_new (self->error_kinds, kind, json_integer (json_integer_value (count) + 1));
 }
 
 static bool
@@ -161,7 +169,8 @@ static void
 s_send_request (bench_t *self, session_t *session)
 {
     uint64_t id = session->next_id++;
-    int kind = self->raw? KIND_RAW: s_pick (self, id);
+    //  Raw mode sends the same bodies: the echo server returns them as they are
+    int kind = s_pick (self, id);
     char body [256];
     if (kind == KIND_ECHO)
         snprintf (body, sizeof (body), "{\"jsonrpc\":\"2.0\",\"id\":%" PRIu64 ",\"method\":"
@@ -249,6 +258,9 @@ s_answer (bench_t *self, session_t *session, zmq_msg_t *frames, int count)
     session->inflight--;
     if (is_err) {
         int status = (int) json_integer_value (json_object_get (body, "status"));
+        char kind_name [32];
+        snprintf (kind_name, sizeof (kind_name), "ERR %d", status);
+        s_count_error (self, kind_name);
         if (status == 503 || status == 429)
             self->refused++;
         else
@@ -258,6 +270,10 @@ s_answer (bench_t *self, session_t *session, zmq_msg_t *frames, int count)
     }
     else
     if (json_object_get (body, "error")) {
+        char kind_name [32];
+        snprintf (kind_name, sizeof (kind_name), "JSON-RPC %lld", (long long)
+                  json_integer_value (json_object_get (json_object_get (body, "error"), "code")));
+        s_count_error (self, kind_name);
         self->errors++;
         s_problem (self, "JSON-RPC error for id %" PRIu64, id);
     }
@@ -314,13 +330,14 @@ s_find (bench_t *self, int socket, zmq_msg_t *frames, int count)
 static void
 s_refill (bench_t *self, session_t *session)
 {
+    //  With --close every session opened is closed, budget or not
+    if (self->open && self->close && session->sid [0] && session->inflight == 0) {
+        s_send4 (self, session->socket, "CLOSE", session->sid, "");
+        session->inflight++;
+        return;                 //  the OK frees the slot again
+    }
     while (session->inflight < self->inflight && s_more (self)) {
         if (self->open) {
-            if (session->sid [0] && self->close) {
-                s_send4 (self, session->socket, "CLOSE", session->sid, "");
-                session->inflight++;
-                break;          //  the OK frees the slot again
-            }
             session->sid [0] = 0;
             s_send_initialize (self, session);
             break;              //  one open per session slot at a time
@@ -396,7 +413,7 @@ s_run (bench_t *self)
                         self->histogram [s_bucket ((uint64_t) (zclock_usecs () - session->sent_at [slot]))]++;
                         session->sent_at [slot] = 0;
                         session->inflight--;
-                        self->done [KIND_RAW]++;
+                        self->done [self->raw? KIND_RAW: session->sent_kind [slot]]++;
                     }
                     else
                         s_problem (self, "raw echo of an id not in flight");
@@ -423,15 +440,17 @@ s_report (bench_t *self)
     for (int kind = 0; kind < KINDS; kind++)
         answered += self->done [kind];
     double rate = (double) answered / seconds;
+    char *kinds = json_dumps (self->error_kinds, JSON_COMPACT);
     if (self->json) {
         printf ("{\"mode\":\"%s\",\"seconds\":%.3f,\"answered\":%" PRIu64 ",\"rate\":%.0f,"
                 "\"p50_us\":%.0f,\"p90_us\":%.0f,\"p99_us\":%.0f,\"p999_us\":%.0f,"
                 "\"errors\":%" PRIu64 ",\"refused\":%" PRIu64 ",\"wrong\":%" PRIu64
-                ",\"opens\":%" PRIu64 ",\"closes\":%" PRIu64 "}\n",
+                ",\"opens\":%" PRIu64 ",\"closes\":%" PRIu64 ",\"error_kinds\":%s}\n",
                 self->raw? "raw": self->open? "open": "call", seconds, answered, rate,
                 s_percentile (self, 50), s_percentile (self, 90), s_percentile (self, 99),
                 s_percentile (self, 99.9), self->errors, self->refused, self->wrong,
-                self->done [KIND_OPEN], self->done [KIND_CLOSE]);
+                self->done [KIND_OPEN], self->done [KIND_CLOSE], kinds);
+        free (kinds);
         return;
     }
     printf ("answered %" PRIu64 " in %.2f s: %.0f/s\n", answered, seconds, rate);
@@ -441,8 +460,9 @@ s_report (bench_t *self)
     printf ("latency us: p50 %.0f  p90 %.0f  p99 %.0f  p99.9 %.0f\n",
             s_percentile (self, 50), s_percentile (self, 90), s_percentile (self, 99),
             s_percentile (self, 99.9));
-    printf ("errors %" PRIu64 "  refused %" PRIu64 "  wrong %" PRIu64 "\n",
-            self->errors, self->refused, self->wrong);
+    printf ("errors %" PRIu64 "  refused %" PRIu64 "  wrong %" PRIu64 "  by kind %s\n",
+            self->errors, self->refused, self->wrong, kinds);
+    free (kinds);
     if (*self->first_problem)
         printf ("first problem: %s\n", self->first_problem);
 }
@@ -525,6 +545,7 @@ main (int argc, char *argv [])
     }
     zsys_handler_set (NULL);
     zsys_set_max_sockets ((size_t) self.sockets + 16);
+    self.error_kinds = json_object ();
     self.slots = self.inflight * 4 + 4;
     self.zsocks = calloc ((size_t) self.sockets, sizeof (zsock_t *));
     self.socks = calloc ((size_t) self.sockets, sizeof (void *));
@@ -551,6 +572,7 @@ main (int argc, char *argv [])
     //  Sessions first (not timed) unless the opens are what is measured
     if (!self.open && !self.raw) {
         bench_t setup = self;
+        setup.error_kinds = json_object ();
         setup.open = true;
         setup.requests = self.sessions;
         setup.json = true;
@@ -558,6 +580,7 @@ main (int argc, char *argv [])
         s_run (&setup);
         memset (self.histogram, 0, sizeof (self.histogram));
         self.wrong = setup.wrong;
+        json_decref (setup.error_kinds);
         for (int index = 0; index < self.sessions; index++)
             if (!self.table [index].sid [0]) {
                 fprintf (stderr, "mcpz-bench: could not open session %d\n", index);
@@ -576,5 +599,6 @@ main (int argc, char *argv [])
     free (self.zsocks);
     free (self.socks);
     free (self.table);
+    json_decref (self.error_kinds);
     return self.wrong? 1: 0;
 }
