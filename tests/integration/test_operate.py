@@ -276,6 +276,13 @@ class Settings(ServerTestCase):
         self.assertEqual(settings["cleanup-interval"], {"value": 99, "source": "file"})
         self.assertEqual(settings["request-timeout"], {"value": 30000, "source": "default"})
 
+    def test_example_settings_file_loads(self):
+        from mcpztest import REPO
+        server = self.start_server("--config", os.path.join(REPO, "deploy", "mcpz.cfg"))
+        settings = control(server.control_ep, {"command": "config"})["settings"]
+        self.assertEqual(settings["session-ttl"], {"value": 1800, "source": "file"})
+        self.assertEqual(settings["store"]["source"], "flag")
+
     def test_no_tool_arguments_in_logs(self):
         server = self.start_server("--log-level", "info")
         c = self.client(server)
