@@ -33,6 +33,7 @@
 
 #define GATHER_MS   2000        //  deadline for figures from the actors
 #define CONTROL_HWM 1000        //  operator requests queued
+#define PENDING_MAX 64          //  requests gathering figures at once
 
 typedef struct {
     control_request_t request;
@@ -182,7 +183,7 @@ s_ask_everyone (desk_t *self, pending_t *pending)
     s_send_tagged (zsock_resolve (self->cleanup), NULL, "STATS", pending, NULL, NULL, &pending->waiting);
     char tag [16];
     snprintf (tag, sizeof (tag), "%" PRIu32, pending->tag);
-    if (zstr_sendx (self->pipe, "FIGURES", tag, NULL) == 0)
+    if (frames_send_strings (zsock_resolve (self->pipe), "FIGURES", tag, NULL) == 0)
         pending->waiting++;
 }
 
@@ -417,16 +418,16 @@ s_start (desk_t *self, pending_t *pending)
     zlistx_add_end (self->pending, pending);
 }
 
-static void
+static bool
 s_handle_operator (desk_t *self)
 {
     zmq_msg_t frames [4];
     int count;
     if (frames_recv (self->control_raw, frames, 4, &count, ZMQ_DONTWAIT))
-        return;
+        return false;
     if (count < 2 || count > 3) {
         frames_close (frames, count < 4? count: 4);
-        return;                 //  no envelope we could answer on
+        return true;                 //  no envelope we could answer on
     }
     zmq_msg_t *body = &frames [count - 1];
     pending_t *pending = (pending_t *) calloc (1, sizeof (pending_t));
@@ -449,14 +450,14 @@ s_handle_operator (desk_t *self)
         s_reply_error (self, pending, "sessions: \"cursor\" is not one this server gave out");
     else
     if (request->command == CONTROL_DRAIN) {
-        zstr_send (self->pipe, "DRAIN");
+        frames_send_strings (zsock_resolve (self->pipe), "DRAIN", NULL);
         s_reply_ok (self, pending, json_pack ("{s:b}", "draining", 1));
     }
     else
     if (request->command == CONTROL_SHUTDOWN) {
         log_info (s_name, "shutdown asked on the control socket");
         s_reply_ok (self, pending, json_pack ("{s:b}", "draining", 1));
-        zstr_send (self->pipe, "SHUTDOWN");
+        frames_send_strings (zsock_resolve (self->pipe), "SHUTDOWN", NULL);
     }
     else
     if (request->command == CONTROL_CONFIG) {
@@ -465,69 +466,66 @@ s_handle_operator (desk_t *self)
         free (text);
         s_reply_ok (self, pending, json_pack ("{s:o}", "settings", settings? settings: json_object ()));
     }
+    else
+    if (zlistx_size (self->pending) >= PENDING_MAX)
+        s_reply_error (self, pending, "too many control requests in progress, try again");
     else {
         s_start (self, pending);
         pending = NULL;         //  s_start keeps or frees it
     }
     s_pending_destroy (&pending);
     frames_close (frames, count);
+    return true;
 }
 
 //  --------------------------------------------------------------------------
 //  Replies from actors
 
-static void
+static bool
 s_handle_host (desk_t *self)
 {
     zmq_msg_t frames [4];       //  identity, command, tag, body
     int count;
     if (frames_recv (self->hosts_raw, frames, 4, &count, ZMQ_DONTWAIT))
-        return;
+        return false;
     if (count == 4 && frames_is (&frames [1], "KILLED"))
         s_arrived (self, &frames [2], "killed", &frames [3]);
     else
     if (count == 4)
         s_arrived (self, &frames [2], "host", &frames [3]);
     frames_close (frames, count < 4? count: 4);
+    return true;
 }
 
 //  The pool and cleanup answer COMMAND tag JSON; DB workers tag OK JSON.
-static void
+static bool
 s_handle_dealer (desk_t *self, zsock_t *socket, const char *source)
 {
     zmq_msg_t frames [3];
     int count;
     if (frames_recv (zsock_resolve (socket), frames, 3, &count, ZMQ_DONTWAIT))
-        return;
+        return false;
     bool db = streq (source, "db");
     if (count == 3)
         s_arrived (self, &frames [db? 0: 1], source, &frames [2]);
     frames_close (frames, count < 3? count: 3);
+    return true;
 }
 
-static void
+static bool
 s_handle_pipe (desk_t *self)
 {
-    zmsg_t *msg = zmsg_recv (self->pipe);
-    char *command = msg? zmsg_popstr (msg): NULL;
-    if (!command || streq (command, "$TERM"))
+    zmq_msg_t frames [3];
+    int count;
+    if (frames_recv (zsock_resolve (self->pipe), frames, 3, &count, ZMQ_DONTWAIT))
+        return false;
+    if (frames_is (&frames [0], "$TERM"))
         self->terminated = true;
     else
-    if (streq (command, "FIGURES") && zmsg_size (msg) == 2) {
-        zframe_t *tag = zmsg_pop (msg), *body = zmsg_pop (msg);
-        zmq_msg_t tag_frame, body_frame;
-        zmq_msg_init_size (&tag_frame, zframe_size (tag));
-        memcpy (zmq_msg_data (&tag_frame), zframe_data (tag), zframe_size (tag));
-        zmq_msg_init_size (&body_frame, zframe_size (body));
-        memcpy (zmq_msg_data (&body_frame), zframe_data (body), zframe_size (body));
-        s_arrived (self, &tag_frame, "supervisor", &body_frame);
-        zmq_msg_close (&tag_frame);
-        zmq_msg_close (&body_frame);
-        zframe_destroy (&tag);
-        zframe_destroy (&body);
-    }
-    zstr_free (&command);
-    zmsg_destroy (&msg);
+    if (count == 3 && frames_is (&frames [0], "FIGURES"))
+        s_arrived (self, &frames [1], "supervisor", &frames [2]);
+    frames_close (frames, count < 3? count: 3);
+    return true;
 }
 
 //  --------------------------------------------------------------------------
@@ -815,15 +813,15 @@ s_setup (desk_t *self, control_args_t *args, char *error, size_t error_size)
 }
 
 static void
-s_drain (desk_t *self, void *socket, void (*handler) (desk_t *))
+s_drain (desk_t *self, void *socket, bool (*handler) (desk_t *))
 {
-    for (int batch = 0; batch < 256 && !self->terminated && frames_ready (socket); batch++)
-        handler (self);
+    for (int batch = 0; batch < 256 && !self->terminated && handler (self); batch++)
+        ;
 }
 
-static void s_handle_tools (desk_t *self)   { s_handle_dealer (self, self->tools, "tools"); }
-static void s_handle_db (desk_t *self)      { s_handle_dealer (self, self->db, "db"); }
-static void s_handle_cleanup (desk_t *self) { s_handle_dealer (self, self->cleanup, "cleanup"); }
+static bool s_handle_tools (desk_t *self)   { return s_handle_dealer (self, self->tools, "tools"); }
+static bool s_handle_db (desk_t *self)      { return s_handle_dealer (self, self->db, "db"); }
+static bool s_handle_cleanup (desk_t *self) { return s_handle_dealer (self, self->cleanup, "cleanup"); }
 
 static void
 s_teardown (desk_t *self)
@@ -863,7 +861,7 @@ control_actor (zsock_t *pipe, void *args)
             break;
         }
         if (items [0].revents & ZMQ_POLLIN)
-            s_handle_pipe (&self);
+            s_drain (&self, items [0].socket, s_handle_pipe);
         if (items [2].revents & ZMQ_POLLIN)
             s_drain (&self, self.hosts_raw, s_handle_host);
         if (items [3].revents & ZMQ_POLLIN)

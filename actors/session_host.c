@@ -47,6 +47,7 @@
 #include "actors/session.h"
 #include "actors/cleanup.h"
 #include "proto/jsonrpc.h"
+#include "proto/jsonw.h"
 #include "proto/mcp.h"
 #include "proto/mcpz.h"
 #include "proto/metrics.h"
@@ -128,6 +129,8 @@ typedef struct {
     char sid [MCPZ_SID_SIZE + 1];
     char *kill_tag;             //  DELETE for an operator's kill: its tag
     int64_t received;           //  CREATE: µs when initialize arrived
+    heap_node_t timer;          //  deadline: a lost answer must not leave
+                                //  a request, or the session, waiting forever
     zmq_msg_t peer;             //  CREATE and DELETE: who gets the answer
     json_t *id;                 //  CREATE: the initialize request's id
     zlistx_t *queued;           //  LOAD: frames for the session, in order
@@ -152,6 +155,8 @@ typedef struct {
     zhashx_t *loading;          //  session id -> op_t of its LOAD
     uint64_t next_tag;          //  last store tag handed out
     uint64_t loads, load_misses, store_errors, expired, dropped;
+    uint64_t late_store;        //  store answers after their deadline
+    heap_t *op_timers;          //  deadlines of store requests
     size_t max_sessions;        //  this host's share of --max-sessions
     heap_t *timers;             //  deadlines of calls on workers
     zhashx_t *by_request;       //  "sid/id" -> call_t, for cancellation
@@ -462,7 +467,8 @@ s_handle_tools_call (host_t *self, session_t *session, zmq_msg_t *peer, jsonrpc_
     const tool_def_t *def = tool_table_find (self->table, json_string_value (name));
     if (!def) {
         char message [160];
-        snprintf (message, sizeof (message), "unknown tool: %.100s", json_string_value (name));
+        int shown = (int) jsonw_utf8_prefix (json_string_value (name), json_string_length (name), 100);
+        snprintf (message, sizeof (message), "unknown tool: %.*s", shown, json_string_value (name));
         s_answer_error (self, session, peer, id, JSONRPC_INVALID_PARAMS, message);
         return;
     }
@@ -494,10 +500,15 @@ s_handle_done (host_t *self, call_t *call, zmq_msg_t *frames)
         free (result);
     }
     else {
-        char code [16], message [256];
+        char code [16], message [1024];
         if (!frames_text (&frames [3], code, sizeof (code)))
             strcpy (code, "-32603");
-        if (!frames_text (&frames [4], message, sizeof (message)))
+        //  A long message is cut on a character boundary, never dropped
+        size_t size = jsonw_utf8_prefix ((const char *) zmq_msg_data (&frames [4]),
+                                         zmq_msg_size (&frames [4]), sizeof (message) - 1);
+        memcpy (message, zmq_msg_data (&frames [4]), size);
+        message [size] = 0;
+        if (!size)
             strcpy (message, "tool failed");
         s_answer_error (self, session, &call->peer, call->id, atoi (code), message);
     }
@@ -780,7 +791,12 @@ s_op_start (host_t *self, op_kind_t kind, const char *command, const char *sid,
     frames_send_text (self->db_raw, sid, arg_count? ZMQ_SNDMORE: 0);
     for (int index = 0; index < arg_count; index++)
         frames_send_text (self->db_raw, args [index], index + 1 < arg_count? ZMQ_SNDMORE: 0);
+    //  A store call is bounded by --store-timeout; one reconnect and retry
+    //  may double that
+    op->timer.deadline = zclock_mono () + 2 * (int64_t) self->config->store_timeout + 1000;
     zhashx_insert (self->ops, &op->tag, op);
+    if (heap_push (self->op_timers, &op->timer))
+        log_error (self->name, "no memory for a store deadline: session %s", op->sid);
     return op;
 }
 
@@ -1000,6 +1016,7 @@ s_figures (host_t *self)
         "dropped", (json_int_t) self->dropped, "evicted", (json_int_t) self->evicted,
         "timeouts", (json_int_t) self->phases [PHASE_TIMED_OUT],
         "cancelled", (json_int_t) self->phases [PHASE_CANCELLED]);
+    json_object_set_new (figures, "late_store", json_integer ((json_int_t) self->late_store));
     json_t *methods = json_object (), *latency = json_object (), *refusals = json_object ();
     for (int method = 0; method < METHODS; method++) {
         json_t *outcomes = json_object ();
@@ -1025,13 +1042,34 @@ s_figures (host_t *self)
     return text;
 }
 
-//  STATS from the supervisor (pipe) or the control actor: tag, figures.
+//  Starts a reply to the control or cleanup actor: command, then tag. It
+//  never waits: a reply they cannot take now is dropped, and they answer
+//  "partial" or count the cycle's batch failed; a host never stalls on an
+//  operator. Returns false when nothing was sent.
+static bool
+s_reply_start (host_t *self, void *socket, const char *command, zmq_msg_t *tag)
+{
+    if (zmq_send (socket, command, strlen (command), ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1)
+        return false;
+    zmq_msg_send (tag, socket, ZMQ_SNDMORE);
+    return true;
+}
+
+//  STATS from the supervisor (pipe, which always drains) or the control
+//  actor: tag, figures.
 static void
 s_handle_stats (host_t *self, void *socket, zmq_msg_t *tag)
 {
     char *figures = s_figures (self);
-    frames_send_text (socket, "STATS", ZMQ_SNDMORE);
-    zmq_msg_send (tag, socket, ZMQ_SNDMORE);
+    if (socket == self->raw) {
+        frames_send_text (socket, "STATS", ZMQ_SNDMORE);
+        zmq_msg_send (tag, socket, ZMQ_SNDMORE);
+    }
+    else
+    if (!s_reply_start (self, socket, "STATS", tag)) {
+        free (figures);
+        return;
+    }
     frames_send_owned (socket, figures, figures? strlen (figures): 0, 0);
 }
 
@@ -1078,9 +1116,10 @@ s_handle_list (host_t *self, zmq_msg_t *tag, const char *cursor, size_t limit)
     char *text = json_dumps (page, JSON_COMPACT);
     json_decref (page);
     free (above);
-    frames_send_text (self->control_raw, "LISTED", ZMQ_SNDMORE);
-    zmq_msg_send (tag, self->control_raw, ZMQ_SNDMORE);
-    frames_send_owned (self->control_raw, text, text? strlen (text): 0, 0);
+    if (s_reply_start (self, self->control_raw, "LISTED", tag))
+        frames_send_owned (self->control_raw, text, text? strlen (text): 0, 0);
+    else
+        free (text);
 }
 
 static void
@@ -1093,18 +1132,15 @@ s_handle_info (host_t *self, zmq_msg_t *tag, const char *sid)
         text = json_dumps (info, JSON_COMPACT);
         json_decref (info);
     }
-    frames_send_text (self->control_raw, "INFO", ZMQ_SNDMORE);
-    zmq_msg_send (tag, self->control_raw, ZMQ_SNDMORE);
-    frames_send_text (self->control_raw, text? text: "", 0);
+    if (s_reply_start (self, self->control_raw, "INFO", tag))
+        frames_send_text (self->control_raw, text? text: "", 0);
     free (text);
 }
 
 static void
 s_killed (host_t *self, const char *tag, const char *status)
 {
-    frames_send_text (self->control_raw, "KILLED", ZMQ_SNDMORE);
-    frames_send_text (self->control_raw, tag, ZMQ_SNDMORE);
-    frames_send_text (self->control_raw, status, 0);
+    frames_send_strings (self->control_raw, "KILLED", tag, status, NULL);
 }
 
 
@@ -1208,8 +1244,8 @@ static void
 s_loaded (host_t *self, op_t *op, zmq_msg_t *frames, int count)
 {
     zhashx_delete (self->loading, op->sid);
-    bool ok = count == 7 && frames_is (&frames [1], "OK");
-    bool missing = frames_is (&frames [1], "MISSING");
+    bool ok = frames && count == 7 && frames_is (&frames [1], "OK");
+    bool missing = frames && frames_is (&frames [1], "MISSING");
     if (ok) {
         char version [8], epoch [16];
         frames_text (&frames [2], version, sizeof (version));
@@ -1251,32 +1287,19 @@ s_loaded (host_t *self, op_t *op, zmq_msg_t *frames, int count)
     }
 }
 
-static bool
-s_handle_db (host_t *self)
+//  A store request's end: the DB worker's answer (frames), or its deadline
+//  (frames NULL), which counts as the store being unavailable.
+static void
+s_op_finish (host_t *self, op_t *op, zmq_msg_t *frames, int count)
 {
-    zmq_msg_t frames [8];
-    int count;
-    if (frames_recv (self->db_raw, frames, 8, &count, ZMQ_DONTWAIT))
-        return false;
-    int kept = count < 8? count: 8;
-    uint64_t tag = 0;
-    op_t *op = NULL;
-    if (count >= 2 && zmq_msg_size (&frames [0]) == sizeof (tag)) {
-        memcpy (&tag, zmq_msg_data (&frames [0]), sizeof (tag));
-        op = (op_t *) zhashx_lookup (self->ops, &tag);
-    }
-    if (!op) {
-        log_error (self->name, "store answer for no request");
-        frames_close (frames, kept);
-        return true;
-    }
-    bool ok = frames_is (&frames [1], "OK");
-    if (!ok && !frames_is (&frames [1], "MISSING")) {
-        char reason [256] = "";
-        if (count >= 3)
+    bool ok = frames && frames_is (&frames [1], "OK");
+    if (!ok && !(frames && frames_is (&frames [1], "MISSING"))) {
+        char reason [256] = "no answer in time";
+        if (frames && count >= 3)
             frames_text (&frames [2], reason, sizeof (reason));
-        log_warn (self->name, "store refused a request for session %s: %s", op->sid, reason);
+        log_warn (self->name, "store request for session %s failed: %s", op->sid, reason);
     }
+    heap_remove (self->op_timers, &op->timer);
     session_t *session = (session_t *) zhashx_lookup (self->sessions, op->sid);
     if (op->kind == OP_LOAD)
         s_loaded (self, op, frames, count);
@@ -1304,7 +1327,7 @@ s_handle_db (host_t *self)
                 s_send (self, "OK", &op->peer, op->sid, NULL, strdup ("{}"), 2);
         }
         else {
-            //  The row is still there: keep the session, the client retries
+            //  The row may still be there: keep the session, the client retries
             self->store_errors++;
             session->state = SESSION_READY;
             if (op->kill_tag)
@@ -1313,6 +1336,45 @@ s_handle_db (host_t *self)
                 s_refuse (self, &op->peer, op->sid, 503, "store unavailable", NULL, RETRY_STORE_MS);
         }
     }
+}
+
+//  Ends store requests past their deadline; returns ms to the next one.
+static long
+s_expire_ops (host_t *self)
+{
+    int64_t now = zclock_mono ();
+    heap_node_t *node;
+    while ((node = heap_first (self->op_timers)) && node->deadline <= now) {
+        op_t *op = (op_t *) ((char *) node - offsetof (op_t, timer));
+        uint64_t tag = op->tag;
+        s_op_finish (self, op, NULL, 0);
+        zhashx_delete (self->ops, &tag);
+    }
+    node = heap_first (self->op_timers);
+    return node? (long) (node->deadline - now): -1;
+}
+
+static bool
+s_handle_db (host_t *self)
+{
+    zmq_msg_t frames [8];
+    int count;
+    if (frames_recv (self->db_raw, frames, 8, &count, ZMQ_DONTWAIT))
+        return false;
+    int kept = count < 8? count: 8;
+    uint64_t tag = 0;
+    op_t *op = NULL;
+    if (count >= 2 && zmq_msg_size (&frames [0]) == sizeof (tag)) {
+        memcpy (&tag, zmq_msg_data (&frames [0]), sizeof (tag));
+        op = (op_t *) zhashx_lookup (self->ops, &tag);
+    }
+    if (!op) {
+        //  Its deadline passed and it was answered already
+        self->late_store++;
+        frames_close (frames, kept);
+        return true;
+    }
+    s_op_finish (self, op, frames, count);
     zhashx_delete (self->ops, &tag);
     frames_close (frames, kept);
     return true;
@@ -1356,11 +1418,11 @@ s_sweep (host_t *self, zmq_msg_t *tag, int64_t ttl_ms)
     self->expired += expired;
     char count [24];
     snprintf (count, sizeof (count), "%zu", expired);
-    frames_send_text (self->cleanup_raw, "SWEPT", ZMQ_SNDMORE);
-    zmq_msg_send (tag, self->cleanup_raw, ZMQ_SNDMORE);
-    frames_send_text (self->cleanup_raw, count, ZMQ_SNDMORE);
-    frames_send_copy (self->cleanup_raw, ids, live * MCPZ_SID_SIZE, ZMQ_SNDMORE);
-    frames_send_copy (self->cleanup_raw, last, live * sizeof (int64_t), 0);
+    if (s_reply_start (self, self->cleanup_raw, "SWEPT", tag)) {
+        frames_send_text (self->cleanup_raw, count, ZMQ_SNDMORE);
+        frames_send_copy (self->cleanup_raw, ids, live * MCPZ_SID_SIZE, ZMQ_SNDMORE);
+        frames_send_copy (self->cleanup_raw, last, live * sizeof (int64_t), 0);
+    }
     free (ids);
     free (last);
 }
@@ -1460,6 +1522,9 @@ s_connect_store (host_t *self, session_host_args_t *args)
 {
     self->ops = zhashx_new ();
     self->loading = zhashx_new ();
+    self->op_timers = heap_new ();
+    if (!self->op_timers)
+        return -1;
     self->cleanup = zsock_new (ZMQ_DEALER);
     if (!self->ops || !self->loading || !self->cleanup)
         return -1;
@@ -1549,6 +1614,7 @@ s_stop (host_t *self)
 {
     zhashx_destroy (&self->loading);
     zhashx_destroy (&self->ops);
+    heap_destroy (&self->op_timers);
     zhashx_destroy (&self->by_request);
     zhashx_destroy (&self->calls);
     heap_destroy (&self->timers);
@@ -1579,6 +1645,9 @@ session_host_actor (zsock_t *pipe, void *args)
     int item_count = self.db? 5: 4;
     while (!self.terminated) {
         long timeout = s_expire_calls (&self);
+        long ops = s_expire_ops (&self);
+        if (ops >= 0 && (timeout < 0 || ops < timeout))
+            timeout = ops;
         if (zmq_poll (items, item_count, timeout) == -1) {
             if (errno == EINTR)
                 continue;

@@ -71,6 +71,7 @@ typedef struct {
     uint64_t refusals [STATUSES];
     bool draining;              //  new sessions get 503
     bool stopping;              //  a shutdown is draining
+    bool closed;                //  drained: every new frame is refused
     int64_t stop_deadline;      //  monotonic ms: stop whatever is in flight
     int64_t next_check;         //  monotonic ms: next look at the hosts
     int busy_hosts;             //  hosts that reported work in flight
@@ -163,6 +164,13 @@ s_handle_client (supervisor_t *self)
         return true;
     }
     int rc;
+    if (self->closed) {
+        json_t *id = mcpz_body_id (view [3].data, view [3].size);
+        s_refuse (self, &frames [0], sid, 503, "server is shutting down", id, RETRY_DRAIN_MS);
+        json_decref (id);
+        frames_close (frames, kept);
+        return true;
+    }
     if (!*sid && self->draining) {
         json_t *id = mcpz_body_id (view [3].data, view [3].size);
         s_refuse (self, &frames [0], "", 503, "server is draining: open the session elsewhere",
@@ -238,7 +246,9 @@ s_figures (supervisor_t *self, const char *tag)
         "refusals", refusals);
     char *text = json_dumps (figures, JSON_COMPACT);
     json_decref (figures);
-    zstr_sendx (self->control, "FIGURES", tag, text? text: "{}", NULL);
+    //  Never wait on the control actor: a reply it cannot take now makes its
+    //  answer partial, never a stall of the edge
+    frames_send_strings (zsock_resolve (self->control), "FIGURES", tag, text? text: "{}", NULL);
     free (text);
 }
 
@@ -268,6 +278,9 @@ s_shutdown_done (supervisor_t *self, const char *why)
 {
     log_info (s_name, "shutdown: %s", why);
     self->stopping = false;
+    //  Anything routed now could not finish before the hosts stop: refuse
+    //  it at the edge, so it still gets its one answer
+    self->closed = true;
     zstr_send (self->pipe, "SHUTDOWN");
 }
 
@@ -327,24 +340,24 @@ s_handle_host (supervisor_t *self, int host)
     return true;
 }
 
-static void
+static bool
 s_handle_control (supervisor_t *self)
 {
-    char *command = NULL, *tag = NULL;
-    if (zstr_recvx (self->control, &command, &tag, NULL) < 1) {
-        self->terminated = true;
-        return;
-    }
-    if (streq (command, "FIGURES") && tag)
+    zmq_msg_t frames [2];
+    int count;
+    if (frames_recv (zsock_resolve (self->control), frames, 2, &count, ZMQ_DONTWAIT))
+        return false;
+    char tag [16];
+    if (count == 2 && frames_is (&frames [0], "FIGURES") && frames_text (&frames [1], tag, sizeof (tag)))
         s_figures (self, tag);
     else
-    if (streq (command, "DRAIN"))
+    if (frames_is (&frames [0], "DRAIN"))
         s_drain_start (self);
     else
-    if (streq (command, "SHUTDOWN"))
+    if (frames_is (&frames [0], "SHUTDOWN"))
         s_shutdown_start (self);
-    zstr_free (&command);
-    zstr_free (&tag);
+    frames_close (frames, count < 2? count: 2);
+    return true;
 }
 
 //  --------------------------------------------------------------------------
@@ -588,7 +601,7 @@ s_loop (supervisor_t *self)
         if (items [1].revents & ZMQ_POLLIN)
             handled += s_drain (self, s_handle_client);
         if (items [2].revents & ZMQ_POLLIN)
-            s_handle_control (self);
+            handled += s_drain (self, s_handle_control);
     }
     free (items);
 }

@@ -104,6 +104,18 @@ jsonw_id (jsonw_t *self, json_t *id)
         jsonw_raw (self, "null", 4);
 }
 
+size_t
+jsonw_utf8_prefix (const char *text, size_t size, size_t max)
+{
+    if (size <= max)
+        return size;
+    //  Back off continuation bytes (10xxxxxx) to a character's first byte
+    size_t cut = max;
+    while (cut > 0 && ((unsigned char) text [cut] & 0xC0) == 0x80)
+        cut--;
+    return cut;
+}
+
 char *
 jsonw_finish (jsonw_t *self, size_t *size_p)
 {
@@ -149,5 +161,10 @@ jsonw_test (bool verbose)
     assert (json_is_null (json_object_get (root, "n")));
     json_decref (root);
     free (text);
+    const char *accents = "\xc3\xa9\xc3\xa9";        //  two 2-byte characters
+    assert (jsonw_utf8_prefix (accents, 4, 3) == 2);
+    assert (jsonw_utf8_prefix (accents, 4, 2) == 2);
+    assert (jsonw_utf8_prefix (accents, 4, 1) == 0);
+    assert (jsonw_utf8_prefix (accents, 4, 9) == 4);
     printf ("OK\n");
 }

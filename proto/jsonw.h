@@ -41,6 +41,11 @@ void
 void
     jsonw_id (jsonw_t *self, json_t *id);
 
+//  The longest prefix of text (size bytes of UTF-8) no longer than max
+//  bytes that does not split a character.
+size_t
+    jsonw_utf8_prefix (const char *text, size_t size, size_t max);
+
 //  Hands the text to the caller (who frees it) and its size; NULL when an
 //  allocation failed. The writer is empty afterwards.
 char *

@@ -2,6 +2,7 @@
 #include "runtime/frames.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,6 +73,24 @@ int
 frames_send_text (void *socket, const char *text, int flags)
 {
     return frames_send_copy (socket, text, strlen (text), flags);
+}
+
+int
+frames_send_strings (void *socket, const char *first, ...)
+{
+    va_list args;
+    va_start (args, first);
+    const char *text = first;
+    const char *next = va_arg (args, const char *);
+    //  Only the first part can meet the HWM; the rest follow it
+    int rc = zmq_send (socket, text, strlen (text), (next? ZMQ_SNDMORE: 0) | ZMQ_DONTWAIT);
+    while (rc != -1 && next) {
+        text = next;
+        next = va_arg (args, const char *);
+        rc = zmq_send (socket, text, strlen (text), next? ZMQ_SNDMORE: 0);
+    }
+    va_end (args);
+    return rc == -1? -1: 0;
 }
 
 bool

@@ -35,6 +35,12 @@ int
 int
     frames_send_text (void *socket, const char *text, int flags);
 
+//  Sends a multipart message of C strings (NULL-terminated list) without
+//  waiting: all of it, or nothing when the peer's queue is full. Returns 0
+//  or -1. For replies to actors that must never stall the sender.
+int
+    frames_send_strings (void *socket, const char *first, ...);
+
 //  True when a message is waiting on socket. Loops drain a socket with it,
 //  a batch at a time, so a busy socket costs one poll per batch.
 bool

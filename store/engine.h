@@ -25,6 +25,8 @@ struct _store_t {
     void *handle;               //  sqlite3 * or PGconn *
     void *statements;           //  engine's prepared statements
     bool connected;
+    bool gave_up;               //  the last call ran out of time or was
+                                //  interrupted: not worth repeating
     char error [512];           //  last failure
 };
 

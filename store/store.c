@@ -105,7 +105,9 @@ store_error (store_t *self)
 static bool
 s_retry (store_t *self)
 {
-    return !self->connected && store_reconnect (self) == 0;
+    //  A call that timed out already spent its time: repeating it would
+    //  double the wait of everything queued behind it
+    return !self->connected && !self->gave_up && store_reconnect (self) == 0;
 }
 
 #define REQUIRE_CONNECTION(self) \
@@ -117,6 +119,7 @@ store_create (store_t *self, store_row_t *rows, size_t count)
     REQUIRE_CONNECTION (self);
     if (!count)
         return 0;
+    self->gave_up = false;
     int rc = self->engine->create (self, rows, count);
     if (rc && s_retry (self))
         rc = self->engine->create (self, rows, count);
@@ -128,6 +131,7 @@ store_load (store_t *self, const char *id, int64_t not_before_ms, store_row_t *r
 {
     REQUIRE_CONNECTION (self);
     memset (row, 0, sizeof (*row));
+    self->gave_up = false;
     int found = self->engine->load (self, id, not_before_ms, row);
     if (found < 0 && s_retry (self))
         found = self->engine->load (self, id, not_before_ms, row);
@@ -140,6 +144,7 @@ store_delete (store_t *self, store_id_t *ids, size_t count)
     REQUIRE_CONNECTION (self);
     if (!count)
         return 0;
+    self->gave_up = false;
     int rc = self->engine->remove (self, ids, count);
     if (rc && s_retry (self))
         rc = self->engine->remove (self, ids, count);
@@ -153,6 +158,7 @@ store_refresh (store_t *self, store_id_t *ids, const int64_t *last_ms,
     REQUIRE_CONNECTION (self);
     if (!count)
         return 0;
+    self->gave_up = false;
     int rc = self->engine->refresh (self, ids, last_ms, count, found);
     if (rc && s_retry (self))
         rc = self->engine->refresh (self, ids, last_ms, count, found);
@@ -163,6 +169,7 @@ int64_t
 store_expire (store_t *self, int64_t before_ms)
 {
     REQUIRE_CONNECTION (self);
+    self->gave_up = false;
     int64_t deleted = self->engine->expire (self, before_ms);
     if (deleted < 0 && s_retry (self))
         deleted = self->engine->expire (self, before_ms);

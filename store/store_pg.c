@@ -32,15 +32,19 @@ s_wait (store_t *self, int events, int64_t deadline)
     };
     while (true) {
         int64_t left = deadline - zclock_mono ();
-        if (left <= 0)
+        if (left <= 0) {
+            self->gave_up = true;
             return store_fail (self, "no answer within %d ms", self->timeout_ms);
+        }
         int rc = zmq_poll (items, self->interrupt? 2: 1, (long) left);
         if (rc == -1 && errno == EINTR)
             continue;
         if (rc == -1)
             return store_fail (self, "poll failed: %s", zmq_strerror (errno));
-        if (self->interrupt && (items [1].revents & ZMQ_POLLIN))
+        if (self->interrupt && (items [1].revents & ZMQ_POLLIN)) {
+            self->gave_up = true;
             return store_fail (self, "interrupted");
+        }
         if (items [0].revents)
             return 0;
     }
@@ -296,13 +300,17 @@ s_create (store_t *self, store_row_t *rows, size_t count)
 static int
 s_load (store_t *self, const char *id, int64_t not_before_ms, store_row_t *row)
 {
-    char not_before [24];
+    char not_before [24], now [24];
     snprintf (not_before, sizeof (not_before), "%" PRId64, not_before_ms);
-    const char *values [] = { self->node, id, not_before };
+    snprintf (now, sizeof (now), "%" PRId64, store_now_ms ());
+    const char *values [] = { self->node, id, not_before, now };
+    //  A resumed session is active now: its row must not expire before the
+    //  next refresh reaches it
     PGresult *result = s_query (self,
-        "UPDATE sessions SET epoch = epoch + 1, node = $1 "
+        "UPDATE sessions SET epoch = epoch + 1, node = $1, "
+        "last_accessed = GREATEST(last_accessed, $4::bigint) "
         "WHERE id = $2 AND last_accessed >= $3::bigint RETURNING created_at, "
-        "last_accessed, protocol_version, client_info, capabilities, epoch", 3, values);
+        "last_accessed, protocol_version, client_info, capabilities, epoch", 4, values);
     if (!result)
         return -1;
     int found = PQntuples (result) == 1;

@@ -117,8 +117,9 @@ s_prepare (store_t *self)
         { &st->insert, "INSERT INTO sessions (id, node, created_at, last_accessed, "
                        "protocol_version, client_info, capabilities, state, epoch) "
                        "VALUES (?, ?, ?, ?, ?, ?, ?, 'open', 0) ON CONFLICT (id) DO NOTHING" },
-        { &st->load,   "UPDATE sessions SET epoch = epoch + 1, node = ? "
-                       "WHERE id = ? AND last_accessed >= ? RETURNING created_at, "
+        { &st->load,   "UPDATE sessions SET epoch = epoch + 1, node = ?1, "
+                       "last_accessed = max(last_accessed, ?4) "
+                       "WHERE id = ?2 AND last_accessed >= ?3 RETURNING created_at, "
                        "last_accessed, protocol_version, client_info, capabilities, epoch" },
         { &st->remove, "DELETE FROM sessions WHERE id = ?" },
         { &st->refresh, "UPDATE sessions SET last_accessed = max(last_accessed, ?) WHERE id = ?" },
@@ -249,6 +250,7 @@ s_load (store_t *self, const char *id, int64_t not_before_ms, store_row_t *row)
     sqlite3_bind_text (load, 1, self->node, -1, SQLITE_STATIC);
     sqlite3_bind_text (load, 2, id, -1, SQLITE_STATIC);
     sqlite3_bind_int64 (load, 3, not_before_ms);
+    sqlite3_bind_int64 (load, 4, store_now_ms ());
     int rc = sqlite3_step (load);
     int found = 0;
     if (rc == SQLITE_ROW) {

@@ -5,6 +5,7 @@ test caused, kill, drain, shutdown and SIGTERM with calls in flight, the
 effective configuration and where each setting came from, and the
 control endpoint's security rules."""
 
+import json
 import os
 import re
 import signal
@@ -155,6 +156,49 @@ class Commands(ServerTestCase):
         self.assertEqual(counts[-1], 7)
         self.assertEqual(value("mcpz_request_duration_seconds_count", method="ping"), 7)
         self.assertEqual(value("mcpz_metrics_partial"), 0)
+
+
+class ControlFlood(ServerTestCase):
+
+    def test_a_flood_of_stats_never_stalls_clients(self):
+        """Thousands of pipelined control requests: each gets one answer
+        (figures, or a refusal when too many are in progress), and clients
+        are served all along."""
+        import zmq
+        from mcpztest import CTX
+        server = self.start_server()
+        c = self.client(server)
+        sid = c.open()
+        socks = []
+        for _ in range(6):
+            sock = CTX.socket(zmq.DEALER)
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.connect(server.control_ep)
+            self.addCleanup(sock.close)
+            socks.append(sock)
+        for n in range(3000):
+            socks[n % 6].send_multipart([b"", b'{"command":"stats"}'])
+        self.assertEqual(c.result(sid, "ping", timeout=5), {})
+        answers, refused = 0, 0
+        deadline = time.monotonic() + 30
+        poller = zmq.Poller()
+        for sock in socks:
+            poller.register(sock, zmq.POLLIN)
+        while answers < 3000 and time.monotonic() < deadline:
+            for sock, _ in poller.poll(500):
+                while True:
+                    try:
+                        frames = sock.recv_multipart(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                    reply = json.loads(frames[-1])
+                    answers += 1
+                    refused += not reply["ok"]
+        self.assertEqual(answers, 3000)
+        print("control flood: 3000 answered, %d refused as too many in progress" % refused)
+        m = c.initialize()
+        self.assertResult(m)
+        self.assertTrue(control(server.control_ep, {"command": "stats"})["ok"])
 
 
 class Drain(ServerTestCase):
