@@ -59,6 +59,8 @@ typedef struct {
     int batches;
     bool *batch_done;
     int64_t checked, expired, refreshed, missing, failed, expired_rows;
+    bool sweep_incomplete;      //  a host did not report: its sessions were
+                                //  not refreshed, so no row may expire
     uint64_t cycles;            //  cycles finished
     int64_t totals [5];         //  checked, expired, refreshed, missing, failed
     json_t *last;               //  the last cycle's report
@@ -110,12 +112,8 @@ s_finish (cleanup_t *self)
         self->totals [index] += figures [index];
     log_info (s_name, "cycle %" PRIu64 ": %s", self->cycle, text);
     for (char *tag = (char *) zlistx_first (self->requested); tag;
-         tag = (char *) zlistx_next (self->requested)) {
-        zstr_sendm (self->router, "control");
-        zstr_sendm (self->router, "REPORT");
-        zstr_sendm (self->router, tag);
-        zstr_send (self->router, text);
-    }
+         tag = (char *) zlistx_next (self->requested))
+        frames_send_strings (self->router_raw, "control", "REPORT", tag, text, NULL);
     free (text);
     zlistx_purge (self->requested);
     free (self->batch_sizes);
@@ -128,11 +126,11 @@ s_finish (cleanup_t *self)
 static void
 s_expire_rows (cleanup_t *self)
 {
-    if (!self->persistent || self->failed) {
-        if (self->failed)
-            log_warn (s_name, "cycle %" PRIu64 ": %" PRId64 " refreshes failed; "
-                      "expired rows are kept until a cycle refreshes everything",
-                      self->cycle, self->failed);
+    if (!self->persistent || self->failed || self->sweep_incomplete) {
+        if (self->failed || self->sweep_incomplete)
+            log_warn (s_name, "cycle %" PRIu64 ": %s; expired rows are kept until a "
+                      "cycle refreshes everything", self->cycle,
+                      self->failed? "refreshes failed": "not every host reported");
         s_finish (self);
         return;
     }
@@ -270,6 +268,7 @@ s_start (cleanup_t *self)
     self->started = zclock_mono ();
     self->checked = self->expired = self->refreshed = 0;
     self->missing = self->failed = self->expired_rows = 0;
+    self->sweep_incomplete = false;
     self->live_count = 0;
     //  Requests that waited for this cycle are answered by it
     zlistx_t *swap = self->requested;
@@ -284,8 +283,10 @@ s_start (cleanup_t *self)
         char identity [16];
         cleanup_host_identity (host, identity, sizeof (identity));
         if (zmq_send (self->router_raw, identity, strlen (identity),
-                      ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1)
-            continue;           //  not connected: nothing to sweep there
+                      ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
+            self->sweep_incomplete = true;
+            continue;
+        }
         frames_send_text (self->router_raw, "SWEEP", ZMQ_SNDMORE);
         frames_send_text (self->router_raw, tag, ZMQ_SNDMORE);
         frames_send_text (self->router_raw, ttl, 0);
@@ -312,6 +313,7 @@ s_add_live (cleanup_t *self, zmq_msg_t *ids, zmq_msg_t *last)
             self->live = live;
         if (!live || !live_last) {
             log_error (s_name, "out of memory gathering live sessions");
+            self->sweep_incomplete = true;
             return;
         }
         self->live_last = live_last;
@@ -333,10 +335,9 @@ s_stats (cleanup_t *self, zmq_msg_t *tag)
         "last", self->last);
     char *text = json_dumps (figures, JSON_COMPACT);
     json_decref (figures);
-    zstr_sendm (self->router, "control");
-    zstr_sendm (self->router, "STATS");
-    zmq_msg_send (tag, self->router_raw, ZMQ_SNDMORE);
-    zstr_send (self->router, text? text: "{}");
+    char tag_text [16];
+    if (frames_text (tag, tag_text, sizeof (tag_text)))
+        frames_send_strings (self->router_raw, "control", "STATS", tag_text, text? text: "{}", NULL);
     free (text);
 }
 
@@ -380,6 +381,7 @@ s_timeout (cleanup_t *self)
     if (self->phase == SWEEPING) {
         log_warn (s_name, "cycle %" PRIu64 ": %d hosts did not report in time",
                   self->cycle, self->waiting);
+        self->sweep_incomplete = true;
         s_refresh (self);
     }
     else

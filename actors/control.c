@@ -404,8 +404,9 @@ s_start (desk_t *self, pending_t *pending)
         case CONTROL_CLEANUP:
             s_send_tagged (zsock_resolve (self->cleanup), NULL, "CYCLE", pending, NULL, NULL,
                            &pending->waiting);
-            //  A cycle waits for hosts (5 s at most), then for the store twice
-            pending->deadline = zclock_mono () + 5000 + 2 * (self->config->store_timeout + 1000) + 1000;
+            //  A cycle waits for hosts (5 s at most), then for the store twice;
+            //  one already running finishes first
+            pending->deadline = zclock_mono () + 2 * (5000 + 2 * (self->config->store_timeout + 1000)) + 1000;
             break;
         default:
             break;
@@ -450,14 +451,18 @@ s_handle_operator (desk_t *self)
         s_reply_error (self, pending, "sessions: \"cursor\" is not one this server gave out");
     else
     if (request->command == CONTROL_DRAIN) {
-        frames_send_strings (zsock_resolve (self->pipe), "DRAIN", NULL);
-        s_reply_ok (self, pending, json_pack ("{s:b}", "draining", 1));
+        if (frames_send_strings (zsock_resolve (self->pipe), "DRAIN", NULL))
+            s_reply_error (self, pending, "the supervisor is busy, try again");
+        else
+            s_reply_ok (self, pending, json_pack ("{s:b}", "draining", 1));
     }
     else
     if (request->command == CONTROL_SHUTDOWN) {
         log_info (s_name, "shutdown asked on the control socket");
-        s_reply_ok (self, pending, json_pack ("{s:b}", "draining", 1));
-        frames_send_strings (zsock_resolve (self->pipe), "SHUTDOWN", NULL);
+        if (frames_send_strings (zsock_resolve (self->pipe), "SHUTDOWN", NULL))
+            s_reply_error (self, pending, "the supervisor is busy, try again");
+        else
+            s_reply_ok (self, pending, json_pack ("{s:b}", "draining", 1));
     }
     else
     if (request->command == CONTROL_CONFIG) {

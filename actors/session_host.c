@@ -794,9 +794,12 @@ s_op_start (host_t *self, op_kind_t kind, const char *command, const char *sid,
     //  A store call is bounded by --store-timeout; one reconnect and retry
     //  may double that
     op->timer.deadline = zclock_mono () + 2 * (int64_t) self->config->store_timeout + 1000;
+    if (heap_push (self->op_timers, &op->timer)) {
+        //  No deadline, no request: a late answer is counted and dropped
+        s_op_destroy (&op);
+        return NULL;
+    }
     zhashx_insert (self->ops, &op->tag, op);
-    if (heap_push (self->op_timers, &op->timer))
-        log_error (self->name, "no memory for a store deadline: session %s", op->sid);
     return op;
 }
 

@@ -71,7 +71,7 @@ typedef struct {
     uint64_t refusals [STATUSES];
     bool draining;              //  new sessions get 503
     bool stopping;              //  a shutdown is draining
-    bool closed;                //  drained: every new frame is refused
+    bool closed;                //  drained: every new frame is refused (503)
     int64_t stop_deadline;      //  monotonic ms: stop whatever is in flight
     int64_t next_check;         //  monotonic ms: next look at the hosts
     int busy_hosts;             //  hosts that reported work in flight
@@ -317,7 +317,18 @@ s_host_figures (supervisor_t *self, zmq_msg_t *body)
       + json_integer_value (json_object_get (figures, "loading")) > 0)
         self->busy_hosts++;
     json_decref (figures);
-    if (--self->waiting_hosts == 0 && self->busy_hosts == 0 && self->stopping)
+    if (--self->waiting_hosts > 0 || self->busy_hosts > 0 || !self->stopping)
+        return;
+    //  All idle. Frames routed before this round may still be on their way
+    //  to a host that already answered: close the edge, then ask once more.
+    //  Host pipes are first in, first out, so an idle answer to a round
+    //  asked after closing proves every routed frame was handled and its
+    //  answer forwarded ahead of it.
+    if (!self->closed) {
+        self->closed = true;
+        self->next_check = 0;
+    }
+    else
         s_shutdown_done (self, "nothing in flight");
 }
 

@@ -6,6 +6,7 @@
 #include "runtime/log.h"
 #include "tools/demo.h"
 
+#include <pthread.h>
 #include <signal.h>
 
 extern char **environ;
@@ -50,7 +51,11 @@ main (int argc, char *argv [])
     log_setup ((log_level_t) config.log_level, config.log_json);
     zsys_handler_set (NULL);    //  our own handler drains instead of aborting
     s_catch_signals ();
-    zsys_set_max_sockets ((size_t) (2 * (config.session_threads + config.tool_threads) + 64));
+    //  Sockets per actor: a host 7 (pipe pair, tools, cleanup, control, DB),
+    //  a tool worker 2, a DB worker 3, the rest a few dozen. CZMQ aborts
+    //  past its cap, so count them all.
+    zsys_set_max_sockets ((size_t) (8 * config.session_threads + 3 * config.tool_threads
+                                    + 4 * config.db_workers + 64));
     zsys_set_linger (0);
 
     tool_table_t *table = tool_table_new ();
@@ -59,8 +64,17 @@ main (int argc, char *argv [])
         return 2;
     }
 
+    //  Actor threads inherit a mask that blocks SIGTERM and SIGINT, so the
+    //  signals reach this thread only and never interrupt an actor's send;
+    //  one that comes during start-up waits until the actors are up.
+    sigset_t signals, previous;
+    sigemptyset (&signals);
+    sigaddset (&signals, SIGTERM);
+    sigaddset (&signals, SIGINT);
+    pthread_sigmask (SIG_BLOCK, &signals, &previous);
     supervisor_args_t args = { &config, table };
     zactor_t *supervisor = actor_start (supervisor_actor, &args, error, sizeof (error));
+    pthread_sigmask (SIG_SETMASK, &previous, NULL);
     if (!supervisor) {
         fprintf (stderr, "mcpzd: %s\n", error);
         tool_table_destroy (&table);

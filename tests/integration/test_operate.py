@@ -338,6 +338,21 @@ class Settings(ServerTestCase):
         self.assertNotIn("f41l", server.stderr_text())
 
 
+class ManyThreads(ServerTestCase):
+
+    def test_many_actors_start(self):
+        """A big machine's defaults: many hosts, workers and DB workers
+        must fit CZMQ's socket cap (it aborts past it)."""
+        server = self.start_server("--session-threads", "32", "--tool-threads", "64",
+                                   "--db-workers", "16", "--store", "sqlite:{tmp}/many.db",
+                                   store=None)
+        c = self.client(server)
+        sids = c.open_many(20)
+        for sid in sids:
+            self.assertEqual(c.result(sid, "ping"), {})
+        self.assertTrue(control(server.control_ep, {"command": "metrics"})["ok"])
+
+
 class ControlSecurity(ServerTestCase):
 
     def test_tcp_control_must_be_loopback(self):
