@@ -188,14 +188,16 @@ class DatabaseOutage(StoreCase):
     def pg_ctl(self, action):
         bins = sorted(d for d in os.listdir("/usr/lib/postgresql"))
         pg_ctl = "/usr/lib/postgresql/%s/bin/pg_ctl" % bins[-1]
-        argv = [pg_ctl, "-D", os.path.join(self.pg_dir, "data"), "-w", "-t", "60"]
+        with open(os.path.join(self.pg_dir, "data")) as f:
+            data = f.read().strip()         #  pg.sh keeps the server under /tmp
+        argv = [pg_ctl, "-D", os.path.join(data, "db"), "-w", "-t", "60"]
         if action == "stop":
             argv += ["-m", "immediate", "stop"]
         else:
             port = self.url.rsplit(":", 1)[1].split("/")[0]
-            argv += ["-l", os.path.join(self.pg_dir, "server.log"), "-o",
+            argv += ["-l", os.path.join(data, "server.log"), "-o",
                      "-c listen_addresses=127.0.0.1 -c port=%s -c unix_socket_directories=%s"
-                     % (port, self.pg_dir), "start"]
+                     % (port, data), "start"]
         if os.getuid() == 0:
             argv = ["runuser", "-u", "postgres", "--"] + argv
         subprocess.run(argv, check=True, capture_output=True, timeout=90)
