@@ -85,22 +85,24 @@ s_append (metrics_t *self, const char *format, ...)
 {
     va_list args;
     va_start (args, format);
-    int size = vsnprintf (NULL, 0, format, args);
+    size_t size;
+    char *line = proto_vformat (&size, format, args);
     va_end (args);
-    if (size < 0)
+    if (!line)
         return;
-    if (self->size + (size_t) size + 1 > self->capacity) {
-        size_t capacity = (self->capacity + (size_t) size + 1) * 2;
+    if (self->size + size + 1 > self->capacity) {
+        size_t capacity = (self->capacity + size + 1) * 2;
         char *text = (char *) realloc (self->text, capacity);
-        if (!text)
+        if (!text) {
+            free (line);
             return;
+        }
         self->text = text;
         self->capacity = capacity;
     }
-    va_start (args, format);
-    vsnprintf (self->text + self->size, (size_t) size + 1, format, args);
-    va_end (args);
-    self->size += (size_t) size;
+    memcpy (self->text + self->size, line, size + 1);
+    self->size += size;
+    free (line);
 }
 
 void

@@ -17,4 +17,8 @@ char *
     proto_format (size_t *size_p, const char *format, ...)
     __attribute__ ((format (printf, 2, 3)));
 
+//  The same with a va_list.
+char *
+    proto_vformat (size_t *size_p, const char *format, va_list args);
+
 #endif

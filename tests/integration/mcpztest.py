@@ -1043,3 +1043,19 @@ class ServerTestCase(unittest.TestCase):
 
 def main():
     unittest.main(verbosity=2 if VERBOSE else 1)
+
+
+class SessionTestCase(ServerTestCase):
+    """One server for the class; every test gets a client with an open
+    session (self.c, self.sid), and the session must survive the test."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = cls.start_class_server()
+
+    def setUp(self):
+        self.c = self.client(self.server)
+        self.sid = self.c.open()
+
+    def tearDown(self):
+        self.assertEqual(self.c.result(self.sid, "ping"), {})

@@ -7,7 +7,7 @@ import json
 import time
 import unittest
 
-from mcpztest import (SIGNATURE, ServerTestCase, dumps, init_params, next_id,
+from mcpztest import (SIGNATURE, ServerTestCase, SessionTestCase, dumps, init_params, next_id,
                       text_of)
 
 UNKNOWN_SID = "0123456789abcdef0123456789abcdef"
@@ -21,20 +21,9 @@ def req(rid, method="ping", params=None, **extra):
     return body
 
 
-class Envelope(ServerTestCase):
-    """ERR 400 and 404: problems with the envelope or the session."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.server = cls.start_class_server()
-
-    def setUp(self):
-        self.c = self.client(self.server)
-        self.sid = self.c.open()
-
-    def tearDown(self):
-        # The session survives every bad envelope.
-        self.assertEqual(self.c.result(self.sid, "ping"), {})
+class Envelope(SessionTestCase):
+    """ERR 400 and 404: problems with the envelope or the session. The
+    session survives every bad envelope (SessionTestCase checks)."""
 
     def test_wrong_frame_count(self):
         c, sid = self.c, self.sid
@@ -259,20 +248,9 @@ class MessageSize(ServerTestCase):
         self.assertTrue(self.server.running())
 
 
-class InSession(ServerTestCase):
+class InSession(SessionTestCase):
     """A problem with the JSON-RPC body inside a live session is a MSG with a
     JSON-RPC error, and the session carries on."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.server = cls.start_class_server()
-
-    def setUp(self):
-        self.c = self.client(self.server)
-        self.sid = self.c.open()
-
-    def tearDown(self):
-        self.assertEqual(self.c.result(self.sid, "ping"), {})
 
     def error_answer(self):
         """The next JSON-RPC error response in the inbox (untracked ids)."""

@@ -5,18 +5,10 @@ JSON-RPC error), progress notifications and their routing, and
 import time
 import unittest
 
-from mcpztest import ServerTestCase, next_id, text_of
+from mcpztest import ServerTestCase, SessionTestCase, next_id, text_of
 
 
-class DemoTools(ServerTestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        cls.server = cls.start_class_server()
-
-    def setUp(self):
-        self.c = self.client(self.server)
-        self.sid = self.c.open()
+class DemoTools(SessionTestCase):
 
     def tool(self, name, arguments=None, meta=None, timeout=10):
         return self.c.tool(self.sid, name, arguments, meta, timeout)
