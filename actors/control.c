@@ -19,8 +19,13 @@
     to cleanup (answered REPORT tag, JSON).
     Sends on its pipe to the supervisor: FIGURES tag (answered FIGURES tag,
     JSON), DRAIN, SHUTDOWN.  Takes $TERM.
+
+    Binding the control socket safely is in control/endpoint.c; merging the
+    actors' figures into Prometheus text in control/figures.c.
 */
 #include "actors/control.h"
+#include "actors/control/endpoint.h"
+#include "actors/control/figures.h"
 #include "proto/control.h"
 #include "proto/mcpz.h"
 #include "proto/metrics.h"
@@ -29,10 +34,8 @@
 #include "runtime/log.h"
 
 #include <inttypes.h>
-#include <sys/stat.h>
 
 #define GATHER_MS   2000        //  deadline for figures from the actors
-#define CONTROL_HWM 1000        //  operator requests queued
 #define PENDING_MAX 64          //  requests gathering figures at once
 
 typedef struct {
@@ -42,11 +45,7 @@ typedef struct {
     uint32_t tag;               //  matches the actors' replies
     int waiting;                //  replies still expected
     int64_t deadline;           //  answer with what arrived by then
-    json_t *hosts;              //  replies of hosts, in arrival order
-    json_t *db;                 //  replies of DB workers
-    json_t *tools;              //  the pool's figures
-    json_t *cleanup;            //  cleanup's figures or report
-    json_t *supervisor;         //  the supervisor's figures
+    figures_t figures;          //  replies of the actors
     char *result;               //  KILLED status
 } pending_t;
 
@@ -110,11 +109,11 @@ s_pending_destroy (pending_t **pending_p)
     if (*pending_p) {
         pending_t *pending = *pending_p;
         frames_close (pending->envelope, pending->envelope_size);
-        json_decref (pending->hosts);
-        json_decref (pending->db);
-        json_decref (pending->tools);
-        json_decref (pending->cleanup);
-        json_decref (pending->supervisor);
+        json_decref (pending->figures.hosts);
+        json_decref (pending->figures.db);
+        json_decref (pending->figures.tools);
+        json_decref (pending->figures.cleanup);
+        json_decref (pending->figures.supervisor);
         free (pending->result);
         free (pending);
         *pending_p = NULL;
@@ -190,37 +189,26 @@ s_ask_everyone (desk_t *self, pending_t *pending)
 //  --------------------------------------------------------------------------
 //  Answers
 
-static json_int_t
-s_sum (json_t *array, const char *field)
-{
-    json_int_t sum = 0;
-    size_t index;
-    json_t *item;
-    json_array_foreach (array, index, item)
-        sum += json_integer_value (json_object_get (item, field));
-    return sum;
-}
-
 static void
 s_answer_stats (desk_t *self, pending_t *pending)
 {
-    json_t *hosts = pending->hosts;
-    json_t *supervisor = pending->supervisor? pending->supervisor: json_object ();
+    json_t *hosts = pending->figures.hosts;
+    json_t *supervisor = pending->figures.supervisor? pending->figures.supervisor: json_object ();
     json_t *fields = json_pack ("{s:I,s:I,s:I,s:I,s:I,s:O*,s:s,s:b,s:O,s:O*,s:O,s:O*,s:O}",
-        "sessions", s_sum (hosts, "sessions"),
-        "requests", s_sum (hosts, "requests"),
-        "errors", s_sum (hosts, "errors") + json_integer_value (json_object_get (supervisor, "refused")),
-        "overloads", s_sum (hosts, "overloads") + json_integer_value (json_object_get (supervisor, "overloads")),
-        "timeouts", s_sum (hosts, "timeouts"),
+        "sessions", figures_sum (hosts, "sessions"),
+        "requests", figures_sum (hosts, "requests"),
+        "errors", figures_sum (hosts, "errors") + json_integer_value (json_object_get (supervisor, "refused")),
+        "overloads", figures_sum (hosts, "overloads") + json_integer_value (json_object_get (supervisor, "overloads")),
+        "timeouts", figures_sum (hosts, "timeouts"),
         "uptime_s", json_object_get (supervisor, "uptime_s"),
         "node", self->config->node_id,
         "partial", pending->waiting > 0,
         "hosts", hosts,
-        "tools", pending->tools,
-        "db", pending->db,
-        "cleanup", pending->cleanup,
+        "tools", pending->figures.tools,
+        "db", pending->figures.db,
+        "cleanup", pending->figures.cleanup,
         "supervisor", supervisor);
-    if (!pending->supervisor)
+    if (!pending->figures.supervisor)
         json_decref (supervisor);
     //  Per-host request matrices and histograms are for metrics
     size_t index;
@@ -250,13 +238,13 @@ s_answer_sessions (desk_t *self, pending_t *pending)
     size_t total = 0, index;
     json_t *page, *item;
     bool more = false;
-    json_array_foreach (pending->hosts, index, page) {
+    json_array_foreach (pending->figures.hosts, index, page) {
         total += json_array_size (json_object_get (page, "sessions"));
         more = more || json_is_true (json_object_get (page, "more"));
     }
     json_t **all = (json_t **) calloc (total + 1, sizeof (json_t *));
     size_t count = 0;
-    json_array_foreach (pending->hosts, index, page) {
+    json_array_foreach (pending->figures.hosts, index, page) {
         size_t at;
         json_array_foreach (json_object_get (page, "sessions"), at, item)
             all [count++] = item;
@@ -277,7 +265,7 @@ s_answer_sessions (desk_t *self, pending_t *pending)
 static void
 s_answer_session (desk_t *self, pending_t *pending)
 {
-    json_t *info = json_array_get (pending->hosts, 0);
+    json_t *info = json_array_get (pending->figures.hosts, 0);
     if (json_is_object (info))
         s_reply_ok (self, pending, json_incref (info));
     else
@@ -298,13 +286,22 @@ s_answer_kill (desk_t *self, pending_t *pending)
 static void
 s_answer_cleanup (desk_t *self, pending_t *pending)
 {
-    if (pending->cleanup)
-        s_reply_ok (self, pending, json_pack ("{s:O}", "report", pending->cleanup));
+    if (pending->figures.cleanup)
+        s_reply_ok (self, pending, json_pack ("{s:O}", "report", pending->figures.cleanup));
     else
         s_reply_error (self, pending, "cleanup did not finish in time");
 }
 
-static void s_answer_metrics (desk_t *self, pending_t *pending);
+static void
+s_answer_metrics (desk_t *self, pending_t *pending)
+{
+    char *text = figures_metrics (&pending->figures, pending->waiting > 0);
+    if (text)
+        s_reply_ok (self, pending, json_pack ("{s:s}", "text", text));
+    else
+        s_reply_error (self, pending, "out of memory");
+    free (text);
+}
 
 static void
 s_answer (desk_t *self, pending_t *pending)
@@ -331,17 +328,17 @@ s_arrived (desk_t *self, zmq_msg_t *tag, const char *source, zmq_msg_t *body)
     json_t *json = body? json_loadb (zmq_msg_data (body), zmq_msg_size (body), 0, NULL): NULL;
     if (streq (source, "host")) {
         if (json)
-            json_array_append (pending->hosts, json);
+            json_array_append (pending->figures.hosts, json);
     }
     else
     if (streq (source, "killed"))
         pending->result = body? strndup ((char *) zmq_msg_data (body), zmq_msg_size (body)): NULL;
     else
     if (streq (source, "db"))
-        json_array_append (pending->db, json? json: json_null ());
+        json_array_append (pending->figures.db, json? json: json_null ());
     else {
-        json_t **slot = streq (source, "tools")? &pending->tools:
-                        streq (source, "cleanup")? &pending->cleanup: &pending->supervisor;
+        json_t **slot = streq (source, "tools")? &pending->figures.tools:
+                        streq (source, "cleanup")? &pending->figures.cleanup: &pending->figures.supervisor;
         json_decref (*slot);
         *slot = json_incref (json);
     }
@@ -440,8 +437,8 @@ s_handle_operator (desk_t *self)
     pending->envelope_size = count - 1;
     pending->tag = ++self->next_tag;
     pending->deadline = zclock_mono () + GATHER_MS;
-    pending->hosts = json_array ();
-    pending->db = json_array ();
+    pending->figures.hosts = json_array ();
+    pending->figures.db = json_array ();
     char error [256];
     control_request_t *request = &pending->request;
     if (control_parse (zmq_msg_data (body), zmq_msg_size (body), request, error, sizeof (error)))
@@ -534,260 +531,7 @@ s_handle_pipe (desk_t *self)
 }
 
 //  --------------------------------------------------------------------------
-//  Metrics: every actor's figures merged into one Prometheus text
-
-static void
-s_counter (metrics_t *metrics, const char *name, const char *help, double value)
-{
-    metrics_family (metrics, name, "counter", help);
-    metrics_sample (metrics, name, NULL, value);
-}
-
-static void
-s_gauge (metrics_t *metrics, const char *name, const char *help, double value)
-{
-    metrics_family (metrics, name, "gauge", help);
-    metrics_sample (metrics, name, NULL, value);
-}
-
-//  Sums one field over the hosts' figures.
-#define HOSTS(field) ((double) s_sum (pending->hosts, field))
-
-static void
-s_metrics_hosts (desk_t *self, pending_t *pending, metrics_t *metrics)
-{
-    s_gauge (metrics, "mcpz_sessions_open", "Sessions held in memory now.", HOSTS ("sessions"));
-    s_counter (metrics, "mcpz_sessions_opened_total", "Sessions opened (initialize answered).", HOSTS ("opened"));
-    s_counter (metrics, "mcpz_sessions_closed_total", "Sessions closed by CLOSE or kill.", HOSTS ("closed"));
-    s_counter (metrics, "mcpz_sessions_expired_total", "Sessions expired idle past the TTL.", HOSTS ("expired"));
-    s_counter (metrics, "mcpz_sessions_resumed_total", "Sessions loaded from the store.", HOSTS ("loads"));
-    s_counter (metrics, "mcpz_sessions_dropped_total", "Sessions dropped because the store no longer had them.", HOSTS ("dropped"));
-    s_gauge (metrics, "mcpz_requests_inflight", "Tool calls in flight on tool workers.", HOSTS ("inflight"));
-    s_counter (metrics, "mcpz_timeouts_total", "Requests answered -32001 at their deadline.", HOSTS ("timeouts"));
-    s_counter (metrics, "mcpz_cancellations_total", "Requests cancelled by the client.", HOSTS ("cancelled"));
-    s_counter (metrics, "mcpz_late_results_total", "Tool results that came after their request ended; dropped.", HOSTS ("late"));
-    s_counter (metrics, "mcpz_replay_evictions_total", "Events evicted from replay rings.", HOSTS ("evicted"));
-
-    //  Requests by method and outcome, and latency by method
-    metrics_family (metrics, "mcpz_requests_total", "counter", "Requests by method and outcome.");
-    json_t *merged = json_object ();
-    size_t index;
-    json_t *host;
-    json_array_foreach (pending->hosts, index, host) {
-        const char *method;
-        json_t *outcomes;
-        json_object_foreach (json_object_get (host, "methods"), method, outcomes) {
-            json_t *into = json_object_get (merged, method);
-            if (!into)
-                json_object_set_new (merged, method, into = json_object ());
-            const char *outcome;
-            json_t *value;
-            json_object_foreach (outcomes, outcome, value)
-                json_object_set_new (into, outcome, json_integer (
-                    json_integer_value (json_object_get (into, outcome)) + json_integer_value (value)));
-        }
-    }
-    const char *method;
-    json_t *outcomes;
-    json_object_foreach (merged, method, outcomes) {
-        const char *outcome;
-        json_t *value;
-        json_object_foreach (outcomes, outcome, value) {
-            char labels [128];
-            snprintf (labels, sizeof (labels), "method=\"%s\",outcome=\"%s\"", method, outcome);
-            metrics_sample (metrics, "mcpz_requests_total", labels, (double) json_integer_value (value));
-        }
-    }
-    json_decref (merged);
-    metrics_family (metrics, "mcpz_request_duration_seconds", "histogram",
-                    "Time from a request's arrival at its host to its answer, by method.");
-    json_t *methods = json_object ();
-    json_array_foreach (pending->hosts, index, host) {
-        json_t *histogram;
-        json_object_foreach (json_object_get (host, "latency"), method, histogram) {
-            histogram_t *into = (histogram_t *) json_integer_value (json_object_get (methods, method));
-            if (!into) {
-                into = (histogram_t *) calloc (1, sizeof (histogram_t));
-                json_object_set_new (methods, method, json_integer ((json_int_t) (intptr_t) into));
-            }
-            histogram_add_json (into, histogram);
-        }
-    }
-    json_t *pointer;
-    json_object_foreach (methods, method, pointer) {
-        histogram_t *histogram = (histogram_t *) (intptr_t) json_integer_value (pointer);
-        char labels [64];
-        snprintf (labels, sizeof (labels), "method=\"%s\"", method);
-        metrics_histogram (metrics, "mcpz_request_duration_seconds", labels, histogram);
-        free (histogram);
-    }
-    json_decref (methods);
-
-    metrics_family (metrics, "mcpz_host_queue", "gauge", "Work waiting in each session host, by kind.");
-    json_array_foreach (pending->hosts, index, host) {
-        char labels [64];
-        const char *kinds [] = { "inflight", "loading", "store_ops" };
-        for (int kind = 0; kind < 3; kind++) {
-            snprintf (labels, sizeof (labels), "host=\"%lld\",kind=\"%s\"",
-                      (long long) json_integer_value (json_object_get (host, "host")), kinds [kind]);
-            metrics_sample (metrics, "mcpz_host_queue", labels,
-                            (double) json_integer_value (json_object_get (host, kinds [kind])));
-        }
-    }
-}
-
-static void
-s_metrics_others (desk_t *self, pending_t *pending, metrics_t *metrics)
-{
-    json_t *supervisor = pending->supervisor;
-    metrics_family (metrics, "mcpz_refusals_total", "counter", "ERR answers by status.");
-    const char *statuses [] = { "400", "404", "413", "429", "503" };
-    json_t *refusals = json_object ();
-    size_t index;
-    json_t *host;
-    json_array_foreach (pending->hosts, index, host)
-        for (int at = 0; at < 5; at++)
-            json_object_set_new (refusals, statuses [at], json_integer (
-                json_integer_value (json_object_get (refusals, statuses [at]))
-              + json_integer_value (json_object_get (json_object_get (host, "refusals"), statuses [at]))));
-    for (int at = 0; at < 5; at++) {
-        char labels [32];
-        snprintf (labels, sizeof (labels), "status=\"%s\"", statuses [at]);
-        metrics_sample (metrics, "mcpz_refusals_total", labels, (double) (
-            json_integer_value (json_object_get (refusals, statuses [at]))
-          + json_integer_value (json_object_get (json_object_get (supervisor, "refusals"), statuses [at]))));
-    }
-    json_decref (refusals);
-    s_counter (metrics, "mcpz_undeliverable_total", "Answers a client was gone for or not reading; kept for replay.",
-               (double) json_integer_value (json_object_get (supervisor, "undeliverable")));
-    s_gauge (metrics, "mcpz_draining", "1 while the node refuses new sessions.",
-             json_is_true (json_object_get (supervisor, "draining")));
-    s_gauge (metrics, "mcpz_uptime_seconds", "Seconds since start.",
-             (double) json_integer_value (json_object_get (supervisor, "uptime_s")));
-
-    json_t *tools = pending->tools;
-    s_gauge (metrics, "mcpz_tool_workers_busy", "Tool workers running a call.",
-             (double) json_integer_value (json_object_get (tools, "busy")));
-    s_gauge (metrics, "mcpz_tool_queue", "Tool calls waiting for a free worker.",
-             (double) json_integer_value (json_object_get (tools, "queued")));
-    s_counter (metrics, "mcpz_tool_calls_total", "Tool calls given to workers.",
-               (double) json_integer_value (json_object_get (tools, "calls")));
-
-    metrics_family (metrics, "mcpz_store_requests_total", "counter", "Store requests served by DB workers, by result.");
-    metrics_sample (metrics, "mcpz_store_requests_total", "result=\"ok\"",
-                    (double) (s_sum (pending->db, "served") - s_sum (pending->db, "failed")));
-    metrics_sample (metrics, "mcpz_store_requests_total", "result=\"error\"",
-                    (double) s_sum (pending->db, "failed"));
-    s_gauge (metrics, "mcpz_store_connected", "DB workers connected to the store.",
-             (double) s_sum (pending->db, "connected"));
-    histogram_t store = { 0 };
-    json_t *worker;
-    json_array_foreach (pending->db, index, worker)
-        histogram_add_json (&store, json_object_get (worker, "latency"));
-    metrics_family (metrics, "mcpz_store_batch_duration_seconds", "histogram",
-                    "Time a DB worker spent on one batch of store requests.");
-    metrics_histogram (metrics, "mcpz_store_batch_duration_seconds", NULL, &store);
-
-    json_t *cleanup = pending->cleanup;
-    s_counter (metrics, "mcpz_cleanup_cycles_total", "Cleanup cycles run.",
-               (double) json_integer_value (json_object_get (cleanup, "cycles")));
-    const char *figures [] = { "checked", "expired", "refreshed", "missing", "failed" };
-    metrics_family (metrics, "mcpz_cleanup_sessions_total", "counter", "Sessions seen by cleanup cycles, by result.");
-    for (int at = 0; at < 5; at++) {
-        char labels [32];
-        snprintf (labels, sizeof (labels), "result=\"%s\"", figures [at]);
-        metrics_sample (metrics, "mcpz_cleanup_sessions_total", labels,
-                        (double) json_integer_value (json_object_get (json_object_get (cleanup, "totals"), figures [at])));
-    }
-    s_gauge (metrics, "mcpz_cleanup_last_duration_seconds", "Duration of the last cleanup cycle.",
-             (double) json_integer_value (json_object_get (json_object_get (cleanup, "last"), "duration_ms")) / 1000.0);
-    s_gauge (metrics, "mcpz_metrics_partial", "1 when some actor did not report in time.",
-             pending->waiting > 0);
-}
-
-static void
-s_answer_metrics (desk_t *self, pending_t *pending)
-{
-    metrics_t *metrics = metrics_new ();
-    s_metrics_hosts (self, pending, metrics);
-    s_metrics_others (self, pending, metrics);
-    s_reply_ok (self, pending, json_pack ("{s:s}", "text", metrics_text (metrics)));
-    metrics_destroy (&metrics);
-}
-
-//  --------------------------------------------------------------------------
 //  Start
-
-static bool
-s_loopback (const char *endpoint)
-{
-    const char *host = endpoint + 6;    //  after tcp://
-    return strncmp (host, "127.", 4) == 0 || strncmp (host, "localhost:", 10) == 0
-        || strncmp (host, "[::1]:", 6) == 0;
-}
-
-//  The default control socket lives in a directory only its owner can
-//  enter: mode 0600 on the socket alone does not stop every client.
-static int
-s_private_directory (const char *path, char *error, size_t error_size)
-{
-    char directory [1024];
-    snprintf (directory, sizeof (directory), "%s", path);
-    char *slash = strrchr (directory, '/');
-    if (!slash)
-        return 0;
-    *slash = 0;
-    if (mkdir (directory, 0700) && errno != EEXIST) {
-        snprintf (error, error_size, "--control: cannot create %.200s: %s", directory, strerror (errno));
-        return -1;
-    }
-    struct stat info;
-    if (stat (directory, &info) || !S_ISDIR (info.st_mode) || info.st_uid != geteuid ()) {
-        snprintf (error, error_size, "--control: %.200s is not a directory of ours", directory);
-        return -1;
-    }
-    if ((info.st_mode & 077) && chmod (directory, 0700)) {
-        snprintf (error, error_size, "--control: cannot make %.200s private", directory);
-        return -1;
-    }
-    return 0;
-}
-
-static int
-s_bind_control (desk_t *self, char *error, size_t error_size)
-{
-    const config_t *config = self->config;
-    const char *endpoint = config->control;
-    if (strncmp (endpoint, "tcp://", 6) == 0 && !s_loopback (endpoint) && !config->control_remote) {
-        snprintf (error, error_size, "--control %s: a tcp control endpoint must be on loopback "
-                  "(or allowed with --control-remote)", endpoint);
-        return -1;
-    }
-    bool ipc = strncmp (endpoint, "ipc://", 6) == 0;
-    if (ipc && config_source (config, "control") == SOURCE_DEFAULT
-    &&  s_private_directory (endpoint + 6, error, error_size))
-        return -1;
-    self->control = zsock_new (ZMQ_ROUTER);
-    if (!self->control)
-        return -1;
-    zsock_set_linger (self->control, 500);      //  let the last reply leave
-    zsock_set_sndhwm (self->control, CONTROL_HWM);
-    zsock_set_rcvhwm (self->control, CONTROL_HWM);
-    zsock_set_maxmsgsize (self->control, 65536);
-    //  The file is created by bind: narrow the mask so it is never open.
-    //  umask is per process; no other thread creates files at start-up.
-    mode_t mask = umask (077);
-    int rc = zsock_bind (self->control, "%s", endpoint);
-    umask (mask);
-    if (rc == -1) {
-        snprintf (error, error_size, "--control %s: %s", endpoint, zmq_strerror (zmq_errno ()));
-        return -1;
-    }
-    if (ipc)
-        chmod (endpoint + 6, 0600);
-    self->control_raw = zsock_resolve (self->control);
-    return 0;
-}
 
 static int
 s_setup (desk_t *self, control_args_t *args, char *error, size_t error_size)
@@ -814,7 +558,11 @@ s_setup (desk_t *self, control_args_t *args, char *error, size_t error_size)
         if (zsock_connect (self->db, "%s", args->db_endpoints [index]) == -1)
             return -1;
     self->hosts_raw = zsock_resolve (self->hosts);
-    return s_bind_control (self, error, error_size);
+    self->control = control_endpoint_bind (self->config, error, error_size);
+    if (!self->control)
+        return -1;
+    self->control_raw = zsock_resolve (self->control);
+    return 0;
 }
 
 static void

@@ -74,14 +74,16 @@ mcp_init_clear (mcp_init_t *init)
 }
 
 char *
-mcp_init_result (int version)
+mcp_init_result (int version, unsigned capabilities)
 {
     assert (version >= 0 && version < MCP_VERSION_COUNT);
+    bool tools = capabilities & MCP_CAP_TOOLS, logging = capabilities & MCP_CAP_LOGGING;
     return proto_format (NULL,
         "{\"protocolVersion\":\"%s\","
-        "\"capabilities\":{\"tools\":{},\"logging\":{}},"
+        "\"capabilities\":{%s%s%s},"
         "\"serverInfo\":{\"name\":\"mcpz\",\"version\":\"%s\"}}",
-        mcp_versions [version], MCPZ_VERSION);
+        mcp_versions [version], tools? "\"tools\":{}": "", tools && logging? ",": "",
+        logging? "\"logging\":{}": "", MCPZ_VERSION);
 }
 
 char *
@@ -215,11 +217,20 @@ mcp_test (bool verbose)
     assert (mcp_init_parse (params, &init, &reason) == -1 && strstr (reason, "clientInfo"));
     json_decref (params);
 
-    char *text = mcp_init_result (2);
+    char *text = mcp_init_result (2, MCP_CAP_TOOLS | MCP_CAP_LOGGING);
     json_t *result = s_load (text);
     assert (streq (json_string_value (json_object_get (result, "protocolVersion")), "2025-06-18"));
     assert (json_is_object (json_object_get (json_object_get (result, "capabilities"), "tools")));
+    assert (json_is_object (json_object_get (json_object_get (result, "capabilities"), "logging")));
     json_decref (result);
+    free (text);
+    text = mcp_init_result (3, MCP_CAP_LOGGING);
+    result = s_load (text);
+    assert (json_object_size (json_object_get (result, "capabilities")) == 1);
+    json_decref (result);
+    free (text);
+    text = mcp_init_result (3, 0);
+    assert (strstr (text, "\"capabilities\":{}"));
     free (text);
 
     json_t *sum = json_pack ("{s:i}", "sum", 5);

@@ -41,10 +41,17 @@ int
 void
     mcp_init_clear (mcp_init_t *init);
 
-//  The result text of an initialize answer for a negotiated version.
-//  Caller frees.
+//  Server capabilities, as bits: what a server declares in initialize and
+//  what a method needs before a session may call it.
+typedef enum {
+    MCP_CAP_TOOLS   = 1 << 0,
+    MCP_CAP_LOGGING = 1 << 1
+} mcp_capability_t;
+
+//  The result text of an initialize answer for a negotiated version,
+//  declaring the capabilities set in the mask. Caller frees.
 char *
-    mcp_init_result (int version);
+    mcp_init_result (int version, unsigned capabilities);
 
 //  A CallToolResult with one text block; is_error sets isError. structured
 //  may be NULL; it is not consumed. Caller frees.

@@ -1,0 +1,171 @@
+/*  lifecycle — how a session opens, replays and ends on its host.
+
+    Owns: nothing of its own; it creates and removes entries of the host's
+    session table.
+    Takes from the host's routing: NEW (initialize), CLOSE and LISTEN frames.
+    Sends to the client, through host.c: the initialize answer (after the
+    row is written, with a store: ops.c), OK after CLOSE (after the row is
+    deleted, with a store), and for LISTEN every kept event newer than the
+    client's with its own event id, then OK.
+*/
+#include "actors/host/lifecycle.h"
+#include "actors/host/calls.h"
+#include "actors/host/host.h"
+#include "actors/host/ops.h"
+#include "proto/mcp.h"
+#include "runtime/frames.h"
+#include "runtime/log.h"
+
+#include <inttypes.h>
+
+void
+lifecycle_opened (host_t *self, session_t *session, zmq_msg_t *peer, json_t *id,
+                  int64_t received)
+{
+    self->opened++;
+    host_outcome (self, METHOD_INITIALIZE, OUTCOME_OK, received);
+    char *result = mcp_init_result (session->version, self->capabilities);
+    host_answer_result (self, session, peer, id, result);
+    free (result);
+    log_debug (self->name, "session %s opened, version %s", session->id,
+               mcp_versions [session->version]);
+}
+
+//  A valid initialize: a new session, answered now or once its row is
+//  written. init's fields move to the session.
+static void
+s_create (host_t *self, zmq_msg_t *peer, const char *sid, json_t *id, mcp_init_t *init,
+          int64_t received)
+{
+    session_t *session = session_new (sid, init->version, init->client_info,
+                                      init->capabilities, 0, zclock_mono ());
+    init->client_info = init->capabilities = NULL;
+    self->requests++;
+    if (!session || zhashx_insert (self->sessions, session->id, session)) {
+        session_destroy (&session);
+        host_refuse (self, peer, "", 503, "cannot create a session now", id, RETRY_QUEUE_MS);
+    }
+    else
+    if (!self->db)
+        lifecycle_opened (self, session, peer, id, received);
+    else
+    if (ops_persist (self, session, peer, id, received)) {
+        zhashx_delete (self->sessions, sid);
+        host_refuse (self, peer, "", 503, "store queue is full", id, RETRY_QUEUE_MS);
+    }
+}
+
+void
+lifecycle_open (host_t *self, zmq_msg_t *peer, const char *sid, zmq_msg_t *body)
+{
+    int64_t received = zclock_usecs ();
+    int code;
+    const char *reason;
+    json_t *id = NULL;
+    jsonrpc_t *msg = jsonrpc_parse (zmq_msg_data (body), zmq_msg_size (body),
+                                    &code, &reason, &id);
+    mcp_init_t init = { 0 };
+    uint64_t errors = self->errors;
+    if (msg) {
+        id = json_incref (jsonrpc_id (msg));
+        if (jsonrpc_kind (msg) != JSONRPC_REQUEST
+        ||  !streq (jsonrpc_method (msg), "initialize"))
+            reason = "no session id: a session starts with an initialize request";
+        else
+        if (mcp_init_parse (jsonrpc_params (msg), &init, &reason) == 0)
+            reason = NULL;
+    }
+    if (reason)
+        host_refuse (self, peer, "", 400, reason, id, -1);
+    else
+    if (zhashx_size (self->sessions) >= self->max_sessions)
+        host_refuse (self, peer, "", 503, "session cap reached", id, RETRY_CAP_MS);
+    else
+        s_create (self, peer, sid, id, &init, received);
+    if (self->errors != errors)
+        host_outcome (self, METHOD_INITIALIZE, OUTCOME_REFUSED, 0);
+    mcp_init_clear (&init);
+    json_decref (id);
+    jsonrpc_destroy (&msg);
+}
+
+void
+lifecycle_end (host_t *self, session_t *session)
+{
+    char sid [MCPZ_SID_SIZE + 1];
+    memcpy (sid, session->id, sizeof (sid));
+    calls_end_session (self, session);
+    zhashx_delete (self->sessions, sid);
+}
+
+void
+lifecycle_close (host_t *self, zmq_msg_t *peer, session_t *session)
+{
+    if (self->db) {
+        //  The row goes first: a closed session must never come back
+        if (ops_delete (self, session, peer, NULL))
+            host_refuse (self, peer, session->id, 503, "store queue is full", NULL, RETRY_QUEUE_MS);
+        return;
+    }
+    char sid [MCPZ_SID_SIZE + 1];
+    memcpy (sid, session->id, sizeof (sid));
+    lifecycle_end (self, session);
+    self->closed++;
+    host_send (self, "OK", peer, sid, NULL, strdup ("{}"), 2);
+    log_debug (self->name, "session %s closed", sid);
+}
+
+//  Re-sends one kept event to the LISTEN peer, with its own event id.
+typedef struct {
+    host_t *host;
+    zmq_msg_t *peer;
+    const char *sid;
+} replay_t;
+
+static void
+s_replay_one (void *arg, uint64_t event_id, zmq_msg_t *body)
+{
+    replay_t *replay = (replay_t *) arg;
+    void *socket = replay->host->raw;
+    char event_text [24];
+    snprintf (event_text, sizeof (event_text), "%" PRIu64, event_id);
+    zmq_msg_t peer, copy;
+    zmq_msg_init (&peer);
+    zmq_msg_copy (&peer, replay->peer);
+    zmq_msg_init (&copy);
+    zmq_msg_copy (&copy, body);
+    frames_send_text (socket, "MSG", ZMQ_SNDMORE);
+    zmq_msg_send (&peer, socket, ZMQ_SNDMORE);
+    frames_send_text (socket, replay->sid, ZMQ_SNDMORE);
+    frames_send_text (socket, event_text, ZMQ_SNDMORE);
+    zmq_msg_send (&copy, socket, 0);
+}
+
+//  "complete" in the answer says whether the ring still held everything
+//  after the client's id.
+void
+lifecycle_listen (host_t *self, zmq_msg_t *peer, session_t *session, zmq_msg_t *body)
+{
+    char text [24] = "0";
+    char *end = NULL;
+    if (zmq_msg_size (body) > 0
+    && (!frames_text (body, text, sizeof (text)) || text [0] < '0' || text [0] > '9'
+        || (strtoull (text, &end, 10), *end))) {
+        host_refuse (self, peer, session->id, 400, "LISTEN body must be a decimal event id", NULL, -1);
+        return;
+    }
+    uint64_t after = strtoull (text, NULL, 10);
+    replay_t replay = { self, peer, session->id };
+    size_t replayed = session->ring? ring_replay (session->ring, after, s_replay_one, &replay): 0;
+    uint64_t oldest = session->ring? ring_oldest (session->ring): 0;
+    //  Complete when the ring reaches back to the event after the client's.
+    //  After a resume the ring starts in a new epoch: what an earlier
+    //  process sent is not kept, so an older id is never complete.
+    bool complete = after >= session->event_id || (oldest && oldest <= after + 1);
+    if (session_set_listener (session, peer))
+        log_warn (self->name, "session %s: no memory for its listener", session->id);
+    char reply [128];
+    snprintf (reply, sizeof (reply), "{\"last_event_id\":%" PRIu64 ",\"replayed\":%zu,"
+              "\"complete\":%s}", session->event_id, replayed, complete? "true": "false");
+    host_send (self, "OK", peer, session->id, NULL, strdup (reply), strlen (reply));
+}

@@ -1,0 +1,34 @@
+/*  lifecycle — a session opening, replaying to a listener, and ending. */
+#ifndef MCPZ_HOST_LIFECYCLE_H
+#define MCPZ_HOST_LIFECYCLE_H
+
+#include <czmq.h>
+
+#include "actors/session.h"
+
+typedef struct _host_t host_t;
+
+//  NEW: a client's initialize under a fresh session id (sid).
+void
+    lifecycle_open (host_t *self, zmq_msg_t *peer, const char *sid, zmq_msg_t *body);
+
+//  Answers the initialize request id that opened session (its row, if any,
+//  is committed).
+void
+    lifecycle_opened (host_t *self, session_t *session, zmq_msg_t *peer, json_t *id,
+                      int64_t received);
+
+//  CLOSE: ends the session; with a store, once its row is deleted.
+void
+    lifecycle_close (host_t *self, zmq_msg_t *peer, session_t *session);
+
+//  LISTEN: replays kept events after the body's event id and makes peer
+//  the session's listener.
+void
+    lifecycle_listen (host_t *self, zmq_msg_t *peer, session_t *session, zmq_msg_t *body);
+
+//  Ends a session here, now: its calls are answered, its memory freed.
+void
+    lifecycle_end (host_t *self, session_t *session);
+
+#endif

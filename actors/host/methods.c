@@ -1,0 +1,211 @@
+/*  methods — MCP requests and notifications of a live session.
+
+    Owns: the method table. Takes a MSG body from the host's routing;
+    sends answers through host.c and tool calls through calls.c.
+    A request is looked up in the table (linear: a handful of rows, each a
+    strcmp, is cheaper than hashing the name), checked against the row's
+    capability and session state, and handed to the row's handler.
+    Notifications go through a table of their own; unknown ones and
+    responses to server requests need no answer and get none.
+*/
+#include "actors/host/methods.h"
+#include "actors/host/calls.h"
+#include "actors/host/host.h"
+#include "proto/jsonw.h"
+#include "proto/mcp.h"
+
+typedef void (method_fn) (host_t *self, request_t *request);
+
+typedef struct {
+    const char *name;
+    method_fn *handler;
+    unsigned capability;        //  mcp_capability_t bits the server must offer
+    session_state_t needs;      //  least session state it may come in
+} method_row_t;
+
+static void
+s_initialize (host_t *self, request_t *request)
+{
+    host_answer_error (self, request->session, request->peer, request->id,
+                       JSONRPC_INVALID_REQUEST, "session is already initialized");
+}
+
+static void
+s_ping (host_t *self, request_t *request)
+{
+    host_answer_result (self, request->session, request->peer, request->id, "{}");
+}
+
+static void
+s_tools_list (host_t *self, request_t *request)
+{
+    host_answer_result (self, request->session, request->peer, request->id,
+                        tool_table_list (self->table));
+}
+
+static void
+s_tools_call (host_t *self, request_t *request)
+{
+    json_t *name = json_object_get (request->params, "name");
+    json_t *arguments = json_object_get (request->params, "arguments");
+    const char *refusal = NULL;
+    if (!json_is_object (request->params) || !json_is_string (name))
+        refusal = "tools/call needs params with a tool name";
+    else
+    if (arguments && !json_is_object (arguments))
+        refusal = "tool arguments must be an object";
+    if (refusal) {
+        host_answer_error (self, request->session, request->peer, request->id,
+                           JSONRPC_INVALID_PARAMS, refusal);
+        return;
+    }
+    const tool_def_t *def = tool_table_find (self->table, json_string_value (name));
+    if (!def) {
+        char message [160];
+        int shown = (int) jsonw_utf8_prefix (json_string_value (name), json_string_length (name), 100);
+        snprintf (message, sizeof (message), "unknown tool: %.*s", shown, json_string_value (name));
+        host_answer_error (self, request->session, request->peer, request->id,
+                           JSONRPC_INVALID_PARAMS, message);
+        return;
+    }
+    json_t *empty = arguments? NULL: json_object ();
+    json_t *token = json_object_get (json_object_get (request->params, "_meta"), "progressToken");
+    if (token && !json_is_string (token) && !json_is_integer (token))
+        token = NULL;
+    calls_start (self, request, def, arguments? arguments: empty, token);
+    json_decref (empty);
+}
+
+static void
+s_set_level (host_t *self, request_t *request)
+{
+    int index = mcp_log_level (json_string_value (json_object_get (request->params, "level")));
+    if (index < 0) {
+        host_answer_error (self, request->session, request->peer, request->id,
+                           JSONRPC_INVALID_PARAMS,
+                           "level must be one of debug, info, notice, warning, error, "
+                           "critical, alert, emergency");
+        return;
+    }
+    request->session->log_level = (uint8_t) (index + 1);
+    host_answer_result (self, request->session, request->peer, request->id, "{}");
+}
+
+//  One row per counted method, in method_t order
+static const method_row_t s_methods [METHOD_OTHER] = {
+    [METHOD_INITIALIZE] = { "initialize",       s_initialize, 0,               SESSION_INITIALIZING },
+    [METHOD_PING]       = { "ping",             s_ping,       0,               SESSION_INITIALIZING },
+    [METHOD_TOOLS_LIST] = { "tools/list",       s_tools_list, MCP_CAP_TOOLS,   SESSION_INITIALIZING },
+    [METHOD_TOOLS_CALL] = { "tools/call",       s_tools_call, MCP_CAP_TOOLS,   SESSION_INITIALIZING },
+    [METHOD_SET_LEVEL]  = { "logging/setLevel", s_set_level,  MCP_CAP_LOGGING, SESSION_INITIALIZING },
+};
+
+const char *
+methods_name (method_t method)
+{
+    return method < METHOD_OTHER? s_methods [method].name: "other";
+}
+
+static method_t
+s_find (const char *name)
+{
+    for (int index = 0; index < METHOD_OTHER; index++)
+        if (streq (name, s_methods [index].name))
+            return (method_t) index;
+    return METHOD_OTHER;
+}
+
+//  The one place a request is refused for what it asks rather than how.
+static void
+s_dispatch (host_t *self, request_t *request, method_t method)
+{
+    const method_row_t *row = method < METHOD_OTHER? &s_methods [method]: NULL;
+    if (!row || (row->capability & ~self->capabilities))
+        host_answer_error (self, request->session, request->peer, request->id,
+                           JSONRPC_METHOD_NOT_FOUND, "method not found");
+    else
+    if (request->session->state < row->needs)
+        host_answer_error (self, request->session, request->peer, request->id,
+                           JSONRPC_INVALID_REQUEST, "session is not initialized");
+    else
+        row->handler (self, request);
+}
+
+//  Counts a request's phases and outcome around its handler. Requests
+//  queued on a worker count their outcome when the worker answers.
+static void
+s_handle_request (host_t *self, session_t *session, zmq_msg_t *peer, jsonrpc_t *msg)
+{
+    request_t request = {
+        .session = session, .peer = peer, .msg = msg, .id = jsonrpc_id (msg),
+        .params = jsonrpc_params (msg), .received = zclock_usecs ()
+    };
+    method_t method = s_find (jsonrpc_method (msg));
+    self->requests++;
+    host_phase (self, PHASE_RECEIVED, session->id, request.id, 0);
+    uint64_t queued = self->phases [PHASE_QUEUED];
+    uint64_t refused = self->phases [PHASE_REFUSED];
+    uint64_t errors = self->errors;
+    s_dispatch (self, &request, method);
+    if (self->phases [PHASE_QUEUED] != queued)
+        return;
+    outcome_t outcome = self->phases [PHASE_REFUSED] != refused? OUTCOME_REFUSED:
+                        self->errors != errors? OUTCOME_ERROR: OUTCOME_OK;
+    host_outcome (self, method, outcome, request.received);
+    if (outcome != OUTCOME_REFUSED)
+        host_phase (self, PHASE_ANSWERED, session->id, request.id, request.received);
+}
+
+static void
+s_initialized (host_t *self, session_t *session, jsonrpc_t *msg)
+{
+    session->state = SESSION_READY;
+}
+
+//  notifications/cancelled: the call stops and gets no answer (MCP).
+static void
+s_cancelled (host_t *self, session_t *session, jsonrpc_t *msg)
+{
+    calls_cancel (self, session, json_object_get (jsonrpc_params (msg), "requestId"));
+}
+
+static const struct {
+    const char *name;
+    void (*handler) (host_t *self, session_t *session, jsonrpc_t *msg);
+} s_notifications [] = {
+    { "notifications/initialized", s_initialized },
+    { "notifications/cancelled",   s_cancelled },
+};
+
+static void
+s_handle_notification (host_t *self, session_t *session, jsonrpc_t *msg)
+{
+    const char *method = jsonrpc_method (msg);
+    for (size_t index = 0; index < sizeof (s_notifications) / sizeof (s_notifications [0]); index++)
+        if (streq (method, s_notifications [index].name)) {
+            s_notifications [index].handler (self, session, msg);
+            return;
+        }
+}
+
+void
+methods_handle_msg (host_t *self, zmq_msg_t *peer, session_t *session, zmq_msg_t *body)
+{
+    int code;
+    const char *reason;
+    json_t *id = NULL;
+    jsonrpc_t *msg = jsonrpc_parse (zmq_msg_data (body), zmq_msg_size (body),
+                                    &code, &reason, &id);
+    if (!msg) {
+        host_answer_error (self, session, peer, id, code, reason);
+        json_decref (id);
+        return;
+    }
+    jsonrpc_kind_t kind = jsonrpc_kind (msg);
+    if (kind == JSONRPC_REQUEST)
+        s_handle_request (self, session, peer, msg);
+    else
+    if (kind == JSONRPC_NOTIFICATION)
+        s_handle_notification (self, session, msg);
+    jsonrpc_destroy (&msg);
+}
