@@ -11,7 +11,9 @@
       from                    message                      handled in
       supervisor (pipe)       NEW peer, sid, body          host/lifecycle.c
                               MSG peer, sid, body          host/methods.c
+                              MSGOK peer, sid, body        host/methods.c
                               LISTEN peer, sid, event id   host/lifecycle.c
+                              RESUME peer, sid, event id   host/lifecycle.c
                               CLOSE peer, sid, ""          host/lifecycle.c
                               STATS tag                    host/operator.c
                               $TERM                        here
@@ -20,9 +22,17 @@
       cleanup (DEALER)        SWEEP, DROP                  host/sweep.c
       control (DEALER)        STATS, LIST, INFO, KILL      host/operator.c
 
-    Sends, on its pipe: MSG|OK|ERR peer, session id, event id, body for
-    the client (host/host.c), and STATS tag, figures. What it sends to
+    Sends, on its pipe: MSG|ANS|OK|ERR peer, session id, event id, body
+    for the client (host/host.c), and STATS tag, figures. What it sends to
     the other actors is listed in the file that sends it.
+
+    MSGOK is a MSG whose sender waits for an answer even when it holds no
+    request: OK once its notifications and responses are taken (an HTTP
+    POST of notifications is answered 202 then). RESUME is a LISTEN that
+    replays one stream only: the events after the given one that went to
+    the same peer (MCP Streamable HTTP's Last-Event-ID). ANS is a MSG that
+    answers a request, the last message of it. None of these says which
+    front a frame came from; the supervisor and the edges decide that.
 
     A frame naming a session this host does not hold is, with a persistent
     store, held while the session is loaded from the store (host/ops.c),
@@ -41,6 +51,7 @@
 #include "runtime/actor.h"
 #include "runtime/frames.h"
 #include "runtime/log.h"
+#include "runtime/table.h"
 
 void
 host_route (host_t *self, zmq_msg_t *frames, int count)
@@ -65,11 +76,20 @@ host_route (host_t *self, zmq_msg_t *frames, int count)
     if (count == 4 && frames_is (&frames [0], "MSG"))
         methods_handle_msg (self, peer, session, &frames [3]);
     else
+    if (count == 4 && frames_is (&frames [0], "MSGOK")) {
+        //  The sender waits to hear that notifications were taken
+        if (methods_handle_msg (self, peer, session, &frames [3]) == 0)
+            host_send (self, "OK", peer, sid, NULL, strdup ("{}"), 2);
+    }
+    else
     if (count == 4 && frames_is (&frames [0], "CLOSE"))
         lifecycle_close (self, peer, session);
     else
     if (count == 4 && frames_is (&frames [0], "LISTEN"))
         lifecycle_listen (self, peer, session, &frames [3]);
+    else
+    if (count == 4 && frames_is (&frames [0], "RESUME"))
+        lifecycle_resume (self, peer, session, &frames [3]);
     else
     if (count == 2 && frames_is (&frames [0], "STATS"))
         operator_stats (self, self->raw, &frames [1]);
@@ -137,7 +157,7 @@ s_start (host_t *self, session_host_args_t *args)
     self->max_sessions = ((size_t) args->config->max_sessions + (size_t) args->count - 1)
                        / (size_t) args->count;
     //  Sessions are keyed by their own id buffer: no key copies
-    self->sessions = host_table_new ((zhashx_destructor_fn *) session_destroy, false);
+    self->sessions = table_new ((zhashx_destructor_fn *) session_destroy, false);
     if (!self->sessions || calls_setup (self) || ops_setup (self))
         return -1;
     return s_connect (self, args);

@@ -28,6 +28,7 @@
 #include "actors/cleanup.h"
 #include "actors/control.h"
 #include "actors/db_worker.h"
+#include "actors/http/edge.h"
 #include "actors/session_host.h"
 #include "actors/tool_pool.h"
 #include "proto/mcpz.h"
@@ -66,6 +67,7 @@ typedef struct {
     void **host_raw;            //  their pipes' libzmq socket
     int host_count;
     ids_t *ids;                 //  session-id generator
+    http_edge_t *http;          //  the HTTP front, or NULL without --http
     int64_t started;            //  monotonic ms at start
     uint64_t refused, overloads, undeliverable;     //  figures of the edge
     uint64_t refusals [STATUSES];
@@ -81,8 +83,40 @@ typedef struct {
 
 static const char *const s_name = "supervisor";
 
+static void
+s_free (void *data, void *hint)
+{
+    free (data);
+}
+
 //  --------------------------------------------------------------------------
 //  Clients
+
+//  Sends one message to a client of either front: MSG|ANS|OK|ERR, peer,
+//  sid, event id, body (frames are consumed or closed by the caller). A
+//  peer that is gone or not reading loses the message here (it waits in
+//  the session's replay ring); the supervisor never stalls on it.
+static void
+s_to_client (supervisor_t *self, zmq_msg_t *frames)
+{
+    if (self->http && http_edge_owns (&frames [1])) {
+        http_edge_deliver (self->http, frames);
+        return;
+    }
+    if (zmq_msg_send (&frames [1], self->router_raw, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
+        self->undeliverable++;
+        return;
+    }
+    frames_send_text (self->router_raw, MCPZ_SIGNATURE, ZMQ_SNDMORE);
+    //  An answer is a MSG on the wire
+    if (frames_is (&frames [0], "ANS"))
+        frames_send_text (self->router_raw, "MSG", ZMQ_SNDMORE);
+    else
+        zmq_msg_send (&frames [0], self->router_raw, ZMQ_SNDMORE);
+    zmq_msg_send (&frames [2], self->router_raw, ZMQ_SNDMORE);
+    zmq_msg_send (&frames [3], self->router_raw, ZMQ_SNDMORE);
+    zmq_msg_send (&frames [4], self->router_raw, 0);
+}
 
 //  Sends an ERR straight from the edge. sid may be "" when none is known.
 static void
@@ -99,39 +133,77 @@ s_refuse (supervisor_t *self, zmq_msg_t *peer, const char *sid, int status,
     for (int index = 0; index < STATUSES; index++)
         if (s_statuses [index] == status)
             self->refusals [index]++;
-    zmq_msg_t copy;
-    zmq_msg_init (&copy);
-    zmq_msg_copy (&copy, peer);
-    if (zmq_msg_send (&copy, self->router_raw, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
-        zmq_msg_close (&copy);
-        free (body);
-        self->undeliverable++;
-        return;
-    }
-    frames_send_text (self->router_raw, MCPZ_SIGNATURE, ZMQ_SNDMORE);
-    frames_send_text (self->router_raw, "ERR", ZMQ_SNDMORE);
-    frames_send_text (self->router_raw, sid, ZMQ_SNDMORE);
-    frames_send_text (self->router_raw, "", ZMQ_SNDMORE);
-    frames_send_owned (self->router_raw, body, size, 0);
+    zmq_msg_t frames [5];
+    zmq_msg_init_size (&frames [0], 3);
+    memcpy (zmq_msg_data (&frames [0]), "ERR", 3);
+    zmq_msg_init (&frames [1]);
+    zmq_msg_copy (&frames [1], peer);
+    zmq_msg_init_size (&frames [2], strlen (sid));
+    memcpy (zmq_msg_data (&frames [2]), sid, strlen (sid));
+    zmq_msg_init (&frames [3]);
+    zmq_msg_init_data (&frames [4], body, size, s_free, NULL);
+    s_to_client (self, frames);
+    frames_close (frames, 5);
 }
 
-//  Hands frames to a host without waiting: cmd, peer, sid, body. All four
-//  are consumed on success; on EAGAIN nothing was sent.
-static int
-s_to_host (supervisor_t *self, int host, zmq_msg_t *cmd, zmq_msg_t *peer,
-           zmq_msg_t *sid, zmq_msg_t *body)
+//  As s_refuse, naming the request that a body holds.
+static void
+s_refuse_body (supervisor_t *self, zmq_msg_t *peer, const char *sid, int status,
+               const char *message, zmq_msg_t *body, int retry_after_ms)
 {
-    void *socket = self->host_raw [host];
-    if (zmq_msg_send (cmd, socket, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1)
-        return -1;
+    json_t *id = mcpz_body_id (zmq_msg_data (body), zmq_msg_size (body));
+    s_refuse (self, peer, sid, status, message, id, retry_after_ms);
+    json_decref (id);
+}
+
+//  Hands a client's frames to the host its session id hashes to, without
+//  waiting: command, peer, sid, body (moved). A new session (sid "") gets
+//  its id here, and NEW. Refuses with 503 when draining, closed or the
+//  host's queue is full: every frame routed gets its one answer.
+static void
+s_route (supervisor_t *self, const char *command, zmq_msg_t *peer, const char *sid,
+         zmq_msg_t *body)
+{
+    if (self->closed) {
+        s_refuse_body (self, peer, sid, 503, "server is shutting down", body, RETRY_DRAIN_MS);
+        return;
+    }
+    char new_sid [MCPZ_SID_SIZE + 1];
+    if (!*sid) {
+        if (self->draining) {
+            s_refuse_body (self, peer, "", 503, "server is draining: open the session elsewhere",
+                           body, RETRY_DRAIN_MS);
+            return;
+        }
+        if (ids_next (self->ids, new_sid)) {
+            log_error (s_name, "the kernel gave no randomness for a session id");
+            s_refuse (self, peer, "", 503, "cannot create a session now", NULL, RETRY_QUEUE_MS);
+            return;
+        }
+        command = "NEW";
+    }
+    const char *target = *sid? sid: new_sid;
+    void *socket = self->host_raw [mcpz_sid_host (target, (uint32_t) self->host_count)];
+    if (zmq_send (socket, command, strlen (command), ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
+        //  Not a session until the host says so: a refused NEW names none
+        s_refuse_body (self, peer, sid, 503, "server overloaded", body, RETRY_QUEUE_MS);
+        return;
+    }
     //  Later parts of a multipart message never hit the HWM
     zmq_msg_t copy;
     zmq_msg_init (&copy);
     zmq_msg_copy (&copy, peer);
     zmq_msg_send (&copy, socket, ZMQ_SNDMORE);
-    zmq_msg_send (sid, socket, ZMQ_SNDMORE);
+    frames_send_text (socket, target, ZMQ_SNDMORE);
     zmq_msg_send (body, socket, 0);
-    return 0;
+}
+
+//  The HTTP edge's frames take the same road as the ZeroMQ front's.
+static void
+s_route_http (void *owner, const char *command, zmq_msg_t *peer, const char *sid,
+              zmq_msg_t *body)
+{
+    s_route ((supervisor_t *) owner, command, peer, sid, body);
 }
 
 static bool
@@ -142,6 +214,12 @@ s_handle_client (supervisor_t *self)
     if (frames_recv (self->router_raw, frames, 5, &count, ZMQ_DONTWAIT))
         return false;
     int kept = count < 5? count: 5;
+    if (http_edge_owns (&frames [0])) {
+        //  libzmq gives no peer such an id; one that claimed it could be
+        //  answered in an HTTP client's place
+        frames_close (frames, kept);
+        return true;
+    }
     mcpz_frame_t view [4];
     for (int index = 1; index < kept; index++)
         view [index - 1] = (mcpz_frame_t) { zmq_msg_data (&frames [index]),
@@ -153,77 +231,20 @@ s_handle_client (supervisor_t *self)
     char sid [MCPZ_SID_SIZE + 1] = "";
     if (count == 5 && mcpz_sid_valid (view [2].data, view [2].size))
         memcpy (sid, view [2].data, MCPZ_SID_SIZE);
-
     if (status) {
         //  Name the request when its body can be read cheaply
         json_t *id = count == 5 && status != 413?
                      mcpz_body_id (view [3].data, view [3].size): NULL;
         s_refuse (self, &frames [0], sid, status, reason, id, -1);
         json_decref (id);
-        frames_close (frames, kept);
-        return true;
     }
-    int rc;
-    if (self->closed) {
-        json_t *id = mcpz_body_id (view [3].data, view [3].size);
-        s_refuse (self, &frames [0], sid, 503, "server is shutting down", id, RETRY_DRAIN_MS);
-        json_decref (id);
-        frames_close (frames, kept);
-        return true;
-    }
-    if (!*sid && self->draining) {
-        json_t *id = mcpz_body_id (view [3].data, view [3].size);
-        s_refuse (self, &frames [0], "", 503, "server is draining: open the session elsewhere",
-                  id, RETRY_DRAIN_MS);
-        json_decref (id);
-        frames_close (frames, kept);
-        return true;
-    }
-    if (!*sid) {
-        //  A new session: its id decides its host
-        if (ids_next (self->ids, sid)) {
-            log_error (s_name, "the kernel gave no randomness for a session id");
-            s_refuse (self, &frames [0], "", 503, "cannot create a session now", NULL, RETRY_QUEUE_MS);
-            frames_close (frames, kept);
-            return true;
-        }
-        zmq_msg_t new_cmd, new_sid;
-        zmq_msg_init_size (&new_cmd, 3);
-        memcpy (zmq_msg_data (&new_cmd), "NEW", 3);
-        zmq_msg_init_size (&new_sid, MCPZ_SID_SIZE);
-        memcpy (zmq_msg_data (&new_sid), sid, MCPZ_SID_SIZE);
-        rc = s_to_host (self, (int) mcpz_sid_host (sid, (uint32_t) self->host_count),
-                        &new_cmd, &frames [0], &new_sid, &frames [4]);
-        zmq_msg_close (&new_cmd);
-        zmq_msg_close (&new_sid);
-        *sid = 0;               //  not a session until the host says so
-    }
-    else
-        rc = s_to_host (self, (int) mcpz_sid_host (sid, (uint32_t) self->host_count),
-                        &frames [2], &frames [0], &frames [3], &frames [4]);
-    if (rc) {
-        json_t *id = mcpz_body_id (zmq_msg_data (&frames [4]), zmq_msg_size (&frames [4]));
-        s_refuse (self, &frames [0], sid, 503, "server overloaded", id, RETRY_QUEUE_MS);
-        json_decref (id);
+    else {
+        char name [8] = "";
+        frames_text (&frames [2], name, sizeof (name));
+        s_route (self, name, &frames [0], sid, &frames [4]);
     }
     frames_close (frames, kept);
     return true;
-}
-
-//  A host's answer for a client. A peer that is gone or not reading loses
-//  the message here; it never stalls the supervisor.
-static void
-s_forward (supervisor_t *self, zmq_msg_t *frames)
-{
-    if (zmq_msg_send (&frames [1], self->router_raw, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
-        self->undeliverable++;
-        return;
-    }
-    frames_send_text (self->router_raw, MCPZ_SIGNATURE, ZMQ_SNDMORE);
-    zmq_msg_send (&frames [0], self->router_raw, ZMQ_SNDMORE);
-    zmq_msg_send (&frames [2], self->router_raw, ZMQ_SNDMORE);
-    zmq_msg_send (&frames [3], self->router_raw, ZMQ_SNDMORE);
-    zmq_msg_send (&frames [4], self->router_raw, 0);
 }
 
 //  --------------------------------------------------------------------------
@@ -244,6 +265,8 @@ s_figures (supervisor_t *self, const char *tag)
         "undeliverable", (json_int_t) self->undeliverable,
         "draining", self->draining, "stopping", self->stopping,
         "refusals", refusals);
+    if (self->http)
+        json_object_set_new (figures, "http", http_edge_figures (self->http));
     char *text = json_dumps (figures, JSON_COMPACT);
     json_decref (figures);
     //  Never wait on the control actor: a reply it cannot take now makes its
@@ -343,7 +366,7 @@ s_handle_host (supervisor_t *self, int host)
     if (frames_recv (self->host_raw [host], frames, 5, &count, ZMQ_DONTWAIT))
         return false;
     if (count == 5)
-        s_forward (self, frames);
+        s_to_client (self, frames);
     else
     if (count == 3 && frames_is (&frames [0], "STATS"))
         s_host_figures (self, &frames [2]);
@@ -499,6 +522,7 @@ s_start_actors (supervisor_t *self, char *error, size_t error_size)
 static void
 s_stop (supervisor_t *self)
 {
+    http_edge_destroy (&self->http);
     //  Clients of the other actors go first
     for (int index = 0; self->hosts && index < self->host_count; index++)
         zactor_destroy (&self->hosts [index]);
@@ -528,6 +552,11 @@ s_start (supervisor_t *self, char *error, size_t error_size)
     ||  s_start_actors (self, error, error_size)
     ||  s_bind_clients (self, error, error_size))
         return -1;
+    if (*self->config->http) {
+        self->http = http_edge_new (self->config, s_route_http, self, error, error_size);
+        if (!self->http)
+            return -1;
+    }
     return 0;
 }
 
@@ -538,8 +567,9 @@ s_log_ready (supervisor_t *self)
     for (int index = 0; index < self->config->listen_count; index++)
         snprintf (listen + strlen (listen), sizeof (listen) - strlen (listen), "%s%s",
                   index? ",": "", self->config->listen [index]);
-    log_info (s_name, "ready listen=%s control=%s store=%s node=%s hosts=%d tool-threads=%d tools=%zu",
-              listen, self->config->control, self->config->store, self->config->node_id,
+    log_info (s_name, "ready listen=%s http=%s control=%s store=%s node=%s hosts=%d tool-threads=%d tools=%zu",
+              listen, *self->config->http? self->config->http: "off", self->config->control,
+              self->config->store, self->config->node_id,
               self->host_count, self->config->tool_threads, tool_table_size (self->table));
 }
 
@@ -571,7 +601,8 @@ s_handle_pipe (supervisor_t *self)
 static void
 s_loop (supervisor_t *self)
 {
-    int count = self->host_count + 3;
+    //  The HTTP edge's descriptor, when there is one, is polled last
+    int count = self->host_count + 3 + (self->http? 1: 0);
     zmq_pollitem_t *items = (zmq_pollitem_t *) calloc ((size_t) count, sizeof (zmq_pollitem_t));
     assert (items);
     items [0] = (zmq_pollitem_t) { zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0 };
@@ -579,12 +610,17 @@ s_loop (supervisor_t *self)
     items [2] = (zmq_pollitem_t) { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 };
     for (int index = 0; index < self->host_count; index++)
         items [index + 3] = (zmq_pollitem_t) { self->host_raw [index], 0, ZMQ_POLLIN, 0 };
+    if (self->http)
+        items [count - 1] = (zmq_pollitem_t) { NULL, http_edge_fd (self->http), ZMQ_POLLIN, 0 };
 
     int handled = 0;            //  messages handled in the last pass
     while (!self->terminated) {
         if (self->stopping)
             s_shutdown_check (self);
         long timeout = self->stopping? DRAIN_POLL_MS: -1;
+        long http = self->http? http_edge_timeout (self->http): -1;
+        if (http >= 0 && (timeout < 0 || http < timeout))
+            timeout = http;
         //  At low load a host's answer is microseconds away: polling without
         //  sleeping for a moment saves the ~25 us wake-up. Under load the
         //  passes are full and spinning would only take the other core's
@@ -613,6 +649,12 @@ s_loop (supervisor_t *self)
             handled += s_drain (self, s_handle_client);
         if (items [2].revents & ZMQ_POLLIN)
             handled += s_drain (self, s_handle_control);
+        //  After the hosts' answers: their responses leave in this run
+        if (self->http && ((items [count - 1].revents & ZMQ_POLLIN) || http == 0
+                           || http_edge_timeout (self->http) == 0)) {
+            http_edge_run (self->http);
+            handled++;
+        }
     }
     free (items);
 }

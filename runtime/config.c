@@ -5,6 +5,7 @@
     effective settings all read the same table, so a new flag is one row.
 */
 #include "runtime/config.h"
+#include "proto/http.h"
 
 #include <czmq.h>
 #include <jansson.h>
@@ -35,7 +36,12 @@ typedef struct {
 static const option_t s_options [] = {
     OPT_STR ("listen", KIND_LIST, listen, "tcp://127.0.0.1:5555", "client endpoint (repeatable)"),
     OPT_STR ("control", KIND_STRING, control, "ipc://.mcpzd/control", "control endpoint"),
-    OPT_STR ("http", KIND_STRING, http, "", "MCP Streamable HTTP ADDR:PORT (off)"),
+    OPT_STR ("http", KIND_STRING, http, "", "MCP Streamable HTTP [ADDR:]PORT (off)"),
+    OPT_STR ("http-path", KIND_STRING, http_path, "/mcp", "the MCP endpoint's path"),
+    OPT_INT ("http-max-streams", http_max_streams, 1, 1000, "10", "open GET streams per session; past it 429"),
+    OPT_STR ("http-allowed-origins", KIND_STRING, http_allowed_origins, "", "origins allowed besides localhost ones (comma-separated)"),
+    OPT_INT ("http-max-connections", http_max_connections, 1, 1000000, "10000", "HTTP connections open at once; past it new ones wait"),
+    OPT_INT ("http-stream-bytes", http_stream_bytes, 1024, 268435456, "1048576", "bytes an SSE stream may hold for a slow reader before it is dropped"),
     OPT_STR ("store", KIND_STORE, store, "sqlite:mcpz.db", "none, sqlite:PATH or postgresql://..."),
     OPT_INT ("session-ttl", session_ttl, 1, 31536000, "1800", "idle seconds before a session expires"),
     OPT_INT ("cleanup-interval", cleanup_interval, 1, 86400, "300", "seconds between cleanup cycles"),
@@ -61,6 +67,7 @@ static const option_t s_options [] = {
     OPT_INT ("replay-bytes", replay_bytes, 1024, 268435456, "262144", "bytes kept per session for LISTEN replay"),
 };
 #define OPTIONS (sizeof (s_options) / sizeof (s_options [0]))
+_Static_assert (OPTIONS <= sizeof (((config_t *) 0)->source), "config_t.source is too small");
 
 static const char *const s_levels [] = { "error", "warn", "info", "debug" };
 
@@ -315,8 +322,12 @@ config_load (config_t *self, int argc, char *argv [], char *envp [],
     int rc = s_load_flags (self, argc, argv, error, error_size);
     if (rc)
         return rc;
-    if (*self->http)
-        return s_fail (error, error_size, "--http: this build has no HTTP transport yet");
+    char address [256];
+    int port;
+    if (*self->http && http_parse_address (self->http, address, sizeof (address), &port))
+        return s_fail (error, error_size, "--http: '%s' is not PORT or ADDR:PORT", self->http);
+    if (self->http_path [0] != '/')
+        return s_fail (error, error_size, "--http-path: '%s' must start with /", self->http_path);
     return 0;
 }
 

@@ -22,6 +22,11 @@ typedef struct {
     int listen_count;
     char control [256];         //  control endpoint
     char http [256];            //  Streamable HTTP address, "" = off
+    char http_path [256];       //  the MCP endpoint's path
+    int http_max_streams;       //  open GET streams per session
+    char http_allowed_origins [1024];   //  comma-separated, besides localhost
+    int http_max_connections;   //  HTTP connections at once
+    int http_stream_bytes;      //  bytes an SSE stream holds for a slow reader
     char store [1024];          //  none, sqlite:PATH, postgresql://...
     char node_id [256];         //  this node's name
     char config_file [1024];    //  settings file, "" = none
@@ -45,7 +50,7 @@ typedef struct {
     bool control_remote;        //  allow a non-loopback tcp control endpoint
     int replay_events;          //  events kept per session for LISTEN
     int replay_bytes;           //  bytes kept per session for LISTEN
-    unsigned char source [32];  //  config_source_t of each option, table order
+    unsigned char source [64];  //  config_source_t of each option, table order
 } config_t;
 
 //  Fills self from defaults, the settings file, the environment (envp, a

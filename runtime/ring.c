@@ -8,6 +8,7 @@
 
 typedef struct {
     uint64_t event_id;
+    uint64_t stream;            //  the tag of the stream it was sent on
     zmq_msg_t body;
 } event_t;
 
@@ -75,7 +76,7 @@ s_grow (ring_t *self, size_t max_count)
 }
 
 int
-ring_add (ring_t *self, uint64_t event_id, zmq_msg_t *body,
+ring_add (ring_t *self, uint64_t event_id, uint64_t stream, zmq_msg_t *body,
           size_t max_count, size_t max_bytes)
 {
     assert (max_count > 0);
@@ -89,6 +90,7 @@ ring_add (ring_t *self, uint64_t event_id, zmq_msg_t *body,
         return -1;
     event_t *event = &self->events [(self->head + self->count) % self->capacity];
     event->event_id = event_id;
+    event->stream = stream;
     zmq_msg_init (&event->body);
     zmq_msg_copy (&event->body, body);
     self->count++;
@@ -103,6 +105,25 @@ ring_replay (ring_t *self, uint64_t after, ring_fn *fn, void *arg)
     for (size_t index = 0; index < self->count; index++) {
         event_t *event = s_at (self, index);
         if (event->event_id > after) {
+            fn (arg, event->event_id, &event->body);
+            replayed++;
+        }
+    }
+    return replayed;
+}
+
+size_t
+ring_replay_stream (ring_t *self, uint64_t after, ring_fn *fn, void *arg)
+{
+    size_t replayed = 0, index = 0;
+    while (index < self->count && s_at (self, index)->event_id < after)
+        index++;
+    if (index == self->count || s_at (self, index)->event_id != after)
+        return 0;
+    uint64_t stream = s_at (self, index)->stream;
+    for (index++; index < self->count; index++) {
+        event_t *event = s_at (self, index);
+        if (event->stream == stream) {
             fn (arg, event->event_id, &event->body);
             replayed++;
         }
@@ -148,7 +169,7 @@ ring_test (bool verbose)
         zmq_msg_t body;
         zmq_msg_init_size (&body, 100);
         memset (zmq_msg_data (&body), 'x', 100);
-        int evicted = ring_add (ring, id, &body, 4, 1000);
+        int evicted = ring_add (ring, id, id % 2, &body, 4, 1000);
         assert (evicted == (id > 4? 1: 0));
         zmq_msg_close (&body);      //  the ring keeps its own reference
     }
@@ -156,14 +177,20 @@ ring_test (bool verbose)
     uint64_t seen [2] = { 0, 0 };
     assert (ring_replay (ring, 8, s_collect, seen) == 2);
     assert (seen [0] == 10 && seen [1] == 2);
+    //  Stream replay: after 7 (stream 1), only 9 is of that stream
+    seen [0] = seen [1] = 0;
+    assert (ring_replay_stream (ring, 7, s_collect, seen) == 1 && seen [0] == 9);
+    assert (ring_replay_stream (ring, 8, s_collect, seen) == 1);
+    assert (ring_replay_stream (ring, 5, s_collect, seen) == 0);     //  evicted
+    assert (ring_replay_stream (ring, 10, s_collect, seen) == 0);    //  newest
     //  The byte bound evicts several at once but keeps the newest
     zmq_msg_t big;
     zmq_msg_init_size (&big, 950);
-    assert (ring_add (ring, 11, &big, 4, 1000) == 4);
+    assert (ring_add (ring, 11, 0, &big, 4, 1000) == 4);
     assert (ring_size (ring) == 1 && ring_oldest (ring) == 11);
     zmq_msg_t huge;
     zmq_msg_init_size (&huge, 5000);
-    assert (ring_add (ring, 12, &huge, 4, 1000) == 1);
+    assert (ring_add (ring, 12, 0, &huge, 4, 1000) == 1);
     assert (ring_size (ring) == 1 && ring_bytes (ring) == 5000);
     zmq_msg_close (&big);
     zmq_msg_close (&huge);

@@ -21,11 +21,12 @@ ring_t *
 void
     ring_destroy (ring_t **self_p);
 
-//  Keeps a reference to body as event_id (ids must increase). Evicts the
-//  oldest events beyond max_count or max_bytes, always keeping the newest.
-//  Returns how many were evicted, or -1 out of memory (nothing kept).
+//  Keeps a reference to body as event_id (ids must increase), sent on the
+//  stream named by stream (a tag: replay_stream finds events by it). Evicts
+//  the oldest events beyond max_count or max_bytes, always keeping the
+//  newest. Returns how many were evicted, or -1 out of memory (nothing kept).
 int
-    ring_add (ring_t *self, uint64_t event_id, zmq_msg_t *body,
+    ring_add (ring_t *self, uint64_t event_id, uint64_t stream, zmq_msg_t *body,
               size_t max_count, size_t max_bytes);
 
 //  Calls fn for every kept event with an id above after, oldest first.
@@ -33,6 +34,13 @@ int
 typedef void (ring_fn) (void *arg, uint64_t event_id, zmq_msg_t *body);
 size_t
     ring_replay (ring_t *self, uint64_t after, ring_fn *fn, void *arg);
+
+//  Calls fn for every kept event after the event with id after that was
+//  sent on the same stream as it, oldest first (MCP Streamable HTTP
+//  resumes one stream, never another's). Returns how many; none when that
+//  event is no longer kept.
+size_t
+    ring_replay_stream (ring_t *self, uint64_t after, ring_fn *fn, void *arg);
 
 //  Id of the oldest kept event, or 0 when empty.
 uint64_t

@@ -2,6 +2,7 @@
     Usage: mcpz_selftest [CLASS] [-v] */
 #include "actors/session.h"
 #include "proto/control.h"
+#include "proto/http.h"
 #include "proto/metrics.h"
 #include "proto/jsonrpc.h"
 #include "proto/jsonw.h"
@@ -29,6 +30,7 @@ static const test_t s_tests [] = {
     { "mcpz", mcpz_test },
     { "control", control_test },
     { "metrics", metrics_test },
+    { "http", http_test },
     { "config", config_test },
     { "ids", ids_test },
     { "heap", heap_test },

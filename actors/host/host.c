@@ -9,6 +9,7 @@
     replay ring (bounded by --replay-events and --replay-bytes) for LISTEN.
 */
 #include "actors/host/host.h"
+#include "runtime/table.h"
 #include "proto/jsonrpc.h"
 #include "proto/mcpz.h"
 #include "runtime/frames.h"
@@ -32,16 +33,29 @@ s_free (void *data, void *hint)
     free (data);
 }
 
-//  Keeps a copy of frame as the session's next event; writes its id.
+uint64_t
+host_stream_tag (zmq_msg_t *peer)
+{
+    //  FNV-1a: a peer is a handful of bytes, collisions within one session
+    //  are what matters, and they are 2^-64 unlikely
+    uint64_t hash = 14695981039346656037ULL;
+    const unsigned char *bytes = (const unsigned char *) zmq_msg_data (peer);
+    for (size_t index = 0; index < zmq_msg_size (peer); index++)
+        hash = (hash ^ bytes [index]) * 1099511628211ULL;
+    return hash;
+}
+
+//  Keeps a copy of frame as the session's next event, tagged with the
+//  stream (peer) it goes to; writes its id.
 static void
-s_keep_event (host_t *self, session_t *session, zmq_msg_t *frame, char *event_text,
-              size_t size)
+s_keep_event (host_t *self, session_t *session, zmq_msg_t *peer, zmq_msg_t *frame,
+              char *event_text, size_t size)
 {
     uint64_t event = session_next_event (session);
     snprintf (event_text, size, "%" PRIu64, event);
     if (!session->ring)
         session->ring = ring_new ();
-    int evicted = session->ring? ring_add (session->ring, event, frame,
+    int evicted = session->ring? ring_add (session->ring, event, host_stream_tag (peer), frame,
                                            (size_t) self->config->replay_events,
                                            (size_t) self->config->replay_bytes): -1;
     if (evicted > 0)
@@ -64,7 +78,7 @@ host_send (host_t *self, const char *kind, zmq_msg_t *peer, const char *sid,
     }
     char event_text [24] = "";
     if (session)
-        s_keep_event (self, session, &frame, event_text, sizeof (event_text));
+        s_keep_event (self, session, peer, &frame, event_text, sizeof (event_text));
     zmq_msg_t copy;
     zmq_msg_init (&copy);
     zmq_msg_copy (&copy, peer);
@@ -102,7 +116,7 @@ host_answer_result (host_t *self, session_t *session, zmq_msg_t *peer,
 {
     size_t size;
     char *body = jsonrpc_encode_result (id, result, &size);
-    host_send (self, "MSG", peer, session->id, session, body, size);
+    host_send (self, "ANS", peer, session->id, session, body, size);
 }
 
 void
@@ -112,7 +126,7 @@ host_answer_error (host_t *self, session_t *session, zmq_msg_t *peer,
     size_t size;
     char *body = jsonrpc_encode_error (id, code, message, &size);
     self->errors++;
-    host_send (self, "MSG", peer, session->id, session, body, size);
+    host_send (self, "ANS", peer, session->id, session, body, size);
 }
 
 void
@@ -150,41 +164,12 @@ host_reply_start (host_t *self, void *socket, const char *command, zmq_msg_t *ta
     return true;
 }
 
-static size_t
-s_u64_hash (const void *key)
-{
-    return (size_t) *(const uint64_t *) key;
-}
-
-static int
-s_u64_compare (const void *a, const void *b)
-{
-    uint64_t left = *(const uint64_t *) a, right = *(const uint64_t *) b;
-    return left < right? -1: left > right;
-}
-
-zhashx_t *
-host_table_new (zhashx_destructor_fn *destructor, bool u64_keys)
-{
-    zhashx_t *table = zhashx_new ();
-    if (!table)
-        return NULL;
-    zhashx_set_key_duplicator (table, NULL);
-    zhashx_set_key_destructor (table, NULL);
-    if (u64_keys) {
-        zhashx_set_key_hasher (table, s_u64_hash);
-        zhashx_set_key_comparator (table, s_u64_compare);
-    }
-    zhashx_set_destructor (table, destructor);
-    return table;
-}
-
 int
 host_tracking_new (zhashx_t **items_p, zhashx_destructor_fn *destructor,
                    zhashx_t **index_p, heap_t **deadlines_p)
 {
-    *items_p = host_table_new (destructor, true);
-    *index_p = host_table_new (NULL, false);
+    *items_p = table_new (destructor, true);
+    *index_p = table_new (NULL, false);
     *deadlines_p = heap_new ();
     return *items_p && *index_p && *deadlines_p? 0: -1;
 }

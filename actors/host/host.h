@@ -87,12 +87,19 @@ extern const char *const host_phase_names [PHASES];
 extern const char *const host_outcome_names [OUTCOMES];
 extern const int host_statuses [STATUSES];
 
-//  Sends one client-bound message (MSG, OK or ERR); takes ownership of
-//  body. session is given for MSG: the message gets its next event id and a
-//  place in the replay ring, so a peer that is gone loses nothing.
+//  Sends one client-bound message; takes ownership of body. kind is MSG, or
+//  ANS for a MSG that answers a request (the last message of that request:
+//  the supervisor sends it as MSG, the HTTP edge ends the request's
+//  response with it), OK or ERR. session is given for MSG and ANS: the
+//  message gets its next event id and a place in the replay ring, so a
+//  peer that is gone loses nothing.
 void
     host_send (host_t *self, const char *kind, zmq_msg_t *peer, const char *sid,
                session_t *session, char *body, size_t size);
+
+//  The tag of the stream a peer's messages are kept under for replay.
+uint64_t
+    host_stream_tag (zmq_msg_t *peer);
 
 //  A JSON-RPC result (text) for the request id.
 void
@@ -135,12 +142,6 @@ bool
 //  STATS tag, or $TERM). Frames stay the caller's. (session_host.c)
 void
     host_route (host_t *self, zmq_msg_t *frames, int count);
-
-//  A hash table that keeps pointers to keys inside its items, never copies
-//  of them: keyed by a string, or by a uint64 when u64_keys. destructor
-//  frees items, or is NULL for an index of items another table owns.
-zhashx_t *
-    host_table_new (zhashx_destructor_fn *destructor, bool u64_keys);
 
 //  What calls and store requests both keep: items owned by their uint64
 //  id, an index of them by a string key, and their deadlines. Returns 0,

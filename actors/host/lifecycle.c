@@ -141,31 +141,65 @@ s_replay_one (void *arg, uint64_t event_id, zmq_msg_t *body)
     zmq_msg_send (&copy, socket, 0);
 }
 
-//  "complete" in the answer says whether the ring still held everything
-//  after the client's id.
-void
-lifecycle_listen (host_t *self, zmq_msg_t *peer, session_t *session, zmq_msg_t *body)
+//  The event id a LISTEN or RESUME body names: 0 for an empty body, -1
+//  with an ERR 400 sent for one that is not a decimal number.
+static int
+s_event_id (host_t *self, zmq_msg_t *peer, session_t *session, zmq_msg_t *body,
+            uint64_t *after_p)
 {
     char text [24] = "0";
     char *end = NULL;
     if (zmq_msg_size (body) > 0
     && (!frames_text (body, text, sizeof (text)) || text [0] < '0' || text [0] > '9'
         || (strtoull (text, &end, 10), *end))) {
-        host_refuse (self, peer, session->id, 400, "LISTEN body must be a decimal event id", NULL, -1);
-        return;
+        host_refuse (self, peer, session->id, 400, "the body must be a decimal event id", NULL, -1);
+        return -1;
     }
-    uint64_t after = strtoull (text, NULL, 10);
-    replay_t replay = { self, peer, session->id };
-    size_t replayed = session->ring? ring_replay (session->ring, after, s_replay_one, &replay): 0;
-    uint64_t oldest = session->ring? ring_oldest (session->ring): 0;
-    //  Complete when the ring reaches back to the event after the client's.
-    //  After a resume the ring starts in a new epoch: what an earlier
-    //  process sent is not kept, so an older id is never complete.
-    bool complete = after >= session->event_id || (oldest && oldest <= after + 1);
+    *after_p = strtoull (text, NULL, 10);
+    return 0;
+}
+
+//  Makes peer the listener and answers OK. "complete" says whether every
+//  event after the client's was still kept.
+static void
+s_listening (host_t *self, zmq_msg_t *peer, session_t *session, size_t replayed, bool complete)
+{
     if (session_set_listener (session, peer))
         log_warn (self->name, "session %s: no memory for its listener", session->id);
     char reply [128];
     snprintf (reply, sizeof (reply), "{\"last_event_id\":%" PRIu64 ",\"replayed\":%zu,"
               "\"complete\":%s}", session->event_id, replayed, complete? "true": "false");
     host_send (self, "OK", peer, session->id, NULL, strdup (reply), strlen (reply));
+}
+
+void
+lifecycle_listen (host_t *self, zmq_msg_t *peer, session_t *session, zmq_msg_t *body)
+{
+    uint64_t after;
+    if (s_event_id (self, peer, session, body, &after))
+        return;
+    replay_t replay = { self, peer, session->id };
+    size_t replayed = session->ring? ring_replay (session->ring, after, s_replay_one, &replay): 0;
+    uint64_t oldest = session->ring? ring_oldest (session->ring): 0;
+    //  Complete when the ring reaches back to the event after the client's.
+    //  After a resume the ring starts in a new epoch: what an earlier
+    //  process sent is not kept, so an older id is never complete.
+    s_listening (self, peer, session, replayed,
+                 after >= session->event_id || (oldest && oldest <= after + 1));
+}
+
+void
+lifecycle_resume (host_t *self, zmq_msg_t *peer, session_t *session, zmq_msg_t *body)
+{
+    uint64_t after = 0;
+    if (zmq_msg_size (body) && s_event_id (self, peer, session, body, &after))
+        return;
+    replay_t replay = { self, peer, session->id };
+    size_t replayed = after && session->ring?
+        ring_replay_stream (session->ring, after, s_replay_one, &replay): 0;
+    //  Complete when that event is still kept: its stream's later ones are
+    s_listening (self, peer, session, replayed,
+                 !after || after >= session->event_id
+                 || (session->ring && ring_oldest (session->ring) <= after
+                     && ring_oldest (session->ring) != 0));
 }

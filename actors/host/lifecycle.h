@@ -27,6 +27,11 @@ void
 void
     lifecycle_listen (host_t *self, zmq_msg_t *peer, session_t *session, zmq_msg_t *body);
 
+//  RESUME: as LISTEN, but replays only the events after the body's event
+//  id that were sent on the same stream as it (none for an empty body).
+void
+    lifecycle_resume (host_t *self, zmq_msg_t *peer, session_t *session, zmq_msg_t *body);
+
 //  Ends a session here, now: its calls are answered, its memory freed.
 void
     lifecycle_end (host_t *self, session_t *session);

@@ -188,7 +188,7 @@ s_handle_notification (host_t *self, session_t *session, jsonrpc_t *msg)
         }
 }
 
-void
+int
 methods_handle_msg (host_t *self, zmq_msg_t *peer, session_t *session, zmq_msg_t *body)
 {
     int code;
@@ -199,7 +199,7 @@ methods_handle_msg (host_t *self, zmq_msg_t *peer, session_t *session, zmq_msg_t
     if (!msg) {
         host_answer_error (self, session, peer, id, code, reason);
         json_decref (id);
-        return;
+        return -1;
     }
     jsonrpc_kind_t kind = jsonrpc_kind (msg);
     if (kind == JSONRPC_REQUEST)
@@ -208,4 +208,5 @@ methods_handle_msg (host_t *self, zmq_msg_t *peer, session_t *session, zmq_msg_t
     if (kind == JSONRPC_NOTIFICATION)
         s_handle_notification (self, session, msg);
     jsonrpc_destroy (&msg);
+    return kind == JSONRPC_REQUEST;
 }

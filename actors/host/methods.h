@@ -39,8 +39,10 @@ const char *
     methods_name (method_t method);
 
 //  Handles one MSG body of a live session: a request through the table,
-//  a notification, or a response to a server request.
-void
+//  a notification, or a response to a server request. Returns how many
+//  requests it held (each gets its answer), or -1 when the body was
+//  refused (answered with a JSON-RPC error).
+int
     methods_handle_msg (host_t *self, zmq_msg_t *peer, session_t *session,
                         zmq_msg_t *body);
 

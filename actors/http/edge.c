@@ -1,0 +1,844 @@
+/*  edge — MCP Streamable HTTP (2025-03-26, 2025-06-18, 2025-11-25) on
+    libmicrohttpd, run by the supervisor's thread.
+
+    Owns: the HTTP listening socket and its connections (libmicrohttpd in
+    external-epoll mode: one descriptor in the supervisor's poll), the
+    requests in progress, their SSE streams and the count of GET streams
+    per session.
+    Hands its owner, for each request (a peer of its own, 9 bytes: a zero
+    byte, as no ZeroMQ routing id may start, then the request's number):
+      NEW peer, "", body           POST initialize without Mcp-Session-Id
+      MSG peer, sid, body          POST holding requests
+      MSGOK peer, sid, body        POST of notifications or responses only
+      RESUME peer, sid, event id   GET (Last-Event-ID, or "")
+      CLOSE peer, sid, ""          DELETE
+    Takes its answers: MSG|ANS|OK|ERR peer, sid, event id, body.
+
+    Why the supervisor's thread and not an actor of its own: a thread hop
+    costs a wake-up (~25 µs here) each way, and an HTTP answer already
+    takes two (to a host and back). In the supervisor's loop an HTTP
+    request costs what a ZeroMQ one does. Why libmicrohttpd: answering a
+    fixed JSON POST from one thread here, it served 94k requests/s at 64
+    connections against 52k for libevent's evhttp (p50 at one connection
+    95 µs and 96 µs); it has suspend/resume for answers that come later,
+    connection limits and timeouts, and it parses HTTP so we do not.
+
+    A POST waits suspended for its answer. The answer alone comes as
+    application/json; a message the server sends first (progress, a log
+    line) turns the response into an SSE stream that ends after the
+    answer. A GET is an SSE stream for messages not tied to a request;
+    Last-Event-ID replays only what was sent on the stream it names. A
+    stream holds at most --http-stream-bytes for a slow reader, then is
+    dropped: its events wait in the session's replay ring. Idle streams get
+    a comment every 15 s, so a client that vanished is noticed.
+*/
+#include "actors/http/edge.h"
+#include "proto/http.h"
+#include "proto/jsonrpc.h"
+#include "proto/mcp.h"
+#include "proto/mcpz.h"
+#include "runtime/log.h"
+#include "runtime/table.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netdb.h>
+
+#define PEER_SIZE      9        //  0x00 and a uint64
+#define HEARTBEAT_MS   15000    //  a comment on idle streams this often
+#define IDLE_TIMEOUT_S 300      //  a keep-alive connection with no request
+#define SSE_BLOCK      (16 * 1024)
+
+typedef enum { WANT_ANSWER, WANT_ACK, WANT_STREAM, WANT_CLOSE } want_t;
+
+typedef struct _request_t request_t;
+
+struct _http_edge_t {
+    const config_t *config;
+    http_route_fn *route;       //  the owner's router
+    void *owner;
+    struct MHD_Daemon *daemon;
+    int fd;                     //  its epoll descriptor
+    bool loopback;              //  bound on loopback: Host is checked too
+    zhashx_t *requests;         //  number -> request_t, until completed
+    zhashx_t *streams;          //  session id -> open GET streams (int, boxed)
+    uint64_t next_number;
+    bool dirty;                 //  answers delivered since the last run
+    int64_t next_heartbeat;
+    //  Figures
+    uint64_t connections, requests_total, undeliverable, dropped_streams;
+    uint64_t statuses [6];      //  responses by class: 1xx .. 5xx, other
+    size_t buffered;            //  bytes held in streams now, all of them
+    int open_connections, open_streams;
+};
+
+struct _request_t {
+    uint64_t number;            //  its peer id; the hash key
+    http_edge_t *edge;
+    struct MHD_Connection *connection;
+    want_t want;
+    char sid [MCPZ_SID_SIZE + 1];
+    bool json_ok, sse_ok;       //  what its Accept allows
+    bool initialize;            //  its answer carries Mcp-Session-Id
+    bool get_stream;            //  counted in edge->streams
+    char *body;                 //  POST body so far
+    size_t size;
+    bool too_big;
+    bool routed;                //  handed to the owner: an answer will come
+    bool suspended;
+    bool queued;                //  a response is queued
+    bool streaming;             //  the response is an SSE stream
+    bool ended;                 //  the stream's last event is written
+    bool overflowed;            //  the reader fell behind: drop the stream
+    //  A response ready before the handler could queue it
+    unsigned int status;
+    struct MHD_Response *response;
+    //  Stream bytes not yet taken by libmicrohttpd
+    char *out;
+    size_t out_size, out_read, out_capacity;
+};
+
+static const char *const s_name = "http";
+
+//  --------------------------------------------------------------------------
+//  Requests
+
+static void
+s_request_destroy (request_t **request_p)
+{
+    if (*request_p) {
+        request_t *request = *request_p;
+        if (request->response)
+            MHD_destroy_response (request->response);
+        request->edge->buffered -= request->out_size - request->out_read;
+        free (request->body);
+        free (request->out);
+        free (request);
+        *request_p = NULL;
+    }
+}
+
+static void
+s_peer (request_t *request, zmq_msg_t *peer)
+{
+    zmq_msg_init_size (peer, PEER_SIZE);
+    unsigned char *data = (unsigned char *) zmq_msg_data (peer);
+    data [0] = 0;
+    memcpy (data + 1, &request->number, sizeof (request->number));
+}
+
+bool
+http_edge_owns (zmq_msg_t *peer)
+{
+    return zmq_msg_size (peer) == PEER_SIZE && *(unsigned char *) zmq_msg_data (peer) == 0;
+}
+
+static void
+s_count_status (http_edge_t *self, unsigned int status)
+{
+    self->statuses [status >= 100 && status < 600? status / 100 - 1: 5]++;
+}
+
+//  Queues response now when the handler runs (not suspended), else keeps
+//  it for the handler's next call; takes the response.
+static void
+s_respond (request_t *request, unsigned int status, struct MHD_Response *response)
+{
+    if (!response)
+        response = MHD_create_response_from_buffer (0, "", MHD_RESPMEM_PERSISTENT);
+    s_count_status (request->edge, status);
+    if (request->suspended) {
+        //  libmicrohttpd takes a response for a suspended connection at
+        //  any time; it leaves once the connection is resumed
+        MHD_queue_response (request->connection, status, response);
+        MHD_destroy_response (response);
+        request->queued = true;
+        request->suspended = false;
+        MHD_resume_connection (request->connection);
+        request->edge->dirty = true;
+    }
+    else {
+        if (request->response)
+            MHD_destroy_response (request->response);
+        request->response = response;
+        request->status = status;
+    }
+}
+
+//  A JSON body as a response; takes body (a heap string).
+static struct MHD_Response *
+s_json_response (char *body, size_t size)
+{
+    struct MHD_Response *response = MHD_create_response_from_buffer (
+        size, body, MHD_RESPMEM_MUST_FREE);
+    if (!response) {
+        free (body);
+        return NULL;
+    }
+    MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    return response;
+}
+
+//  An HTTP refusal with a JSON-RPC error body naming id (may be NULL).
+static void
+s_refuse (request_t *request, unsigned int status, int code, const char *message,
+          json_t *id, int retry_after_ms)
+{
+    size_t size = 0;
+    char *body = jsonrpc_encode_error (id, code? code: http_error_code ((int) status),
+                                       message, &size);
+    struct MHD_Response *response = body? s_json_response (body, size): NULL;
+    if (response && retry_after_ms >= 0) {
+        char seconds [16];
+        snprintf (seconds, sizeof (seconds), "%d", (retry_after_ms + 999) / 1000);
+        MHD_add_response_header (response, MHD_HTTP_HEADER_RETRY_AFTER, seconds);
+    }
+    if (response && status == MHD_HTTP_METHOD_NOT_ALLOWED)
+        MHD_add_response_header (response, MHD_HTTP_HEADER_ALLOW, "GET, POST, DELETE");
+    request->ended = true;
+    s_respond (request, status, response);
+}
+
+//  --------------------------------------------------------------------------
+//  Streams
+
+static ssize_t
+s_read_stream (void *cls, uint64_t position, char *buffer, size_t max)
+{
+    request_t *request = (request_t *) cls;
+    if (request->overflowed)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    size_t available = request->out_size - request->out_read;
+    if (available) {
+        size_t size = available < max? available: max;
+        memcpy (buffer, request->out + request->out_read, size);
+        request->out_read += size;
+        request->edge->buffered -= size;
+        if (request->out_read == request->out_size)
+            request->out_read = request->out_size = 0;
+        return (ssize_t) size;
+    }
+    if (request->ended)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    //  Nothing to send: park the connection until there is
+    MHD_suspend_connection (request->connection);
+    request->suspended = true;
+    return 0;
+}
+
+//  Wakes a stream that waits for bytes.
+static void
+s_wake (request_t *request)
+{
+    if (request->suspended && request->queued) {
+        request->suspended = false;
+        MHD_resume_connection (request->connection);
+        request->edge->dirty = true;
+    }
+}
+
+//  Appends bytes to a stream; past --http-stream-bytes the stream is
+//  dropped (its events stay in the replay ring for Last-Event-ID).
+static void
+s_stream_write (request_t *request, const char *data, size_t size)
+{
+    http_edge_t *edge = request->edge;
+    size_t held = request->out_size - request->out_read;
+    if (request->overflowed)
+        return;
+    //  One message always fits an empty stream, however large
+    if (held && held + size > (size_t) edge->config->http_stream_bytes) {
+        request->overflowed = true;
+        edge->dropped_streams++;
+        log_info (s_name, "a stream of session %s fell %zu bytes behind: dropped",
+                  *request->sid? request->sid: "-", held);
+        s_wake (request);
+        return;
+    }
+    if (request->out_size + size > request->out_capacity) {
+        size_t capacity = (request->out_size + size) * 2;
+        char *out = (char *) realloc (request->out, capacity);
+        if (!out) {
+            request->overflowed = true;
+            s_wake (request);
+            return;
+        }
+        request->out = out;
+        request->out_capacity = capacity;
+    }
+    memcpy (request->out + request->out_size, data, size);
+    request->out_size += size;
+    edge->buffered += size;
+    s_wake (request);
+}
+
+static void
+s_stream_event (request_t *request, zmq_msg_t *event_id, zmq_msg_t *body)
+{
+    char id [24] = "";
+    if (zmq_msg_size (event_id) < sizeof (id))
+        memcpy (id, zmq_msg_data (event_id), zmq_msg_size (event_id));
+    size_t size;
+    char *event = http_sse_event (id, (const char *) zmq_msg_data (body), zmq_msg_size (body), &size);
+    if (event)
+        s_stream_write (request, event, size);
+    else
+        request->overflowed = true;
+    free (event);
+}
+
+//  Turns the request's response into an SSE stream.
+static void
+s_stream_start (request_t *request)
+{
+    struct MHD_Response *response = MHD_create_response_from_callback (
+        MHD_SIZE_UNKNOWN, SSE_BLOCK, s_read_stream, request, NULL);
+    if (response) {
+        MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+        MHD_add_response_header (response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+        if (*request->sid)
+            MHD_add_response_header (response, "Mcp-Session-Id", request->sid);
+    }
+    request->streaming = true;
+    s_respond (request, MHD_HTTP_OK, response);
+}
+
+static void
+s_stream_end (request_t *request)
+{
+    request->ended = true;
+    s_wake (request);
+}
+
+//  --------------------------------------------------------------------------
+//  Answers
+
+//  ERR status, message, id, retry_after_ms as an HTTP refusal, or as the
+//  last event of a stream that has begun.
+static void
+s_deliver_error (request_t *request, zmq_msg_t *body)
+{
+    json_t *error = json_loadb (zmq_msg_data (body), zmq_msg_size (body), 0, NULL);
+    int status = (int) json_integer_value (json_object_get (error, "status"));
+    const char *message = json_string_value (json_object_get (error, "message"));
+    json_t *id = json_object_get (error, "id");
+    json_t *retry = json_object_get (error, "retry_after_ms");
+    if (request->streaming) {
+        size_t size;
+        char *text = jsonrpc_encode_error (json_is_null (id)? NULL: id, http_error_code (status),
+                                           message? message: "refused", &size);
+        zmq_msg_t frame, event;
+        zmq_msg_init_data (&frame, text, size, NULL, NULL);
+        zmq_msg_init (&event);
+        if (text)
+            s_stream_event (request, &event, &frame);
+        zmq_msg_close (&frame);
+        free (text);
+        s_stream_end (request);
+    }
+    else
+        s_refuse (request, status >= 400 && status < 600? (unsigned) status: 500, 0,
+                  message? message: "refused", json_is_null (id)? NULL: id,
+                  retry? (int) json_integer_value (retry): -1);
+    json_decref (error);
+}
+
+//  MSG or ANS for a POST: the answer alone is JSON; anything before it
+//  makes the response a stream.
+static void
+s_deliver_message (request_t *request, bool answer, zmq_msg_t *frames)
+{
+    if (!request->streaming && answer && (request->json_ok || !request->sse_ok)) {
+        size_t size = zmq_msg_size (&frames [4]);
+        char *body = (char *) malloc (size + 1);
+        if (body)
+            memcpy (body, zmq_msg_data (&frames [4]), size);
+        struct MHD_Response *response = body? s_json_response (body, size): NULL;
+        if (response && request->initialize && zmq_msg_size (&frames [2]) == MCPZ_SID_SIZE) {
+            char sid [MCPZ_SID_SIZE + 1];
+            memcpy (sid, zmq_msg_data (&frames [2]), MCPZ_SID_SIZE);
+            sid [MCPZ_SID_SIZE] = 0;
+            MHD_add_response_header (response, "Mcp-Session-Id", sid);
+        }
+        request->ended = true;
+        s_respond (request, MHD_HTTP_OK, response);
+        return;
+    }
+    if (!request->streaming && !request->sse_ok)
+        return;                 //  it waits in the replay ring
+    if (!request->streaming) {
+        if (request->initialize && zmq_msg_size (&frames [2]) == MCPZ_SID_SIZE) {
+            memcpy (request->sid, zmq_msg_data (&frames [2]), MCPZ_SID_SIZE);
+            request->sid [MCPZ_SID_SIZE] = 0;
+        }
+        s_stream_start (request);
+    }
+    s_stream_event (request, &frames [3], &frames [4]);
+    if (answer)
+        s_stream_end (request);
+}
+
+void
+http_edge_deliver (http_edge_t *self, zmq_msg_t *frames)
+{
+    uint64_t number;
+    memcpy (&number, (char *) zmq_msg_data (&frames [1]) + 1, sizeof (number));
+    request_t *request = (request_t *) zhashx_lookup (self->requests, &number);
+    if (!request || request->ended) {
+        self->undeliverable++;
+        return;
+    }
+    bool answer = zmq_msg_size (&frames [0]) == 3 && memcmp (zmq_msg_data (&frames [0]), "ANS", 3) == 0;
+    bool ok = zmq_msg_size (&frames [0]) == 2 && memcmp (zmq_msg_data (&frames [0]), "OK", 2) == 0;
+    bool error = zmq_msg_size (&frames [0]) == 3 && memcmp (zmq_msg_data (&frames [0]), "ERR", 3) == 0;
+    if (error)
+        s_deliver_error (request, &frames [4]);
+    else
+    if (ok && request->want == WANT_STREAM)
+        s_stream_start (request);
+    else
+    if (ok) {
+        request->ended = true;
+        s_respond (request, request->want == WANT_ACK? MHD_HTTP_ACCEPTED: MHD_HTTP_OK, NULL);
+    }
+    else
+    if (request->want == WANT_STREAM)
+        s_stream_event (request, &frames [3], &frames [4]);
+    else
+    if (request->want == WANT_ANSWER)
+        s_deliver_message (request, answer, frames);
+    else
+    if (answer && request->want == WANT_ACK) {
+        //  The host refused the notification: its JSON-RPC error says why
+        size_t size = zmq_msg_size (&frames [4]);
+        char *body = (char *) malloc (size + 1);
+        if (body)
+            memcpy (body, zmq_msg_data (&frames [4]), size);
+        request->ended = true;
+        s_respond (request, MHD_HTTP_BAD_REQUEST, body? s_json_response (body, size): NULL);
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Requests from clients
+
+static int *
+s_stream_count (http_edge_t *self, const char *sid)
+{
+    return (int *) zhashx_lookup (self->streams, sid);
+}
+
+//  Counts a GET stream of a session; false at --http-max-streams.
+static bool
+s_stream_open (http_edge_t *self, request_t *request)
+{
+    int *count = s_stream_count (self, request->sid);
+    if (count && *count >= self->config->http_max_streams)
+        return false;
+    if (!count) {
+        count = (int *) calloc (1, sizeof (int));
+        if (!count)
+            return false;
+        zhashx_insert (self->streams, request->sid, count);
+    }
+    (*count)++;
+    request->get_stream = true;
+    self->open_streams++;
+    return true;
+}
+
+static void
+s_stream_close (http_edge_t *self, request_t *request)
+{
+    int *count = s_stream_count (self, request->sid);
+    if (count && --*count == 0)
+        zhashx_delete (self->streams, request->sid);
+    self->open_streams--;
+}
+
+//  Hands the request to the owner; the answer may come back at once.
+static void
+s_route (request_t *request, const char *command, const char *body, size_t size)
+{
+    http_edge_t *self = request->edge;
+    zmq_msg_t peer, frame;
+    s_peer (request, &peer);
+    zmq_msg_init_size (&frame, size);
+    if (size)
+        memcpy (zmq_msg_data (&frame), body, size);
+    request->routed = true;
+    self->route (self->owner, command, &peer, request->sid, &frame);
+    zmq_msg_close (&peer);
+    zmq_msg_close (&frame);
+}
+
+//  Header checks every method shares: Origin, Host, MCP-Protocol-Version,
+//  Mcp-Session-Id. Returns false with the refusal made.
+static bool
+s_check_headers (http_edge_t *self, request_t *request)
+{
+    struct MHD_Connection *connection = request->connection;
+    const char *origin = MHD_lookup_connection_value (connection, MHD_HEADER_KIND, "Origin");
+    if (origin && !http_origin_allowed (origin, self->config->http_allowed_origins)) {
+        s_refuse (request, MHD_HTTP_FORBIDDEN, 0, "origin not allowed", NULL, -1);
+        return false;
+    }
+    const char *host = MHD_lookup_connection_value (connection, MHD_HEADER_KIND, "Host");
+    if (self->loopback && host && !http_host_loopback (host)) {
+        s_refuse (request, MHD_HTTP_FORBIDDEN, 0, "host not allowed", NULL, -1);
+        return false;
+    }
+    const char *version = MHD_lookup_connection_value (connection, MHD_HEADER_KIND,
+                                                       "MCP-Protocol-Version");
+    bool known = !version;
+    for (int index = 0; version && index < MCP_VERSION_COUNT; index++)
+        known = known || streq (version, mcp_versions [index]);
+    if (!known) {
+        s_refuse (request, MHD_HTTP_BAD_REQUEST, 0, "unsupported MCP-Protocol-Version", NULL, -1);
+        return false;
+    }
+    const char *sid = MHD_lookup_connection_value (connection, MHD_HEADER_KIND, "Mcp-Session-Id");
+    if (sid && !mcpz_sid_valid (sid, strlen (sid))) {
+        s_refuse (request, MHD_HTTP_NOT_FOUND, 0, "unknown session", NULL, -1);
+        return false;
+    }
+    if (sid)
+        memcpy (request->sid, sid, MCPZ_SID_SIZE + 1);
+    http_accepts (MHD_lookup_connection_value (connection, MHD_HEADER_KIND, "Accept"),
+                  &request->json_ok, &request->sse_ok);
+    return true;
+}
+
+static void
+s_post (http_edge_t *self, request_t *request)
+{
+    if (request->too_big) {
+        s_refuse (request, MHD_HTTP_CONTENT_TOO_LARGE, 0, "message larger than the server's limit",
+                  NULL, -1);
+        return;
+    }
+    http_body_t body;
+    const char *reason;
+    int code = http_body_read (request->body? request->body: "", request->size, &body, &reason);
+    if (code)
+        s_refuse (request, MHD_HTTP_BAD_REQUEST, code, reason, body.id, -1);
+    else
+    if (!*request->sid && !body.initialize)
+        s_refuse (request, MHD_HTTP_BAD_REQUEST, 0,
+                  "Mcp-Session-Id is missing: a session starts with initialize", body.id, -1);
+    else {
+        request->want = body.requests? WANT_ANSWER: WANT_ACK;
+        request->initialize = !*request->sid;
+        s_route (request, request->initialize? "NEW": body.requests? "MSG": "MSGOK",
+                 request->body, request->size);
+    }
+    http_body_clear (&body);
+}
+
+static void
+s_get (http_edge_t *self, request_t *request)
+{
+    const char *last = MHD_lookup_connection_value (request->connection, MHD_HEADER_KIND,
+                                                    "Last-Event-ID");
+    if (!request->sse_ok)
+        s_refuse (request, MHD_HTTP_NOT_ACCEPTABLE, 0, "a GET stream needs Accept: text/event-stream",
+                  NULL, -1);
+    else
+    if (!*request->sid)
+        s_refuse (request, MHD_HTTP_BAD_REQUEST, 0, "Mcp-Session-Id is missing", NULL, -1);
+    else
+    if (!s_stream_open (self, request))
+        s_refuse (request, MHD_HTTP_TOO_MANY_REQUESTS, 0, "too many streams open for this session",
+                  NULL, 1000);
+    else {
+        request->want = WANT_STREAM;
+        s_route (request, "RESUME", last? last: "", last? strlen (last): 0);
+    }
+}
+
+static void
+s_delete (http_edge_t *self, request_t *request)
+{
+    if (!*request->sid)
+        s_refuse (request, MHD_HTTP_BAD_REQUEST, 0, "Mcp-Session-Id is missing", NULL, -1);
+    else {
+        request->want = WANT_CLOSE;
+        s_route (request, "CLOSE", "", 0);
+    }
+}
+
+//  First call of a request: everything the headers decide.
+static request_t *
+s_request_new (http_edge_t *self, struct MHD_Connection *connection, const char *url,
+               const char *method)
+{
+    request_t *request = (request_t *) calloc (1, sizeof (request_t));
+    if (!request)
+        return NULL;
+    request->edge = self;
+    request->connection = connection;
+    request->number = ++self->next_number;
+    zhashx_insert (self->requests, &request->number, request);
+    self->requests_total++;
+    if (!streq (method, "POST") && !streq (method, "GET") && !streq (method, "DELETE"))
+        s_refuse (request, MHD_HTTP_METHOD_NOT_ALLOWED, 0, "method not allowed", NULL, -1);
+    else
+    if (!streq (url, self->config->http_path))
+        s_refuse (request, MHD_HTTP_NOT_FOUND, 0, "not the MCP endpoint", NULL, -1);
+    else
+    if (s_check_headers (self, request) && streq (method, "POST")) {
+        if (!request->json_ok && !request->sse_ok)
+            s_refuse (request, MHD_HTTP_NOT_ACCEPTABLE, 0,
+                      "Accept must allow application/json or text/event-stream", NULL, -1);
+        const char *length = MHD_lookup_connection_value (connection, MHD_HEADER_KIND,
+                                                          MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (length && strtoull (length, NULL, 10) > (unsigned long long) self->config->max_message_size)
+            s_refuse (request, MHD_HTTP_CONTENT_TOO_LARGE, 0,
+                      "message larger than the server's limit", NULL, -1);
+    }
+    return request;
+}
+
+static void
+s_upload (http_edge_t *self, request_t *request, const char *data, size_t size)
+{
+    if (request->too_big || request->response)
+        return;                 //  read and dropped
+    if (request->size + size > (size_t) self->config->max_message_size) {
+        request->too_big = true;
+        return;
+    }
+    char *body = (char *) realloc (request->body, request->size + size + 1);
+    if (!body) {
+        request->too_big = true;
+        return;
+    }
+    memcpy (body + request->size, data, size);
+    request->body = body;
+    request->size += size;
+}
+
+static enum MHD_Result
+s_access (void *cls, struct MHD_Connection *connection, const char *url, const char *method,
+          const char *version, const char *upload, size_t *upload_size, void **request_p)
+{
+    http_edge_t *self = (http_edge_t *) cls;
+    request_t *request = (request_t *) *request_p;
+    if (!request) {
+        *request_p = request = s_request_new (self, connection, url, method);
+        return request? MHD_YES: MHD_NO;
+    }
+    if (*upload_size) {
+        s_upload (self, request, upload, *upload_size);
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (!request->response && !request->routed) {
+        if (streq (method, "POST"))
+            s_post (self, request);
+        else
+        if (streq (method, "GET"))
+            s_get (self, request);
+        else
+            s_delete (self, request);
+    }
+    if (request->response) {
+        //  Answered already (refused, or answered during routing)
+        enum MHD_Result result = MHD_queue_response (connection, request->status, request->response);
+        MHD_destroy_response (request->response);
+        request->response = NULL;
+        request->queued = true;
+        return result;
+    }
+    if (!request->queued) {
+        MHD_suspend_connection (connection);
+        request->suspended = true;
+    }
+    return MHD_YES;
+}
+
+static void
+s_completed (void *cls, struct MHD_Connection *connection, void **request_p,
+             enum MHD_RequestTerminationCode code)
+{
+    http_edge_t *self = (http_edge_t *) cls;
+    request_t *request = (request_t *) *request_p;
+    if (!request)
+        return;
+    if (request->get_stream)
+        s_stream_close (self, request);
+    zhashx_delete (self->requests, &request->number);
+    *request_p = NULL;
+}
+
+static void
+s_connection (void *cls, struct MHD_Connection *connection, void **socket_context,
+              enum MHD_ConnectionNotificationCode code)
+{
+    http_edge_t *self = (http_edge_t *) cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        self->connections++;
+        self->open_connections++;
+    }
+    else
+        self->open_connections--;
+}
+
+//  --------------------------------------------------------------------------
+//  Start, run, stop
+
+//  The address to bind, resolved; false with the reason in error.
+static bool
+s_resolve (const config_t *config, struct sockaddr_storage *address, bool *ipv6_p,
+           bool *loopback_p, char *error, size_t error_size)
+{
+    char host [256];
+    int port;
+    if (http_parse_address (config->http, host, sizeof (host), &port)) {
+        snprintf (error, error_size, "--http %s: not PORT or ADDR:PORT", config->http);
+        return false;
+    }
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *found = NULL;
+    int rc = getaddrinfo (host, NULL, &hints, &found);
+    if (rc) {
+        snprintf (error, error_size, "--http %s: %s", config->http, gai_strerror (rc));
+        return false;
+    }
+    memcpy (address, found->ai_addr, found->ai_addrlen);
+    freeaddrinfo (found);
+    *ipv6_p = address->ss_family == AF_INET6;
+    if (*ipv6_p) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) address;
+        in6->sin6_port = htons ((uint16_t) port);
+        *loopback_p = IN6_IS_ADDR_LOOPBACK (&in6->sin6_addr);
+    }
+    else {
+        struct sockaddr_in *in = (struct sockaddr_in *) address;
+        in->sin_port = htons ((uint16_t) port);
+        *loopback_p = (ntohl (in->sin_addr.s_addr) >> 24) == 127;
+    }
+    return true;
+}
+
+http_edge_t *
+http_edge_new (const config_t *config, http_route_fn *route, void *owner,
+               char *error, size_t error_size)
+{
+    struct sockaddr_storage address;
+    bool ipv6, loopback;
+    if (!s_resolve (config, &address, &ipv6, &loopback, error, error_size))
+        return NULL;
+    http_edge_t *self = (http_edge_t *) calloc (1, sizeof (http_edge_t));
+    if (!self)
+        return NULL;
+    self->config = config;
+    self->route = route;
+    self->owner = owner;
+    self->loopback = loopback;
+    self->requests = table_new ((zhashx_destructor_fn *) s_request_destroy, true);
+    self->streams = zhashx_new ();
+    self->next_heartbeat = zclock_mono () + HEARTBEAT_MS;
+    unsigned int flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO
+                       | (ipv6? MHD_USE_IPv6: 0);
+    if (self->requests && self->streams)
+        self->daemon = MHD_start_daemon (flags, 0, NULL, NULL, s_access, self,
+            MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &address,
+            MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int) 1,
+            MHD_OPTION_CONNECTION_LIMIT, (unsigned int) config->http_max_connections,
+            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) IDLE_TIMEOUT_S,
+            MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int) 4096,
+            MHD_OPTION_NOTIFY_COMPLETED, s_completed, self,
+            MHD_OPTION_NOTIFY_CONNECTION, s_connection, self,
+            MHD_OPTION_END);
+    const union MHD_DaemonInfo *info = self->daemon?
+        MHD_get_daemon_info (self->daemon, MHD_DAEMON_INFO_EPOLL_FD): NULL;
+    if (!info) {
+        snprintf (error, error_size, "--http %s: cannot listen (%s)", config->http,
+                  errno? strerror (errno): "libmicrohttpd refused");
+        http_edge_destroy (&self);
+        return NULL;
+    }
+    self->fd = info->epoll_fd;
+    return self;
+}
+
+void
+http_edge_destroy (http_edge_t **self_p)
+{
+    if (*self_p) {
+        http_edge_t *self = *self_p;
+        if (self->daemon) {
+            //  libmicrohttpd must not stop with connections suspended
+            for (request_t *request = (request_t *) zhashx_first (self->requests); request;
+                 request = (request_t *) zhashx_next (self->requests))
+                if (request->suspended) {
+                    request->suspended = false;
+                    request->overflowed = true;
+                    MHD_resume_connection (request->connection);
+                }
+            MHD_stop_daemon (self->daemon);
+        }
+        zhashx_destroy (&self->requests);
+        zhashx_destroy (&self->streams);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+int
+http_edge_fd (http_edge_t *self)
+{
+    return self->fd;
+}
+
+long
+http_edge_timeout (http_edge_t *self)
+{
+    if (self->dirty)
+        return 0;
+    MHD_UNSIGNED_LONG_LONG timeout;
+    long heartbeat = (long) (self->next_heartbeat - zclock_mono ());
+    if (heartbeat < 0)
+        heartbeat = 0;
+    if (MHD_get_timeout (self->daemon, &timeout) == MHD_YES && (long long) timeout < heartbeat)
+        return (long) timeout;
+    return heartbeat;
+}
+
+//  A comment on every stream with nothing to send: a vanished client's
+//  connection fails on the write and the stream ends.
+static void
+s_heartbeat (http_edge_t *self)
+{
+    for (request_t *request = (request_t *) zhashx_first (self->requests); request;
+         request = (request_t *) zhashx_next (self->requests))
+        if (request->streaming && request->suspended && request->out_size == request->out_read)
+            s_stream_write (request, ":\n\n", 3);
+}
+
+void
+http_edge_run (http_edge_t *self)
+{
+    if (zclock_mono () >= self->next_heartbeat) {
+        s_heartbeat (self);
+        self->next_heartbeat = zclock_mono () + HEARTBEAT_MS;
+    }
+    self->dirty = false;
+    MHD_run (self->daemon);
+}
+
+json_t *
+http_edge_figures (http_edge_t *self)
+{
+    return json_pack ("{s:i,s:I,s:I,s:i,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I}}",
+        "connections", self->open_connections,
+        "connections_total", (json_int_t) self->connections,
+        "requests_total", (json_int_t) self->requests_total,
+        "streams", self->open_streams,
+        "streams_dropped", (json_int_t) self->dropped_streams,
+        "stream_bytes", (json_int_t) self->buffered,
+        "undeliverable", (json_int_t) self->undeliverable,
+        "responses", "1xx", (json_int_t) self->statuses [0], "2xx", (json_int_t) self->statuses [1],
+        "3xx", (json_int_t) self->statuses [2], "4xx", (json_int_t) self->statuses [3],
+        "5xx", (json_int_t) self->statuses [4]);
+}

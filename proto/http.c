@@ -1,0 +1,292 @@
+/*  http — see http.h. */
+#include "proto/http.h"
+#include "proto/jsonrpc.h"
+#include "proto/prelude.h"
+
+#include <assert.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
+
+//  Counts one message of a body; false when it is not an object.
+static bool
+s_count (json_t *message, http_body_t *body)
+{
+    if (!json_is_object (message))
+        return false;
+    json_t *method = json_object_get (message, "method");
+    json_t *id = json_object_get (message, "id");
+    if (json_is_string (method) && id && !json_is_null (id)) {
+        if (!body->id)
+            body->id = json_incref (id);
+        body->requests++;
+    }
+    return true;
+}
+
+int
+http_body_read (const char *data, size_t size, http_body_t *body, const char **reason_p)
+{
+    memset (body, 0, sizeof (*body));
+    *reason_p = NULL;
+    if (jsonrpc_too_deep (data, size, JSONRPC_MAX_DEPTH)) {
+        *reason_p = "nesting too deep";
+        return JSONRPC_PARSE_ERROR;
+    }
+    json_t *root = json_loadb (data, size, JSON_DECODE_ANY, NULL);
+    if (!root) {
+        *reason_p = "body is not valid JSON";
+        return JSONRPC_PARSE_ERROR;
+    }
+    int code = 0;
+    if (json_is_array (root)) {
+        body->batch = true;
+        size_t index;
+        json_t *message;
+        json_array_foreach (root, index, message)
+            if (!s_count (message, body))
+                code = JSONRPC_INVALID_REQUEST;
+        if (json_array_size (root) == 0)
+            code = JSONRPC_INVALID_REQUEST;
+        if (code)
+            *reason_p = "a batch must hold one or more JSON-RPC objects";
+    }
+    else
+    if (s_count (root, body))
+        body->initialize = body->requests
+            && streq (json_string_value (json_object_get (root, "method")), "initialize");
+    else {
+        code = JSONRPC_INVALID_REQUEST;
+        *reason_p = "body must be a JSON-RPC object";
+    }
+    json_decref (root);
+    return code;
+}
+
+void
+http_body_clear (http_body_t *body)
+{
+    json_decref (body->id);
+    body->id = NULL;
+}
+
+//  True when text starts with prefix and goes on with ":PORT" or ends.
+static bool
+s_host_port (const char *text, const char *prefix)
+{
+    size_t length = strlen (prefix);
+    if (strncasecmp (text, prefix, length))
+        return false;
+    text += length;
+    if (*text == 0)
+        return true;
+    if (*text++ != ':' || !*text)
+        return false;
+    for (; *text; text++)
+        if (!isdigit ((unsigned char) *text))
+            return false;
+    return true;
+}
+
+bool
+http_host_loopback (const char *host)
+{
+    return host && (s_host_port (host, "localhost") || s_host_port (host, "127.0.0.1")
+                    || s_host_port (host, "[::1]"));
+}
+
+bool
+http_origin_allowed (const char *origin, const char *allowed)
+{
+    if (strncasecmp (origin, "http://", 7) == 0 && http_host_loopback (origin + 7))
+        return true;
+    size_t length = strlen (origin);
+    for (const char *entry = allowed; entry && *entry; ) {
+        const char *comma = strchr (entry, ',');
+        size_t size = comma? (size_t) (comma - entry): strlen (entry);
+        while (size && isspace ((unsigned char) *entry)) {
+            entry++;
+            size--;
+        }
+        while (size && isspace ((unsigned char) entry [size - 1]))
+            size--;
+        if (size == length && strncasecmp (entry, origin, size) == 0)
+            return true;
+        entry = comma? comma + 1: NULL;
+    }
+    return false;
+}
+
+void
+http_accepts (const char *accept, bool *json_p, bool *sse_p)
+{
+    if (!accept) {
+        *json_p = *sse_p = true;
+        return;
+    }
+    bool any = strstr (accept, "*/*") != NULL;
+    *json_p = any || strcasestr (accept, "application/json") || strcasestr (accept, "application/*");
+    *sse_p = any || strcasestr (accept, "text/event-stream") || strcasestr (accept, "text/*");
+}
+
+char *
+http_sse_event (const char *event_id, const char *data, size_t size, size_t *size_p)
+{
+    //  Every line of data gets its own "data: " prefix (6) and newline
+    size_t lines = 1;
+    for (size_t index = 0; index < size; index++)
+        lines += data [index] == '\n';
+    size_t capacity = strlen (event_id) + 6 + size + lines * 7 + 2;
+    char *event = (char *) malloc (capacity);
+    if (!event)
+        return NULL;
+    size_t at = 0;
+    if (*event_id)
+        at += (size_t) sprintf (event, "id: %s\n", event_id);
+    const char *line = data, *end = data + size;
+    do {
+        const char *newline = memchr (line, '\n', (size_t) (end - line));
+        size_t length = newline? (size_t) (newline - line): (size_t) (end - line);
+        //  A carriage return would end the line early for an SSE reader
+        if (length && line [length - 1] == '\r')
+            length--;
+        memcpy (event + at, "data: ", 6);
+        memcpy (event + at + 6, line, length);
+        at += 6 + length;
+        event [at++] = '\n';
+        line = newline? newline + 1: end;
+    } while (line < end);
+    event [at++] = '\n';
+    event [at] = 0;
+    if (size_p)
+        *size_p = at;
+    return event;
+}
+
+int
+http_error_code (int status)
+{
+    return status == 429 || status >= 500? -32000: JSONRPC_INVALID_REQUEST;
+}
+
+int
+http_parse_address (const char *text, char *address, size_t size, int *port_p)
+{
+    const char *colon = strrchr (text, ':');
+    const char *port = colon? colon + 1: text;
+    char *end = NULL;
+    long number = strtol (port, &end, 10);
+    if (!*port || *end || number < 1 || number > 65535)
+        return -1;
+    *port_p = (int) number;
+    size_t length = colon? (size_t) (colon - text): 0;
+    if (!colon) {
+        snprintf (address, size, "127.0.0.1");
+        return 0;
+    }
+    bool bracketed = length >= 2 && text [0] == '[' && text [length - 1] == ']';
+    if (bracketed) {
+        text++;
+        length -= 2;
+    }
+    //  An IPv6 address needs its brackets, else its last colon looks like
+    //  the port's
+    if (length == 0 || length >= size || (!bracketed && memchr (text, ':', length)))
+        return -1;
+    memcpy (address, text, length);
+    address [length] = 0;
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+
+static int
+s_read (const char *text, http_body_t *body)
+{
+    const char *reason;
+    int code = http_body_read (text, strlen (text), body, &reason);
+    assert (!code || reason);
+    return code;
+}
+
+void
+http_test (bool verbose)
+{
+    printf (" * http: ");
+    http_body_t body;
+    assert (s_read ("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\"}", &body) == 0);
+    assert (body.requests == 1 && body.initialize && !body.batch
+            && json_integer_value (body.id) == 1);
+    http_body_clear (&body);
+    assert (s_read ("{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}", &body) == 0);
+    assert (body.requests == 0 && !body.initialize && !body.id);
+    assert (s_read ("{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"result\":{}}", &body) == 0);
+    assert (body.requests == 0);
+    assert (s_read ("[{\"jsonrpc\":\"2.0\",\"method\":\"x\"},{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"ping\"}]",
+                    &body) == 0);
+    assert (body.batch && body.requests == 1 && json_integer_value (body.id) == 7);
+    http_body_clear (&body);
+    assert (s_read ("{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"ping\"}", &body) == 0);
+    assert (body.requests == 0);
+    assert (s_read ("{\"jsonrpc\"", &body) == JSONRPC_PARSE_ERROR);
+    assert (s_read ("[]", &body) == JSONRPC_INVALID_REQUEST);
+    assert (s_read ("[1]", &body) == JSONRPC_INVALID_REQUEST);
+    assert (s_read ("42", &body) == JSONRPC_INVALID_REQUEST);
+    char deep [200];
+    memset (deep, '[', sizeof (deep) - 1);
+    deep [sizeof (deep) - 1] = 0;
+    assert (s_read (deep, &body) == JSONRPC_PARSE_ERROR);
+
+    assert (http_origin_allowed ("http://localhost:6274", NULL));
+    assert (http_origin_allowed ("http://127.0.0.1", ""));
+    assert (http_origin_allowed ("http://[::1]:80", NULL));
+    assert (!http_origin_allowed ("http://localhost.evil.com", NULL));
+    assert (!http_origin_allowed ("http://evil.com", NULL));
+    assert (!http_origin_allowed ("https://localhost:1", NULL));
+    assert (http_origin_allowed ("https://app.example.com", "http://a.b, https://app.example.com"));
+    assert (!http_origin_allowed ("https://app.example.co", "https://app.example.com"));
+    assert (!http_origin_allowed ("null", "http://a.b"));
+    assert (http_host_loopback ("localhost:8080") && http_host_loopback ("127.0.0.1"));
+    assert (!http_host_loopback ("evil.com:8080") && !http_host_loopback ("localhost:80x")
+            && !http_host_loopback ("localhost.evil.com") && !http_host_loopback (NULL));
+
+    bool json, sse;
+    http_accepts ("application/json, text/event-stream", &json, &sse);
+    assert (json && sse);
+    http_accepts ("text/event-stream", &json, &sse);
+    assert (!json && sse);
+    http_accepts ("text/html", &json, &sse);
+    assert (!json && !sse);
+    http_accepts ("*/*", &json, &sse);
+    assert (json && sse);
+    http_accepts (NULL, &json, &sse);
+    assert (json && sse);
+
+    size_t size;
+    char *event = http_sse_event ("12", "{\"a\":1}", 7, &size);
+    assert (streq (event, "id: 12\ndata: {\"a\":1}\n\n") && size == strlen (event));
+    free (event);
+    event = http_sse_event ("", "a\r\nb", 4, &size);
+    assert (streq (event, "data: a\ndata: b\n\n"));
+    free (event);
+    event = http_sse_event ("3", "", 0, &size);
+    assert (streq (event, "id: 3\ndata: \n\n"));
+    free (event);
+
+    char address [64];
+    int port;
+    assert (http_parse_address ("8080", address, sizeof (address), &port) == 0
+            && streq (address, "127.0.0.1") && port == 8080);
+    assert (http_parse_address ("0.0.0.0:80", address, sizeof (address), &port) == 0
+            && streq (address, "0.0.0.0") && port == 80);
+    assert (http_parse_address ("[::1]:9000", address, sizeof (address), &port) == 0
+            && streq (address, "::1") && port == 9000);
+    assert (http_parse_address ("localhost:1", address, sizeof (address), &port) == 0);
+    assert (http_parse_address ("0", address, sizeof (address), &port) == -1);
+    assert (http_parse_address ("x:70000", address, sizeof (address), &port) == -1);
+    assert (http_parse_address (":80", address, sizeof (address), &port) == -1);
+    assert (http_parse_address ("::1:80", address, sizeof (address), &port) == -1);
+    assert (http_error_code (503) == -32000 && http_error_code (404) == JSONRPC_INVALID_REQUEST);
+    printf ("OK\n");
+}
