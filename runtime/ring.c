@@ -104,7 +104,7 @@ ring_replay (ring_t *self, uint64_t after, ring_fn *fn, void *arg)
     size_t replayed = 0;
     for (size_t index = 0; index < self->count; index++) {
         event_t *event = s_at (self, index);
-        if (event->event_id > after) {
+        if (event->event_id > after && zmq_msg_size (&event->body)) {
             fn (arg, event->event_id, &event->body);
             replayed++;
         }
@@ -113,17 +113,19 @@ ring_replay (ring_t *self, uint64_t after, ring_fn *fn, void *arg)
 }
 
 size_t
-ring_replay_stream (ring_t *self, uint64_t after, ring_fn *fn, void *arg)
+ring_replay_stream (ring_t *self, uint64_t after, ring_fn *fn, void *arg,
+                    uint64_t *stream_p)
 {
     size_t replayed = 0, index = 0;
+    *stream_p = 0;
     while (index < self->count && s_at (self, index)->event_id < after)
         index++;
     if (index == self->count || s_at (self, index)->event_id != after)
         return 0;
-    uint64_t stream = s_at (self, index)->stream;
+    uint64_t stream = *stream_p = s_at (self, index)->stream;
     for (index++; index < self->count; index++) {
         event_t *event = s_at (self, index);
-        if (event->stream == stream) {
+        if (event->stream == stream && zmq_msg_size (&event->body)) {
             fn (arg, event->event_id, &event->body);
             replayed++;
         }
@@ -179,18 +181,28 @@ ring_test (bool verbose)
     assert (seen [0] == 10 && seen [1] == 2);
     //  Stream replay: after 7 (stream 1), only 9 is of that stream
     seen [0] = seen [1] = 0;
-    assert (ring_replay_stream (ring, 7, s_collect, seen) == 1 && seen [0] == 9);
-    assert (ring_replay_stream (ring, 8, s_collect, seen) == 1);
-    assert (ring_replay_stream (ring, 5, s_collect, seen) == 0);     //  evicted
-    assert (ring_replay_stream (ring, 10, s_collect, seen) == 0);    //  newest
+    uint64_t stream;
+    assert (ring_replay_stream (ring, 7, s_collect, seen, &stream) == 1 && seen [0] == 9);
+    assert (stream == 1);
+    assert (ring_replay_stream (ring, 8, s_collect, seen, &stream) == 1 && stream == 0);
+    assert (ring_replay_stream (ring, 5, s_collect, seen, &stream) == 0);    //  evicted
+    assert (ring_replay_stream (ring, 10, s_collect, seen, &stream) == 0);   //  newest
+    //  An anchor (empty body) is found by id but never replayed
+    zmq_msg_t anchor;
+    zmq_msg_init (&anchor);
+    assert (ring_add (ring, 11, 1, &anchor, 4, 1000) == 1);
+    seen [0] = seen [1] = 0;
+    assert (ring_replay (ring, 0, s_collect, seen) == 3 && seen [0] == 10);
+    assert (ring_replay_stream (ring, 9, s_collect, seen, &stream) == 0 && stream == 1);
+    zmq_msg_close (&anchor);
     //  The byte bound evicts several at once but keeps the newest
     zmq_msg_t big;
     zmq_msg_init_size (&big, 950);
-    assert (ring_add (ring, 11, 0, &big, 4, 1000) == 4);
-    assert (ring_size (ring) == 1 && ring_oldest (ring) == 11);
+    assert (ring_add (ring, 12, 0, &big, 4, 1000) == 3);
+    assert (ring_size (ring) == 2 && ring_oldest (ring) == 11);
     zmq_msg_t huge;
     zmq_msg_init_size (&huge, 5000);
-    assert (ring_add (ring, 12, 0, &huge, 4, 1000) == 1);
+    assert (ring_add (ring, 13, 0, &huge, 4, 1000) == 2);
     assert (ring_size (ring) == 1 && ring_bytes (ring) == 5000);
     zmq_msg_close (&big);
     zmq_msg_close (&huge);

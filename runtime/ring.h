@@ -29,18 +29,21 @@ int
     ring_add (ring_t *self, uint64_t event_id, uint64_t stream, zmq_msg_t *body,
               size_t max_count, size_t max_bytes);
 
-//  Calls fn for every kept event with an id above after, oldest first.
-//  Returns how many.
+//  Calls fn for every kept event with an id above after, oldest first,
+//  but events with an empty body (anchors: a stream's first event id, which
+//  carries no message). Returns how many.
 typedef void (ring_fn) (void *arg, uint64_t event_id, zmq_msg_t *body);
 size_t
     ring_replay (ring_t *self, uint64_t after, ring_fn *fn, void *arg);
 
 //  Calls fn for every kept event after the event with id after that was
-//  sent on the same stream as it, oldest first (MCP Streamable HTTP
-//  resumes one stream, never another's). Returns how many; none when that
-//  event is no longer kept.
+//  sent on the same stream as it, oldest first, anchors left out (MCP
+//  Streamable HTTP resumes one stream, never another's). *stream_p gets
+//  that stream's tag, or 0 when the event is no longer kept (then nothing
+//  is replayed). Returns how many.
 size_t
-    ring_replay_stream (ring_t *self, uint64_t after, ring_fn *fn, void *arg);
+    ring_replay_stream (ring_t *self, uint64_t after, ring_fn *fn, void *arg,
+                        uint64_t *stream_p);
 
 //  Id of the oldest kept event, or 0 when empty.
 uint64_t

@@ -165,6 +165,36 @@ s_refusals (const figures_t *figures, metrics_t *metrics)
     json_decref (refusals);
 }
 
+//  The HTTP edge's, when it runs (in the supervisor's figures)
+static void
+s_http (const figures_t *figures, metrics_t *metrics)
+{
+    json_t *http = json_object_get (figures->supervisor, "http");
+    if (!http)
+        return;
+    s_gauge (metrics, "mcpz_http_connections", "HTTP connections open now.",
+             (double) json_integer_value (json_object_get (http, "connections")));
+    s_counter (metrics, "mcpz_http_connections_total", "HTTP connections accepted.",
+               (double) json_integer_value (json_object_get (http, "connections_total")));
+    s_counter (metrics, "mcpz_http_requests_total", "HTTP requests read.",
+               (double) json_integer_value (json_object_get (http, "requests_total")));
+    s_gauge (metrics, "mcpz_http_streams", "GET streams open now.",
+             (double) json_integer_value (json_object_get (http, "streams")));
+    s_counter (metrics, "mcpz_http_streams_dropped_total",
+               "SSE streams dropped because their reader fell behind.",
+               (double) json_integer_value (json_object_get (http, "streams_dropped")));
+    s_gauge (metrics, "mcpz_http_stream_bytes", "Bytes SSE streams hold for their readers now.",
+             (double) json_integer_value (json_object_get (http, "stream_bytes")));
+    metrics_family (metrics, "mcpz_http_responses_total", "counter", "HTTP responses by status class.");
+    const char *key;
+    json_t *value;
+    json_object_foreach (json_object_get (http, "responses"), key, value) {
+        char labels [32];
+        snprintf (labels, sizeof (labels), "code=\"%s\"", key);
+        metrics_sample (metrics, "mcpz_http_responses_total", labels, (double) json_integer_value (value));
+    }
+}
+
 static void
 s_others (const figures_t *figures, bool partial, metrics_t *metrics)
 {
@@ -228,6 +258,7 @@ figures_metrics (const figures_t *figures, bool partial)
     s_latency (figures, metrics);
     s_host_queues (figures, metrics);
     s_refusals (figures, metrics);
+    s_http (figures, metrics);
     s_others (figures, partial, metrics);
     char *text = strdup (metrics_text (metrics));
     metrics_destroy (&metrics);

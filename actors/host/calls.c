@@ -223,6 +223,17 @@ calls_cancel (host_t *self, session_t *session, json_t *request_id)
 }
 
 void
+calls_retarget (host_t *self, session_t *session, uint64_t stream, zmq_msg_t *peer)
+{
+    if (session->inflight == 0)
+        return;
+    for (call_t *call = (call_t *) zhashx_first (self->calls); call;
+         call = (call_t *) zhashx_next (self->calls))
+        if (streq (call->sid, session->id) && host_stream_tag (&call->peer) == stream)
+            zmq_msg_copy (&call->peer, peer);
+}
+
+void
 calls_end_session (host_t *self, session_t *session)
 {
     if (session->inflight == 0)

@@ -27,6 +27,11 @@ void
 void
     calls_cancel (host_t *self, session_t *session, json_t *request_id);
 
+//  The calls of a session whose messages went to the stream tagged stream
+//  send the rest to peer (copied): that stream was resumed there.
+void
+    calls_retarget (host_t *self, session_t *session, uint64_t stream, zmq_msg_t *peer);
+
 //  Every call of a session still in flight gets ERR 404 and ends: before
 //  the session goes.
 void

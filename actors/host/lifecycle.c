@@ -191,15 +191,17 @@ lifecycle_listen (host_t *self, zmq_msg_t *peer, session_t *session, zmq_msg_t *
 void
 lifecycle_resume (host_t *self, zmq_msg_t *peer, session_t *session, zmq_msg_t *body)
 {
-    uint64_t after = 0;
+    uint64_t after = 0, stream = 0;
     if (zmq_msg_size (body) && s_event_id (self, peer, session, body, &after))
         return;
     replay_t replay = { self, peer, session->id };
     size_t replayed = after && session->ring?
-        ring_replay_stream (session->ring, after, s_replay_one, &replay): 0;
-    //  Complete when that event is still kept: its stream's later ones are
-    s_listening (self, peer, session, replayed,
-                 !after || after >= session->event_id
-                 || (session->ring && ring_oldest (session->ring) <= after
-                     && ring_oldest (session->ring) != 0));
+        ring_replay_stream (session->ring, after, s_replay_one, &replay, &stream): 0;
+    //  What the resumed stream's calls still send comes to the new peer
+    if (stream)
+        calls_retarget (self, session, stream, peer);
+    //  An anchor: the stream's first event id, with no message, so a
+    //  client can resume even a stream that has carried nothing yet
+    host_send (self, "MSG", peer, session->id, session, strdup (""), 0);
+    s_listening (self, peer, session, replayed, !after || stream || after >= session->event_id);
 }

@@ -29,8 +29,12 @@
     answer. A GET is an SSE stream for messages not tied to a request;
     Last-Event-ID replays only what was sent on the stream it names. A
     stream holds at most --http-stream-bytes for a slow reader, then is
-    dropped: its events wait in the session's replay ring. Idle streams get
-    a comment every 15 s, so a client that vanished is noticed.
+    dropped: its events wait in the session's replay ring. libmicrohttpd
+    does not watch a suspended connection, so the edge watches the socket
+    of every stream that waits for events itself (EPOLLRDHUP, in an epoll
+    set that also holds libmicrohttpd's): a client that hangs up frees its
+    stream at once. Idle streams get a comment every 15 s, so a client that
+    vanished without a word is noticed too.
 */
 #include "actors/http/edge.h"
 #include "proto/http.h"
@@ -43,6 +47,8 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #define PEER_SIZE      9        //  0x00 and a uint64
 #define HEARTBEAT_MS   15000    //  a comment on idle streams this often
@@ -58,7 +64,8 @@ struct _http_edge_t {
     http_route_fn *route;       //  the owner's router
     void *owner;
     struct MHD_Daemon *daemon;
-    int fd;                     //  its epoll descriptor
+    int fd;                     //  epoll: libmicrohttpd's, and waiting streams
+    int daemon_fd;              //  libmicrohttpd's own epoll descriptor
     bool loopback;              //  bound on loopback: Host is checked too
     zhashx_t *requests;         //  number -> request_t, until completed
     zhashx_t *streams;          //  session id -> open GET streams (int, boxed)
@@ -90,6 +97,7 @@ struct _request_t {
     bool streaming;             //  the response is an SSE stream
     bool ended;                 //  the stream's last event is written
     bool overflowed;            //  the reader fell behind: drop the stream
+    bool watched;               //  its socket is in edge->fd for hang-ups
     //  A response ready before the handler could queue it
     unsigned int status;
     struct MHD_Response *response;
@@ -188,6 +196,9 @@ s_refuse (request_t *request, unsigned int status, int code, const char *message
     char *body = jsonrpc_encode_error (id, code? code: http_error_code ((int) status),
                                        message, &size);
     struct MHD_Response *response = body? s_json_response (body, size): NULL;
+    //  Overload always says when to come back: a second unless told
+    if (retry_after_ms < 0 && (status == MHD_HTTP_TOO_MANY_REQUESTS || status == MHD_HTTP_SERVICE_UNAVAILABLE))
+        retry_after_ms = 1000;
     if (response && retry_after_ms >= 0) {
         char seconds [16];
         snprintf (seconds, sizeof (seconds), "%d", (retry_after_ms + 999) / 1000);
@@ -201,6 +212,27 @@ s_refuse (request_t *request, unsigned int status, int code, const char *message
 
 //  --------------------------------------------------------------------------
 //  Streams
+
+//  Watches a parked stream's socket for the client hanging up.
+static void
+s_watch (request_t *request)
+{
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info (
+        request->connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    struct epoll_event event = { .events = EPOLLRDHUP, .data.u64 = request->number };
+    if (info && epoll_ctl (request->edge->fd, EPOLL_CTL_ADD, info->connect_fd, &event) == 0)
+        request->watched = true;
+}
+
+static void
+s_unwatch (request_t *request)
+{
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info (
+        request->connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (request->watched && info)
+        epoll_ctl (request->edge->fd, EPOLL_CTL_DEL, info->connect_fd, NULL);
+    request->watched = false;
+}
 
 static ssize_t
 s_read_stream (void *cls, uint64_t position, char *buffer, size_t max)
@@ -223,6 +255,7 @@ s_read_stream (void *cls, uint64_t position, char *buffer, size_t max)
     //  Nothing to send: park the connection until there is
     MHD_suspend_connection (request->connection);
     request->suspended = true;
+    s_watch (request);
     return 0;
 }
 
@@ -231,6 +264,7 @@ static void
 s_wake (request_t *request)
 {
     if (request->suspended && request->queued) {
+        s_unwatch (request);
         request->suspended = false;
         MHD_resume_connection (request->connection);
         request->edge->dirty = true;
@@ -731,6 +765,7 @@ http_edge_new (const config_t *config, http_route_fn *route, void *owner,
     http_edge_t *self = (http_edge_t *) calloc (1, sizeof (http_edge_t));
     if (!self)
         return NULL;
+    self->fd = -1;
     self->config = config;
     self->route = route;
     self->owner = owner;
@@ -758,7 +793,13 @@ http_edge_new (const config_t *config, http_route_fn *route, void *owner,
         http_edge_destroy (&self);
         return NULL;
     }
-    self->fd = info->epoll_fd;
+    self->daemon_fd = info->epoll_fd;
+    self->fd = epoll_create1 (EPOLL_CLOEXEC);
+    struct epoll_event event = { .events = EPOLLIN, .data.u64 = 0 };
+    if (self->fd == -1 || epoll_ctl (self->fd, EPOLL_CTL_ADD, self->daemon_fd, &event)) {
+        snprintf (error, error_size, "--http: epoll: %s", strerror (errno));
+        http_edge_destroy (&self);
+    }
     return self;
 }
 
@@ -778,6 +819,8 @@ http_edge_destroy (http_edge_t **self_p)
                 }
             MHD_stop_daemon (self->daemon);
         }
+        if (self->fd != -1)
+            close (self->fd);
         zhashx_destroy (&self->requests);
         zhashx_destroy (&self->streams);
         free (self);
@@ -816,9 +859,26 @@ s_heartbeat (http_edge_t *self)
             s_stream_write (request, ":\n\n", 3);
 }
 
+//  Streams whose client hung up while they waited: resumed to end.
+static void
+s_hang_ups (http_edge_t *self)
+{
+    struct epoll_event events [64];
+    int count = epoll_wait (self->fd, events, 64, 0);
+    for (int index = 0; index < count; index++) {
+        uint64_t number = events [index].data.u64;
+        request_t *request = number? (request_t *) zhashx_lookup (self->requests, &number): NULL;
+        if (request && request->suspended) {
+            request->overflowed = true;
+            s_wake (request);
+        }
+    }
+}
+
 void
 http_edge_run (http_edge_t *self)
 {
+    s_hang_ups (self);
     if (zclock_mono () >= self->next_heartbeat) {
         s_heartbeat (self);
         self->next_heartbeat = zclock_mono () + HEARTBEAT_MS;
