@@ -45,6 +45,7 @@
 #include "runtime/table.h"
 
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <sys/epoll.h>
@@ -98,6 +99,7 @@ struct _request_t {
     bool ended;                 //  the stream's last event is written
     bool overflowed;            //  the reader fell behind: drop the stream
     bool watched;               //  its socket is in edge->fd for hang-ups
+    bool gone;                  //  the client hung up while it waited
     //  A response ready before the handler could queue it
     unsigned int status;
     struct MHD_Response *response;
@@ -147,6 +149,28 @@ s_count_status (http_edge_t *self, unsigned int status)
     self->statuses [status >= 100 && status < 600? status / 100 - 1: 5]++;
 }
 
+//  Watches a parked request's socket for the client hanging up:
+//  libmicrohttpd does not look at a suspended connection.
+static void
+s_watch (request_t *request)
+{
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info (
+        request->connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    struct epoll_event event = { .events = EPOLLRDHUP, .data.u64 = request->number };
+    if (info && epoll_ctl (request->edge->fd, EPOLL_CTL_ADD, info->connect_fd, &event) == 0)
+        request->watched = true;
+}
+
+static void
+s_unwatch (request_t *request)
+{
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info (
+        request->connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (request->watched && info)
+        epoll_ctl (request->edge->fd, EPOLL_CTL_DEL, info->connect_fd, NULL);
+    request->watched = false;
+}
+
 //  Queues response now when the handler runs (not suspended), else keeps
 //  it for the handler's next call; takes the response.
 static void
@@ -155,9 +179,12 @@ s_respond (request_t *request, unsigned int status, struct MHD_Response *respons
     if (!response)
         response = MHD_create_response_from_buffer (0, "", MHD_RESPMEM_PERSISTENT);
     s_count_status (request->edge, status);
+    log_debug (s_name, "request %" PRIu64 " session %s: %u", request->number,
+               *request->sid? request->sid: "-", status);
     if (request->suspended) {
         //  libmicrohttpd takes a response for a suspended connection at
         //  any time; it leaves once the connection is resumed
+        s_unwatch (request);
         MHD_queue_response (request->connection, status, response);
         MHD_destroy_response (response);
         request->queued = true;
@@ -212,27 +239,6 @@ s_refuse (request_t *request, unsigned int status, int code, const char *message
 
 //  --------------------------------------------------------------------------
 //  Streams
-
-//  Watches a parked stream's socket for the client hanging up.
-static void
-s_watch (request_t *request)
-{
-    const union MHD_ConnectionInfo *info = MHD_get_connection_info (
-        request->connection, MHD_CONNECTION_INFO_CONNECTION_FD);
-    struct epoll_event event = { .events = EPOLLRDHUP, .data.u64 = request->number };
-    if (info && epoll_ctl (request->edge->fd, EPOLL_CTL_ADD, info->connect_fd, &event) == 0)
-        request->watched = true;
-}
-
-static void
-s_unwatch (request_t *request)
-{
-    const union MHD_ConnectionInfo *info = MHD_get_connection_info (
-        request->connection, MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (request->watched && info)
-        epoll_ctl (request->edge->fd, EPOLL_CTL_DEL, info->connect_fd, NULL);
-    request->watched = false;
-}
 
 static ssize_t
 s_read_stream (void *cls, uint64_t position, char *buffer, size_t max)
@@ -684,9 +690,12 @@ s_access (void *cls, struct MHD_Connection *connection, const char *url, const c
         request->queued = true;
         return result;
     }
+    if (request->gone)
+        return MHD_NO;          //  closes the connection
     if (!request->queued) {
         MHD_suspend_connection (connection);
         request->suspended = true;
+        s_watch (request);
     }
     return MHD_YES;
 }
@@ -814,7 +823,7 @@ http_edge_destroy (http_edge_t **self_p)
                  request = (request_t *) zhashx_next (self->requests))
                 if (request->suspended) {
                     request->suspended = false;
-                    request->overflowed = true;
+                    request->overflowed = request->gone = true;
                     MHD_resume_connection (request->connection);
                 }
             MHD_stop_daemon (self->daemon);
@@ -869,8 +878,12 @@ s_hang_ups (http_edge_t *self)
         uint64_t number = events [index].data.u64;
         request_t *request = number? (request_t *) zhashx_lookup (self->requests, &number): NULL;
         if (request && request->suspended) {
-            request->overflowed = true;
-            s_wake (request);
+            //  A stream's reader ends it; a request still waiting for its
+            //  answer is closed by the handler (the answer is dropped)
+            request->overflowed = request->gone = true;
+            s_unwatch (request);
+            request->suspended = false;
+            MHD_resume_connection (request->connection);
         }
     }
 }
@@ -890,8 +903,9 @@ http_edge_run (http_edge_t *self)
 json_t *
 http_edge_figures (http_edge_t *self)
 {
-    return json_pack ("{s:i,s:I,s:I,s:i,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I}}",
+    return json_pack ("{s:i,s:I,s:I,s:I,s:i,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I}}",
         "connections", self->open_connections,
+        "requests", (json_int_t) zhashx_size (self->requests),
         "connections_total", (json_int_t) self->connections,
         "requests_total", (json_int_t) self->requests_total,
         "streams", self->open_streams,

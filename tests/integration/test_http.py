@@ -375,6 +375,35 @@ class Streams(HttpCase):
             s.close()
 
 
+class HangUps(HttpCase):
+
+    def test_a_client_that_hangs_up_while_waiting_leaves_nothing_behind(self):
+        server = self.http_server()
+        h = self.http(server)
+        h.open()
+        bodies = [json.dumps({"jsonrpc": "2.0", "id": n, "method": "tools/call",
+                              "params": {"name": "sleep", "arguments": {"ms": 3000}}}) for n in range(3)]
+        waiting = [raw_request(server.http_port,
+                               "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                               "Accept: application/json\r\nMcp-Session-Id: %s\r\n"
+                               "Content-Length: %d\r\n\r\n%s" % (h.sid, len(body), body))
+                   for body in bodies]
+        time.sleep(0.3)
+        figures = control(server.control_ep, {"command": "stats"})["supervisor"]["http"]
+        self.assertGreaterEqual(figures["requests"], 3, figures)
+        for s in waiting:
+            s.close()
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            figures = control(server.control_ep, {"command": "stats"})["supervisor"]["http"]
+            if figures["requests"] == 0 and figures["connections"] == 1:
+                break
+            time.sleep(0.05)
+        self.assertEqual((figures["requests"], figures["connections"]), (0, 1), figures)
+        # Their answers come later and go nowhere; the session is fine
+        self.assertEqual(h.request("ping").status, 200)
+
+
 class BothFronts(HttpCase):
 
     def test_http_session_continues_over_zeromq_and_back(self):
