@@ -10,6 +10,9 @@
     Sends to the client, through host.c: the call's result or error,
     notifications/progress and notifications/message on the way.
 
+    A call of a JSON-RPC batch answers into the batch (batch.c), which
+    sends all its answers as one once the last is in.
+
     Inline tools (echo, add, fail) run here and answer at once. Every call
     on a worker has a deadline (the tool's own, else --request-timeout) in a
     heap; at the deadline the client gets -32001 whatever the worker is
@@ -34,6 +37,7 @@ typedef struct {
     heap_node_t timer;          //  its deadline
     int timeout_ms;             //  for the timeout message
     int64_t received;           //  µs when the request arrived
+    batch_t *batch;             //  the batch it answers into, or NULL
 } call_t;
 
 static void
@@ -65,6 +69,7 @@ s_call_end (host_t *self, call_t *call)
     session_t *session = (session_t *) zhashx_lookup (self->sessions, call->sid);
     if (session && session->inflight)
         session->inflight--;
+    batch_release (self, &call->batch);
     heap_remove (self->timers, &call->timer);
     zhashx_delete (self->by_request, call->key);
     zhashx_delete (self->calls, &call->call_id);
@@ -189,6 +194,8 @@ s_dispatch (host_t *self, request_t *request, const tool_def_t *def, json_t *arg
     call->timer.deadline = zclock_mono () + call->timeout_ms;
     zmq_msg_init (&call->peer);
     zmq_msg_copy (&call->peer, request->peer);
+    if (self->collecting)
+        call->batch = batch_ref (self->collecting);
     zhashx_insert (self->calls, &call->call_id, call);
     zhashx_insert (self->by_request, call->key, call);
     if (heap_push (self->timers, &call->timer))
@@ -245,7 +252,9 @@ calls_end_session (host_t *self, session_t *session)
             zlistx_add_end (ended, call);
     for (call_t *call = (call_t *) zlistx_first (ended); call;
          call = (call_t *) zlistx_next (ended)) {
+        self->collecting = call->batch;
         host_refuse (self, &call->peer, call->sid, 404, "session closed", call->id, -1);
+        self->collecting = NULL;
         host_outcome (self, METHOD_TOOLS_CALL, OUTCOME_REFUSED, 0);
         s_call_stop (self, call);
     }
@@ -259,8 +268,10 @@ s_expired (host_t *self, heap_node_t *node)
     session_t *session = (session_t *) zhashx_lookup (self->sessions, call->sid);
     char message [80];
     snprintf (message, sizeof (message), "request timed out after %d ms", call->timeout_ms);
+    self->collecting = call->batch;
     if (session)
         host_answer_error (self, session, &call->peer, call->id, JSONRPC_REQUEST_TIMEOUT, message);
+    self->collecting = NULL;
     host_phase (self, PHASE_TIMED_OUT, call->sid, call->id, call->received);
     host_outcome (self, METHOD_TOOLS_CALL, OUTCOME_TIMEOUT, 0);
     s_call_stop (self, call);
@@ -278,6 +289,7 @@ s_done (host_t *self, call_t *call, zmq_msg_t *frames)
 {
     session_t *session = (session_t *) zhashx_lookup (self->sessions, call->sid);
     assert (session);           //  closing a session ends its calls first
+    self->collecting = call->batch;
     if (zmq_msg_size (&frames [2]) > 0) {
         size_t size = zmq_msg_size (&frames [2]);
         char *result = (char *) malloc (size + 1);
@@ -301,6 +313,7 @@ s_done (host_t *self, call_t *call, zmq_msg_t *frames)
             strcpy (message, "tool failed");
         host_answer_error (self, session, &call->peer, call->id, atoi (code), message);
     }
+    self->collecting = NULL;
     host_phase (self, PHASE_ANSWERED, call->sid, call->id, call->received);
     host_outcome (self, METHOD_TOOLS_CALL, zmq_msg_size (&frames [2])? OUTCOME_OK: OUTCOME_ERROR,
                   call->received);
@@ -364,7 +377,9 @@ calls_handle_pool (host_t *self, zmq_msg_t *frames, int count)
         s_done (self, call, frames);
     else
     if (frames_is (&frames [0], "BUSY")) {
+        self->collecting = call->batch;
         host_refuse (self, &call->peer, call->sid, 503, "tool queue is full", call->id, RETRY_QUEUE_MS);
+        self->collecting = NULL;
         host_outcome (self, METHOD_TOOLS_CALL, OUTCOME_REFUSED, 0);
         s_call_end (self, call);
     }

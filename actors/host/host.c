@@ -110,13 +110,26 @@ host_outcome (host_t *self, method_t method, outcome_t outcome, int64_t received
         histogram_observe (&self->latency [method], (double) (zclock_usecs () - received) / 1e6);
 }
 
+//  An answer, to its peer or into the batch being answered.
+static void
+s_answer (host_t *self, session_t *session, zmq_msg_t *peer, char *body, size_t size)
+{
+    if (self->collecting) {
+        if (body)
+            batch_add (self->collecting, body, size);
+        free (body);
+    }
+    else
+        host_send (self, "ANS", peer, session->id, session, body, size);
+}
+
 void
 host_answer_result (host_t *self, session_t *session, zmq_msg_t *peer,
                     json_t *id, const char *result)
 {
     size_t size;
     char *body = jsonrpc_encode_result (id, result, &size);
-    host_send (self, "ANS", peer, session->id, session, body, size);
+    s_answer (self, session, peer, body, size);
 }
 
 void
@@ -126,7 +139,7 @@ host_answer_error (host_t *self, session_t *session, zmq_msg_t *peer,
     size_t size;
     char *body = jsonrpc_encode_error (id, code, message, &size);
     self->errors++;
-    host_send (self, "ANS", peer, session->id, session, body, size);
+    s_answer (self, session, peer, body, size);
 }
 
 void
@@ -143,6 +156,15 @@ host_refuse (host_t *self, zmq_msg_t *peer, const char *sid, int status,
             self->refusals [index]++;
     if (id)
         host_phase (self, PHASE_REFUSED, sid, id, 0);
+    if (self->collecting && id) {
+        free (body);
+        body = jsonrpc_encode_error (id, status == 429 || status == 503? -32000: JSONRPC_INVALID_REQUEST,
+                                     message, &size);
+        if (body)
+            batch_add (self->collecting, body, size);
+        free (body);
+        return;
+    }
     host_send (self, "ERR", peer, sid, NULL, body, size);
 }
 

@@ -11,6 +11,7 @@
 #include <czmq.h>
 
 #include "actors/session.h"
+#include "actors/host/batch.h"
 #include "actors/host/methods.h"
 #include "proto/metrics.h"
 #include "runtime/config.h"
@@ -45,6 +46,7 @@ struct _host_t {
     zhashx_t *sessions;         //  session id -> session_t
     size_t max_sessions;        //  this host's share of --max-sessions
     unsigned capabilities;      //  mcp_capability_t bits sessions are offered
+    batch_t *collecting;        //  while set, answers go into this batch
     bool terminated;
 
     //  Tool calls (calls.c)
@@ -112,7 +114,8 @@ void
                        json_t *id, int code, const char *message);
 
 //  ERR naming the request id (may be NULL) and echoing the session id.
-//  retry_after_ms < 0 leaves it out.
+//  retry_after_ms < 0 leaves it out. For a request of a batch being
+//  answered (self->collecting) it is a JSON-RPC error in the batch instead.
 void
     host_refuse (host_t *self, zmq_msg_t *peer, const char *sid, int status,
                  const char *message, json_t *id, int retry_after_ms);

@@ -188,14 +188,14 @@ s_handle_notification (host_t *self, session_t *session, jsonrpc_t *msg)
         }
 }
 
-int
-methods_handle_msg (host_t *self, zmq_msg_t *peer, session_t *session, zmq_msg_t *body)
+//  One message (of a batch, or alone): see methods_handle_msg.
+static int
+s_handle_one (host_t *self, zmq_msg_t *peer, session_t *session, const char *data, size_t size)
 {
     int code;
     const char *reason;
     json_t *id = NULL;
-    jsonrpc_t *msg = jsonrpc_parse (zmq_msg_data (body), zmq_msg_size (body),
-                                    &code, &reason, &id);
+    jsonrpc_t *msg = jsonrpc_parse (data, size, &code, &reason, &id);
     if (!msg) {
         host_answer_error (self, session, peer, id, code, reason);
         json_decref (id);
@@ -209,4 +209,47 @@ methods_handle_msg (host_t *self, zmq_msg_t *peer, session_t *session, zmq_msg_t
         s_handle_notification (self, session, msg);
     jsonrpc_destroy (&msg);
     return kind == JSONRPC_REQUEST;
+}
+
+//  A JSON-RPC batch (2025-03-26 sessions): each message handled as if it
+//  came alone, the answers gathered into one array (batch.c).
+static int
+s_handle_batch (host_t *self, zmq_msg_t *peer, session_t *session, const char *data, size_t size)
+{
+    json_t *array = jsonrpc_too_deep (data, size, JSONRPC_MAX_DEPTH)? NULL:
+                    json_loadb (data, size, 0, NULL);
+    batch_t *batch = json_array_size (array)? batch_new (peer, session->id): NULL;
+    if (!batch) {
+        json_decref (array);
+        host_answer_error (self, session, peer, NULL, array? JSONRPC_INVALID_REQUEST: JSONRPC_PARSE_ERROR,
+                           array? "a batch must hold one or more messages": "body is not valid JSON");
+        return -1;
+    }
+    int requests = 0;
+    size_t index;
+    json_t *message;
+    self->collecting = batch;
+    json_array_foreach (array, index, message) {
+        char *text = json_dumps (message, JSON_COMPACT | JSON_ENCODE_ANY);
+        int held = text? s_handle_one (self, peer, session, text, strlen (text)): -1;
+        requests += held > 0? held: 0;
+        free (text);
+    }
+    self->collecting = NULL;
+    json_decref (array);
+    batch_release (self, &batch);
+    return requests;
+}
+
+int
+methods_handle_msg (host_t *self, zmq_msg_t *peer, session_t *session, zmq_msg_t *body)
+{
+    const char *data = (const char *) zmq_msg_data (body);
+    size_t size = zmq_msg_size (body), at = 0;
+    while (at < size && (data [at] == ' ' || data [at] == '\t' || data [at] == '\r' || data [at] == '\n'))
+        at++;
+    //  Only 2025-03-26 has batches; later revisions refuse them (-32600)
+    if (at < size && data [at] == '[' && streq (mcp_versions [session->version], "2025-03-26"))
+        return s_handle_batch (self, peer, session, data, size);
+    return s_handle_one (self, peer, session, data, size);
 }

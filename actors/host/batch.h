@@ -1,0 +1,29 @@
+/*  batch — a JSON-RPC batch of a 2025-03-26 session: its answers gathered
+    into one array, sent as one ANS once the last of them is in.
+*/
+#ifndef MCPZ_HOST_BATCH_H
+#define MCPZ_HOST_BATCH_H
+
+#include <czmq.h>
+
+typedef struct _host_t host_t;
+typedef struct _batch_t batch_t;
+
+//  A batch for peer (copied) in session sid, with one reference.
+batch_t *
+    batch_new (zmq_msg_t *peer, const char *sid);
+
+//  One more holder: a call of the batch on a worker.
+batch_t *
+    batch_ref (batch_t *self);
+
+//  Appends one answer (a JSON-RPC response text).
+void
+    batch_add (batch_t *self, const char *answer, size_t size);
+
+//  Drops a reference; the last one sends the array (nothing when no
+//  request of it is answered: a batch of notifications, or all cancelled).
+void
+    batch_release (host_t *host, batch_t **self_p);
+
+#endif
