@@ -25,11 +25,125 @@ s_count (json_t *message, http_body_t *body)
     return true;
 }
 
+//  Past the string that starts at p (a quote), or NULL when it does not
+//  end. *escaped_p says whether it holds an escape.
+static const char *
+s_string_end (const char *p, const char *end, bool *escaped_p)
+{
+    for (p++; p < end; p++)
+        if (*p == '\\') {
+            *escaped_p = true;
+            p++;
+        }
+        else
+        if (*p == '"')
+            return p + 1;
+    return NULL;
+}
+
+static const char *
+s_space (const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+//  Past one value, or NULL when it is cut short or nests too deep. It
+//  checks structure only: what looks right is read in full by the host.
+static const char *
+s_value_end (const char *p, const char *end)
+{
+    bool escaped = false;
+    if (p < end && *p == '"')
+        return s_string_end (p, end, &escaped);
+    if (p < end && (*p == '{' || *p == '[')) {
+        int depth = 0;
+        for (; p < end; p++) {
+            if (*p == '"') {
+                p = s_string_end (p, end, &escaped);
+                if (!p)
+                    return NULL;
+                p--;
+            }
+            else
+            if (*p == '{' || *p == '[') {
+                if (++depth > JSONRPC_MAX_DEPTH)
+                    return NULL;
+            }
+            else
+            if ((*p == '}' || *p == ']') && --depth == 0)
+                return p + 1;
+        }
+        return NULL;
+    }
+    const char *start = p;
+    while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\n'
+           && *p != '\r' && *p != '\t')
+        p++;
+    return p > start? p: NULL;
+}
+
+//  Reads the shape of one JSON object without building it: its "id" and
+//  "method" members. Returns false when the body needs the full parser
+//  (not one object, escaped keys, anything cut short).
+static bool
+s_scan (const char *p, const char *end, http_body_t *body)
+{
+    p = s_space (p, end);
+    if (p == end || *p++ != '{')
+        return false;
+    const char *id = NULL, *id_end = NULL, *method = NULL, *method_end = NULL;
+    for (p = s_space (p, end); p < end && *p != '}'; ) {
+        bool escaped = false;
+        const char *key = p, *key_end = *p == '"'? s_string_end (p, end, &escaped): NULL;
+        if (!key_end || escaped)
+            return false;
+        p = s_space (key_end, end);
+        if (p == end || *p++ != ':')
+            return false;
+        const char *value = s_space (p, end), *value_end = s_value_end (value, end);
+        if (!value_end)
+            return false;
+        if (key_end - key == 4 && memcmp (key, "\"id\"", 4) == 0) {
+            id = value;
+            id_end = value_end;
+        }
+        else
+        if (key_end - key == 8 && memcmp (key, "\"method\"", 8) == 0) {
+            method = value;
+            method_end = value_end;
+        }
+        p = s_space (value_end, end);
+        if (p < end && *p == ',')
+            p = s_space (p + 1, end);
+        else
+        if (p < end && *p != '}')
+            return false;
+    }
+    if (p == end || s_space (p + 1, end) != end)
+        return false;
+    bool escaped = false;
+    if (method && (*method != '"' || (s_string_end (method, method_end, &escaped), escaped)))
+        return false;           //  the host tells what is wrong with it
+    if (method && id && !(id_end - id == 4 && memcmp (id, "null", 4) == 0)) {
+        body->id = json_loadb (id, (size_t) (id_end - id), JSON_DECODE_ANY, NULL);
+        body->requests = 1;
+        body->initialize = method_end - method == 12 && memcmp (method, "\"initialize\"", 12) == 0;
+    }
+    return true;
+}
+
 int
 http_body_read (const char *data, size_t size, http_body_t *body, const char **reason_p)
 {
     memset (body, 0, sizeof (*body));
     *reason_p = NULL;
+    //  The common case, one message, read without a tree: the host parses
+    //  it in full anyway, and a second parse was a tenth of the edge's time
+    if (s_scan (data, data + size, body))
+        return 0;
+    http_body_clear (body);
     if (jsonrpc_too_deep (data, size, JSONRPC_MAX_DEPTH)) {
         *reason_p = "nesting too deep";
         return JSONRPC_PARSE_ERROR;
@@ -230,6 +344,20 @@ http_test (bool verbose)
     assert (s_read ("{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"ping\"}", &body) == 0);
     assert (body.requests == 0);
     assert (s_read ("{\"jsonrpc\"", &body) == JSONRPC_PARSE_ERROR);
+    //  Read without a tree: nested values, escapes in strings, white space
+    assert (s_read (" { \"params\" : {\"a\":[1,{\"b\":\"}\\\"\"}]}, \"id\" : \"x\" ,"
+                    "\"method\":\"tools/call\"}\n", &body) == 0);
+    assert (body.requests == 1 && !body.initialize && streq (json_string_value (body.id), "x"));
+    http_body_clear (&body);
+    assert (s_read ("{\"method\":\"ping\",\"id\":null}", &body) == 0 && body.requests == 0);
+    assert (s_read ("{\"id\":1,\"method\":\"initialize\",\"params\":{}}", &body) == 0);
+    assert (body.initialize && json_integer_value (body.id) == 1);
+    http_body_clear (&body);
+    //  What the scan cannot vouch for goes to the full parser
+    assert (s_read ("{\"id\":1,\"method\":\"ping\"} x", &body) == JSONRPC_PARSE_ERROR);
+    assert (s_read ("{\"id\":1,\"method\":\"ping\"", &body) == JSONRPC_PARSE_ERROR);
+    assert (s_read ("{\"\\u0069d\":1,\"method\":\"ping\"}", &body) == 0 && body.requests == 1);
+    http_body_clear (&body);
     assert (s_read ("[]", &body) == JSONRPC_INVALID_REQUEST);
     assert (s_read ("[1]", &body) == JSONRPC_INVALID_REQUEST);
     assert (s_read ("42", &body) == JSONRPC_INVALID_REQUEST);

@@ -417,12 +417,24 @@ s_deliver_error (request_t *request, zmq_msg_t *body)
     json_decref (error);
 }
 
+//  True for the host's answer to a body that is not JSON: the edge reads
+//  only the shape of a body (proto/http.c), so the host is the one that
+//  finds it malformed, and the client gets 400 for it.
+static bool
+s_parse_error (zmq_msg_t *body)
+{
+    static const char prefix [] = "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32700,";
+    return zmq_msg_size (body) >= sizeof (prefix) - 1
+        && memcmp (zmq_msg_data (body), prefix, sizeof (prefix) - 1) == 0;
+}
+
 //  MSG or ANS for a POST: the answer alone is JSON; anything before it
 //  makes the response a stream.
 static void
 s_deliver_message (request_t *request, bool answer, zmq_msg_t *frames)
 {
     if (!request->streaming && answer && (request->json_ok || !request->sse_ok)) {
+        unsigned int status = s_parse_error (&frames [4])? MHD_HTTP_BAD_REQUEST: MHD_HTTP_OK;
         struct MHD_Response *response = s_frame_response (&frames [4]);
         if (response && request->initialize && zmq_msg_size (&frames [2]) == MCPZ_SID_SIZE) {
             char sid [MCPZ_SID_SIZE + 1];
@@ -431,7 +443,7 @@ s_deliver_message (request_t *request, bool answer, zmq_msg_t *frames)
             MHD_add_response_header (response, "Mcp-Session-Id", sid);
         }
         request->ended = true;
-        s_respond (request, MHD_HTTP_OK, response);
+        s_respond (request, status, response);
         return;
     }
     if (!request->streaming && !request->sse_ok)

@@ -218,6 +218,9 @@ class Errors(HttpCase):
         self.assertIsNone(body["id"])
         nothing = self.h.post("[]")
         self.assertHttpError(nothing, 400, code=-32600)
+        # Balanced but not JSON: the host finds it out, the answer is the same
+        literal = self.h.post('{"jsonrpc": "2.0", "id": 5, "method": "ping", "x": tru}')
+        self.assertHttpError(literal, 400, code=-32700)
 
     def test_origin(self):
         self.h.open()
