@@ -55,11 +55,11 @@
 #define HEARTBEAT_MS   15000    //  a comment on idle streams this often
 #define SWEEP_MS       200      //  requests waiting this long are watched
 #define IDLE_TIMEOUT_S 300      //  a keep-alive connection with no request
-#define SSE_BLOCK      4096
+#define SSE_BLOCK      1024
 //  libmicrohttpd's pool per connection: request headers and its read and
 //  write buffers. Its default, 32 KB, is zeroed for every request (6% of
 //  the time under load, measured) and costs 320 MB at 10,000 connections.
-#define CONNECTION_MEMORY (16 * 1024)
+#define CONNECTION_MEMORY (8 * 1024)
 
 typedef enum { WANT_ANSWER, WANT_ACK, WANT_STREAM, WANT_CLOSE } want_t;
 
