@@ -108,11 +108,11 @@ s_to_client (supervisor_t *self, zmq_msg_t *frames)
         return;
     }
     frames_send_text (self->router_raw, MCPZ_SIGNATURE, ZMQ_SNDMORE);
-    //  An answer is a MSG on the wire
+    //  An answer is a MSG on the wire (the same three bytes, rewritten in
+    //  place rather than sent as a new frame)
     if (frames_is (&frames [0], "ANS"))
-        frames_send_text (self->router_raw, "MSG", ZMQ_SNDMORE);
-    else
-        zmq_msg_send (&frames [0], self->router_raw, ZMQ_SNDMORE);
+        memcpy (zmq_msg_data (&frames [0]), "MSG", 3);
+    zmq_msg_send (&frames [0], self->router_raw, ZMQ_SNDMORE);
     zmq_msg_send (&frames [2], self->router_raw, ZMQ_SNDMORE);
     zmq_msg_send (&frames [3], self->router_raw, ZMQ_SNDMORE);
     zmq_msg_send (&frames [4], self->router_raw, 0);
@@ -156,20 +156,33 @@ s_refuse_body (supervisor_t *self, zmq_msg_t *peer, const char *sid, int status,
     json_decref (id);
 }
 
-//  Hands a client's frames to the host its session id hashes to, without
-//  waiting: command, peer, sid, body (moved). A new session (sid "") gets
-//  its id here, and NEW. Refuses with 503 when draining, closed or the
-//  host's queue is full: every frame routed gets its one answer.
 static void
-s_route (supervisor_t *self, const char *command, zmq_msg_t *peer, const char *sid,
+s_set_text (zmq_msg_t *frame, const char *text)
+{
+    zmq_msg_close (frame);
+    zmq_msg_init_size (frame, strlen (text));
+    memcpy (zmq_msg_data (frame), text, strlen (text));
+}
+
+//  Hands a client's frames to the host its session id hashes to, without
+//  waiting: command, peer, sid, body, moved when sent (the caller closes
+//  them). An empty sid is a new session: it gets its id here, and NEW.
+//  Refuses with 503 when draining, closed or the host's queue is full:
+//  every frame routed gets its one answer.
+static void
+s_route (supervisor_t *self, zmq_msg_t *command, zmq_msg_t *peer, zmq_msg_t *sid_frame,
          zmq_msg_t *body)
 {
+    char sid [MCPZ_SID_SIZE + 1] = "";
+    if (zmq_msg_size (sid_frame) == MCPZ_SID_SIZE)
+        memcpy (sid, zmq_msg_data (sid_frame), MCPZ_SID_SIZE);
     if (self->closed) {
-        s_refuse_body (self, peer, sid, 503, "server is shutting down", body, RETRY_DRAIN_MS);
+        s_refuse_body (self, peer, sid, 503, "server is shutting down", body,
+                       RETRY_DRAIN_MS);
         return;
     }
-    char new_sid [MCPZ_SID_SIZE + 1];
     if (!*sid) {
+        char new_sid [MCPZ_SID_SIZE + 1];
         if (self->draining) {
             s_refuse_body (self, peer, "", 503, "server is draining: open the session elsewhere",
                            body, RETRY_DRAIN_MS);
@@ -180,11 +193,11 @@ s_route (supervisor_t *self, const char *command, zmq_msg_t *peer, const char *s
             s_refuse (self, peer, "", 503, "cannot create a session now", NULL, RETRY_QUEUE_MS);
             return;
         }
-        command = "NEW";
+        s_set_text (command, "NEW");
+        s_set_text (sid_frame, new_sid);
     }
-    const char *target = *sid? sid: new_sid;
-    void *socket = self->host_raw [mcpz_sid_host (target, (uint32_t) self->host_count)];
-    if (zmq_send (socket, command, strlen (command), ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
+    void *socket = self->host_raw [mcpz_sid_host (zmq_msg_data (sid_frame), (uint32_t) self->host_count)];
+    if (zmq_msg_send (command, socket, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
         //  Not a session until the host says so: a refused NEW names none
         s_refuse_body (self, peer, sid, 503, "server overloaded", body, RETRY_QUEUE_MS);
         return;
@@ -194,16 +207,15 @@ s_route (supervisor_t *self, const char *command, zmq_msg_t *peer, const char *s
     zmq_msg_init (&copy);
     zmq_msg_copy (&copy, peer);
     zmq_msg_send (&copy, socket, ZMQ_SNDMORE);
-    frames_send_text (socket, target, ZMQ_SNDMORE);
+    zmq_msg_send (sid_frame, socket, ZMQ_SNDMORE);
     zmq_msg_send (body, socket, 0);
 }
 
 //  The HTTP edge's frames take the same road as the ZeroMQ front's.
 static void
-s_route_http (void *owner, const char *command, zmq_msg_t *peer, const char *sid,
-              zmq_msg_t *body)
+s_route_http (void *owner, zmq_msg_t *frames)
 {
-    s_route ((supervisor_t *) owner, command, peer, sid, body);
+    s_route ((supervisor_t *) owner, &frames [0], &frames [1], &frames [2], &frames [3]);
 }
 
 static bool
@@ -238,11 +250,8 @@ s_handle_client (supervisor_t *self)
         s_refuse (self, &frames [0], sid, status, reason, id, -1);
         json_decref (id);
     }
-    else {
-        char name [8] = "";
-        frames_text (&frames [2], name, sizeof (name));
-        s_route (self, name, &frames [0], sid, &frames [4]);
-    }
+    else
+        s_route (self, &frames [2], &frames [0], &frames [3], &frames [4]);
     frames_close (frames, kept);
     return true;
 }

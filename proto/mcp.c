@@ -260,6 +260,7 @@ mcp_test (bool verbose)
     free (text);
     json_decref (token);
 
+    assert (streq (mcp_versions [MCP_VERSION_BATCHES], "2025-03-26"));
     assert (mcp_log_level ("debug") == 0 && mcp_log_level ("emergency") == 7);
     assert (mcp_log_level ("loud") == -1 && mcp_log_level (NULL) == -1);
     text = mcp_log_params ("info", "demo", "hi");

@@ -20,6 +20,9 @@
 //  Versions this server speaks, oldest first; the last is the latest.
 extern const char *const mcp_versions [MCP_VERSION_COUNT];
 
+//  The one of them that takes JSON-RPC batches: 2025-03-26
+#define MCP_VERSION_BATCHES 1
+
 //  Index into mcp_versions of the version to answer: the client's when
 //  supported, else the latest. client may be NULL.
 int

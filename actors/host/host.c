@@ -40,7 +40,8 @@ host_stream_tag (zmq_msg_t *peer)
     //  are what matters, and they are 2^-64 unlikely
     uint64_t hash = 14695981039346656037ULL;
     const unsigned char *bytes = (const unsigned char *) zmq_msg_data (peer);
-    for (size_t index = 0; index < zmq_msg_size (peer); index++)
+    size_t size = zmq_msg_size (peer);
+    for (size_t index = 0; index < size; index++)
         hash = (hash ^ bytes [index]) * 1099511628211ULL;
     return hash;
 }

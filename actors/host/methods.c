@@ -246,10 +246,12 @@ methods_handle_msg (host_t *self, zmq_msg_t *peer, session_t *session, zmq_msg_t
 {
     const char *data = (const char *) zmq_msg_data (body);
     size_t size = zmq_msg_size (body), at = 0;
-    while (at < size && (data [at] == ' ' || data [at] == '\t' || data [at] == '\r' || data [at] == '\n'))
-        at++;
     //  Only 2025-03-26 has batches; later revisions refuse them (-32600)
-    if (at < size && data [at] == '[' && streq (mcp_versions [session->version], "2025-03-26"))
-        return s_handle_batch (self, peer, session, data, size);
+    if (session->version == MCP_VERSION_BATCHES) {
+        while (at < size && (data [at] == ' ' || data [at] == '\t' || data [at] == '\r' || data [at] == '\n'))
+            at++;
+        if (at < size && data [at] == '[')
+            return s_handle_batch (self, peer, session, data, size);
+    }
     return s_handle_one (self, peer, session, data, size);
 }

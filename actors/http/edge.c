@@ -538,20 +538,28 @@ s_stream_close (http_edge_t *self, request_t *request)
     self->open_streams--;
 }
 
+static void
+s_text_frame (zmq_msg_t *frame, const char *data, size_t size)
+{
+    zmq_msg_init_size (frame, size);
+    if (size)
+        memcpy (zmq_msg_data (frame), data, size);
+}
+
 //  Hands the request to the owner; the answer may come back at once.
 static void
 s_route (request_t *request, const char *command, const char *body, size_t size)
 {
     http_edge_t *self = request->edge;
-    zmq_msg_t peer, frame;
-    s_peer (request, &peer);
-    zmq_msg_init_size (&frame, size);
-    if (size)
-        memcpy (zmq_msg_data (&frame), body, size);
+    zmq_msg_t frames [4];
+    s_text_frame (&frames [0], command, strlen (command));
+    s_peer (request, &frames [1]);
+    s_text_frame (&frames [2], request->sid, strlen (request->sid));
+    s_text_frame (&frames [3], body, size);
     request->routed = true;
-    self->route (self->owner, command, &peer, request->sid, &frame);
-    zmq_msg_close (&peer);
-    zmq_msg_close (&frame);
+    self->route (self->owner, frames);
+    for (int index = 0; index < 4; index++)
+        zmq_msg_close (&frames [index]);
 }
 
 //  Header checks every method shares: Origin, Host, MCP-Protocol-Version,
@@ -611,8 +619,7 @@ s_post (http_edge_t *self, request_t *request)
     else {
         request->want = body.requests? WANT_ANSWER: WANT_ACK;
         request->initialize = !*request->sid;
-        s_route (request, request->initialize? "NEW": body.requests? "MSG": "MSGOK",
-                 request->body, request->size);
+        s_route (request, body.requests? "MSG": "MSGOK", request->body, request->size);
     }
     http_body_clear (&body);
 }

@@ -14,12 +14,12 @@
 
 typedef struct _http_edge_t http_edge_t;
 
-//  How the edge hands a client's frames to its owner: command (NEW, MSG,
-//  MSGOK, RESUME, CLOSE), the request's peer id, the session id ("" for
-//  NEW) and the body, which the owner may move out. Every frame handed
-//  gets exactly one answer through http_edge_deliver, possibly at once.
-typedef void (http_route_fn) (void *owner, const char *command, zmq_msg_t *peer,
-                              const char *sid, zmq_msg_t *body);
+//  How the edge hands a client's frames to its owner: command (MSG, MSGOK,
+//  RESUME, CLOSE), the request's peer id, the session id (empty for a new
+//  session) and the body; the owner may move them out, the edge closes
+//  them. Every request handed gets exactly one answer through
+//  http_edge_deliver, possibly at once.
+typedef void (http_route_fn) (void *owner, zmq_msg_t *frames);
 
 //  Starts listening on --http. Returns NULL with the reason in error.
 http_edge_t *
