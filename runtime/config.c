@@ -42,6 +42,7 @@ static const option_t s_options [] = {
     OPT_STR ("http-allowed-origins", KIND_STRING, http_allowed_origins, "", "origins allowed besides localhost ones (comma-separated)"),
     OPT_INT ("http-max-connections", http_max_connections, 1, 1000000, "10000", "HTTP connections open at once; past it new ones wait"),
     OPT_INT ("http-stream-bytes", http_stream_bytes, 1024, 268435456, "1048576", "bytes an SSE stream may hold for a slow reader before it is dropped"),
+    OPT_INT ("http-buffer-bytes", http_buffer_bytes, 65536, 2147483647, "268435456", "bytes all HTTP uploads and streams may hold at once"),
     OPT_STR ("store", KIND_STORE, store, "sqlite:mcpz.db", "none, sqlite:PATH or postgresql://..."),
     OPT_INT ("session-ttl", session_ttl, 1, 31536000, "1800", "idle seconds before a session expires"),
     OPT_INT ("cleanup-interval", cleanup_interval, 1, 86400, "300", "seconds between cleanup cycles"),

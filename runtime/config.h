@@ -27,6 +27,7 @@ typedef struct {
     char http_allowed_origins [1024];   //  comma-separated, besides localhost
     int http_max_connections;   //  HTTP connections at once
     int http_stream_bytes;      //  bytes an SSE stream holds for a slow reader
+    int http_buffer_bytes;      //  bytes all uploads and streams hold at once
     char store [1024];          //  none, sqlite:PATH, postgresql://...
     char node_id [256];         //  this node's name
     char config_file [1024];    //  settings file, "" = none

@@ -25,3 +25,14 @@ foreach(py ${MCPZ_PY_TESTS})
     FIXTURES_REQUIRED pg
     ENVIRONMENT "MCPZ_SANITIZED=${MCPZ_SANITIZE};MCPZD=$<TARGET_FILE:mcpzd>;MCPZCTL=$<TARGET_FILE:mcpzctl>;MCPZ_TEST_PG_URL_FILE=${MCPZ_PG_DIR}/url;MCPZ_NPM=${CMAKE_BINARY_DIR}/npm;PYTHONPATH=${CMAKE_SOURCE_DIR}/tests/integration;PYTHONDONTWRITEBYTECODE=1")
 endforeach()
+
+# Fuzz targets (clang's libFuzzer, with ASan and UBSan): built with
+# -DMCPZ_FUZZ=ON -DCMAKE_C_COMPILER=clang, run by hand for a bounded time
+# (README). Not part of the default suite: a fuzz run has no end of its own.
+option(MCPZ_FUZZ "Build the libFuzzer targets (needs clang)" OFF)
+if(MCPZ_FUZZ)
+  add_executable(fuzz_http ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_http.c)
+  target_compile_options(fuzz_http PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_options(fuzz_http PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_libraries(fuzz_http PRIVATE mcpz_proto)
+endif()

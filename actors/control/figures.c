@@ -183,8 +183,9 @@ s_http (const figures_t *figures, metrics_t *metrics)
     s_counter (metrics, "mcpz_http_streams_dropped_total",
                "SSE streams dropped because their reader fell behind.",
                (double) json_integer_value (json_object_get (http, "streams_dropped")));
-    s_gauge (metrics, "mcpz_http_stream_bytes", "Bytes SSE streams hold for their readers now.",
-             (double) json_integer_value (json_object_get (http, "stream_bytes")));
+    s_gauge (metrics, "mcpz_http_held_bytes",
+             "Bytes HTTP uploads and SSE streams hold now (at most --http-buffer-bytes).",
+             (double) json_integer_value (json_object_get (http, "held_bytes")));
     metrics_family (metrics, "mcpz_http_responses_total", "counter", "HTTP responses by status class.");
     const char *key;
     json_t *value;

@@ -82,7 +82,8 @@ struct _http_edge_t {
     //  Figures
     uint64_t connections, requests_total, undeliverable, dropped_streams;
     uint64_t statuses [6];      //  responses by class: 1xx .. 5xx, other
-    size_t buffered;            //  bytes held in streams now, all of them
+    size_t held;                //  bytes uploads and streams hold now, all
+                                //  of them; at most --http-buffer-bytes
     int open_connections, open_streams;
 };
 
@@ -98,6 +99,7 @@ struct _request_t {
     char *body;                 //  POST body so far
     size_t size;
     bool too_big;
+    bool overloaded;            //  the edge held too much to take its body
     bool routed;                //  handed to the owner: an answer will come
     bool suspended;
     bool queued;                //  a response is queued
@@ -127,7 +129,7 @@ s_request_destroy (request_t **request_p)
         request_t *request = *request_p;
         if (request->response)
             MHD_destroy_response (request->response);
-        request->edge->buffered -= request->out_size - request->out_read;
+        request->edge->held -= request->out_size - request->out_read + request->size;
         free (request->body);
         free (request->out);
         free (request);
@@ -285,7 +287,7 @@ s_read_stream (void *cls, uint64_t position, char *buffer, size_t max)
         size_t size = available < max? available: max;
         memcpy (buffer, request->out + request->out_read, size);
         request->out_read += size;
-        request->edge->buffered -= size;
+        request->edge->held -= size;
         if (request->out_read == request->out_size)
             request->out_read = request->out_size = 0;
         return (ssize_t) size;
@@ -320,8 +322,10 @@ s_stream_write (request_t *request, const char *data, size_t size)
     size_t held = request->out_size - request->out_read;
     if (request->overflowed)
         return;
-    //  One message always fits an empty stream, however large
-    if (held && held + size > (size_t) edge->config->http_stream_bytes) {
+    //  One message always fits an empty stream, however large, unless the
+    //  edge as a whole holds too much
+    if ((held && held + size > (size_t) edge->config->http_stream_bytes)
+    ||  edge->held + size > (size_t) edge->config->http_buffer_bytes) {
         request->overflowed = true;
         edge->dropped_streams++;
         log_info (s_name, "a stream of session %s fell %zu bytes behind: dropped",
@@ -342,7 +346,7 @@ s_stream_write (request_t *request, const char *data, size_t size)
     }
     memcpy (request->out + request->out_size, data, size);
     request->out_size += size;
-    edge->buffered += size;
+    edge->held += size;
     s_wake (request);
 }
 
@@ -602,9 +606,13 @@ s_check_headers (http_edge_t *self, request_t *request)
 static void
 s_post (http_edge_t *self, request_t *request)
 {
-    if (request->too_big) {
-        s_refuse (request, MHD_HTTP_CONTENT_TOO_LARGE, 0, "message larger than the server's limit",
-                  NULL, -1);
+    if (request->too_big || request->overloaded) {
+        if (request->too_big)
+            s_refuse (request, MHD_HTTP_CONTENT_TOO_LARGE, 0, "message larger than the server's limit",
+                      NULL, -1);
+        else
+            s_refuse (request, MHD_HTTP_SERVICE_UNAVAILABLE, 0,
+                      "server overloaded: too many bytes in flight", NULL, -1);
         return;
     }
     http_body_t body;
@@ -620,6 +628,11 @@ s_post (http_edge_t *self, request_t *request)
         request->want = body.requests? WANT_ANSWER: WANT_ACK;
         request->initialize = !*request->sid;
         s_route (request, body.requests? "MSG": "MSGOK", request->body, request->size);
+        //  The frame has it now
+        self->held -= request->size;
+        free (request->body);
+        request->body = NULL;
+        request->size = 0;
     }
     http_body_clear (&body);
 }
@@ -691,10 +704,14 @@ s_request_new (http_edge_t *self, struct MHD_Connection *connection, const char 
 static void
 s_upload (http_edge_t *self, request_t *request, const char *data, size_t size)
 {
-    if (request->too_big || request->response)
+    if (request->too_big || request->overloaded || request->response)
         return;                 //  read and dropped
     if (request->size + size > (size_t) self->config->max_message_size) {
         request->too_big = true;
+        return;
+    }
+    if (self->held + size > (size_t) self->config->http_buffer_bytes) {
+        request->overloaded = true;
         return;
     }
     char *body = (char *) realloc (request->body, request->size + size + 1);
@@ -705,6 +722,7 @@ s_upload (http_edge_t *self, request_t *request, const char *data, size_t size)
     memcpy (body + request->size, data, size);
     request->body = body;
     request->size += size;
+    self->held += size;
 }
 
 static enum MHD_Result
@@ -981,7 +999,7 @@ http_edge_figures (http_edge_t *self)
         "requests_total", (json_int_t) self->requests_total,
         "streams", self->open_streams,
         "streams_dropped", (json_int_t) self->dropped_streams,
-        "stream_bytes", (json_int_t) self->buffered,
+        "held_bytes", (json_int_t) self->held,
         "undeliverable", (json_int_t) self->undeliverable,
         "responses", "1xx", (json_int_t) self->statuses [0], "2xx", (json_int_t) self->statuses [1],
         "3xx", (json_int_t) self->statuses [2], "4xx", (json_int_t) self->statuses [3],

@@ -407,6 +407,30 @@ class HangUps(HttpCase):
         self.assertEqual(h.request("ping").status, 200)
 
 
+class ManyConnections(HttpCase):
+
+    def test_a_thousand_connections_at_once(self):
+        server = self.http_server()
+        h = self.http(server)
+        h.open()
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping"})
+        request = ("POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                   "Accept: application/json\r\nMcp-Session-Id: %s\r\n"
+                   "Content-Length: %d\r\n\r\n%s" % (h.sid, len(body), body)).encode()
+        sockets = [raw_request(server.http_port, request) for _ in range(1000)]
+        for s in sockets:
+            answer = b""
+            while b'"result":{}' not in answer:
+                chunk = s.recv(4096)
+                self.assertTrue(chunk, answer)
+                answer += chunk
+            self.assertTrue(answer.startswith(b"HTTP/1.1 200 "), answer)
+        figures = control(server.control_ep, {"command": "stats"})["supervisor"]["http"]
+        self.assertGreaterEqual(figures["connections"], 1000, figures)
+        for s in sockets:
+            s.close()
+
+
 class BothFronts(HttpCase):
 
     def test_http_session_continues_over_zeromq_and_back(self):
