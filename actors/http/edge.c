@@ -508,6 +508,13 @@ http_edge_deliver (http_edge_t *self, zmq_msg_t *frames)
 //  --------------------------------------------------------------------------
 //  Requests from clients
 
+static void
+s_count_destroy (int **count_p)
+{
+    free (*count_p);
+    *count_p = NULL;
+}
+
 static int *
 s_stream_count (http_edge_t *self, const char *sid)
 {
@@ -849,6 +856,8 @@ http_edge_new (const config_t *config, http_route_fn *route, void *owner,
     self->loopback = loopback;
     self->requests = table_new ((zhashx_destructor_fn *) s_request_destroy, true);
     self->streams = zhashx_new ();
+    if (self->streams)
+        zhashx_set_destructor (self->streams, (zhashx_destructor_fn *) s_count_destroy);
     self->next_heartbeat = zclock_mono () + HEARTBEAT_MS;
     unsigned int flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO
                        | (ipv6? MHD_USE_IPv6: 0);
