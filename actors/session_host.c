@@ -226,8 +226,20 @@ session_host_actor (zsock_t *pipe, void *args)
         { self.db_raw, 0, ZMQ_POLLIN, 0 }
     };
     int item_count = self.db? 5: 4;
+    bool worked = false;
     while (!self.terminated) {
-        if (zmq_poll (items, item_count, s_expire (&self)) == -1) {
+        //  After a pass with work, the next message is often microseconds
+        //  away (a client's next request, a worker's answer): polling
+        //  without sleeping for a moment saves the wake-up, the largest
+        //  cost of a request at low load on these machines
+        int ready = 0;
+        int64_t until = worked? zclock_usecs () + self.config->host_spin_us: 0;
+        while (ready == 0 && zclock_usecs () < until)
+            ready = zmq_poll (items, item_count, 0);
+        if (ready == 0)
+            ready = zmq_poll (items, item_count, s_expire (&self));
+        worked = ready > 0;
+        if (ready == -1) {
             if (errno == EINTR)
                 continue;
             break;

@@ -51,6 +51,7 @@ typedef struct {
     bool control_remote;        //  allow a non-loopback tcp control endpoint
     int replay_events;          //  events kept per session for LISTEN
     int replay_bytes;           //  bytes kept per session for LISTEN
+    int host_spin_us;           //  a host polls this long after work
     unsigned char source [64];  //  config_source_t of each option, table order
 } config_t;
 
