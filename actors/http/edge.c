@@ -173,9 +173,11 @@ s_watch (request_t *request)
 static void
 s_unwatch (request_t *request)
 {
+    if (!request->watched)
+        return;
     const union MHD_ConnectionInfo *info = MHD_get_connection_info (
         request->connection, MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (request->watched && info)
+    if (info)
         epoll_ctl (request->edge->fd, EPOLL_CTL_DEL, info->connect_fd, NULL);
     request->watched = false;
 }
