@@ -96,6 +96,21 @@ s_print_fields (json_t *object, int indent)
     }
 }
 
+//  The objects inside an object, each as a titled block (one level down:
+//  the supervisor's refusals and its HTTP edge).
+static void
+s_print_nested (json_t *object, int indent)
+{
+    const char *key;
+    json_t *value;
+    json_object_foreach (object, key, value)
+        if (json_is_object (value)) {
+            printf ("%*s%s:\n", indent, "", key);
+            s_print_fields (value, indent + 2);
+            s_print_nested (value, indent + 2);
+        }
+}
+
 //  A table of objects: the given columns, widths from the data.
 static void
 s_print_table (json_t *rows, const char *const *columns, int count)
@@ -139,6 +154,7 @@ s_print_stats (json_t *reply)
         if (json_is_object (value)) {
             printf ("\n%s:\n", key);
             s_print_fields (value, 2);
+            s_print_nested (value, 2);
         }
     if (json_array_size (json_object_get (reply, "db"))) {
         static const char *const db [] = { "worker", "connected", "served", "failed", "batches", "busy_ms" };
