@@ -466,6 +466,16 @@ s_deliver_message (request_t *request, bool answer, zmq_msg_t *frames)
         s_stream_end (request);
 }
 
+//  A deleted session's GET streams end: nothing more will come on them.
+static void
+s_end_streams (http_edge_t *self, const char *sid)
+{
+    for (request_t *request = (request_t *) zhashx_first (self->requests); request;
+         request = (request_t *) zhashx_next (self->requests))
+        if (request->get_stream && request->streaming && streq (request->sid, sid))
+            s_stream_end (request);
+}
+
 void
 http_edge_deliver (http_edge_t *self, zmq_msg_t *frames)
 {
@@ -488,6 +498,8 @@ http_edge_deliver (http_edge_t *self, zmq_msg_t *frames)
     if (ok) {
         request->ended = true;
         s_respond (request, request->want == WANT_ACK? MHD_HTTP_ACCEPTED: MHD_HTTP_OK, NULL);
+        if (request->want == WANT_CLOSE)
+            s_end_streams (self, request->sid);
     }
     else
     if (request->want == WANT_STREAM)

@@ -154,12 +154,17 @@ class Transport(HttpCase):
     def test_delete_ends_the_session(self):
         h = self.http(self.server)
         h.open()
+        g = self.http(self.server)
+        g.sid = h.sid
+        _, stream = g.send("GET", headers=g.headers(accept="text/event-stream"), stream_events=1)
         deleted = h.send("DELETE", headers=h.headers())
         self.assertEqual(deleted.status, 200, deleted)
         after = h.request("ping")
         self.assertHttpError(after, 404, rid=h.next_id)
         again = h.send("DELETE", headers=h.headers())
         self.assertHttpError(again, 404)
+        # The session's GET stream ended with it
+        self.assertIsNone(read_event(stream, time.monotonic() + 5))
 
 
 class Errors(HttpCase):
