@@ -172,20 +172,21 @@ s_http (const figures_t *figures, metrics_t *metrics)
     json_t *http = json_object_get (figures->supervisor, "http");
     if (!http)
         return;
-    s_gauge (metrics, "mcpz_http_connections", "HTTP connections open now.",
-             (double) json_integer_value (json_object_get (http, "connections")));
-    s_counter (metrics, "mcpz_http_connections_total", "HTTP connections accepted.",
-               (double) json_integer_value (json_object_get (http, "connections_total")));
-    s_counter (metrics, "mcpz_http_requests_total", "HTTP requests read.",
-               (double) json_integer_value (json_object_get (http, "requests_total")));
-    s_gauge (metrics, "mcpz_http_streams", "GET streams open now.",
-             (double) json_integer_value (json_object_get (http, "streams")));
-    s_counter (metrics, "mcpz_http_streams_dropped_total",
-               "SSE streams dropped because their reader fell behind.",
-               (double) json_integer_value (json_object_get (http, "streams_dropped")));
-    s_gauge (metrics, "mcpz_http_held_bytes",
-             "Bytes HTTP uploads and SSE streams hold now (at most --http-buffer-bytes).",
-             (double) json_integer_value (json_object_get (http, "held_bytes")));
+    static const struct { const char *type, *name, *field, *help; } rows [] = {
+        { "gauge", "mcpz_http_connections", "connections", "HTTP connections open now." },
+        { "counter", "mcpz_http_connections_total", "connections_total", "HTTP connections accepted." },
+        { "counter", "mcpz_http_requests_total", "requests_total", "HTTP requests read." },
+        { "gauge", "mcpz_http_streams", "streams", "GET streams open now." },
+        { "counter", "mcpz_http_streams_dropped_total", "streams_dropped",
+          "SSE streams dropped because their reader fell behind." },
+        { "gauge", "mcpz_http_held_bytes", "held_bytes",
+          "Bytes HTTP uploads and SSE streams hold now (at most --http-buffer-bytes)." }
+    };
+    for (size_t index = 0; index < sizeof (rows) / sizeof (rows [0]); index++) {
+        metrics_family (metrics, rows [index].name, rows [index].type, rows [index].help);
+        metrics_sample (metrics, rows [index].name, NULL,
+                        (double) json_integer_value (json_object_get (http, rows [index].field)));
+    }
     metrics_family (metrics, "mcpz_http_responses_total", "counter", "HTTP responses by status class.");
     const char *key;
     json_t *value;

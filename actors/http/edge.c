@@ -211,14 +211,15 @@ s_respond (request_t *request, unsigned int status, struct MHD_Response *respons
     }
 }
 
-//  A JSON body as a response; takes body (a heap string).
+//  A JSON response of size bytes at data; release (data_owner) frees them
+//  once sent, or now when no response could be made.
 static struct MHD_Response *
-s_json_response (char *body, size_t size)
+s_json_response (const void *data, size_t size, void (*release) (void *), void *data_owner)
 {
-    struct MHD_Response *response = MHD_create_response_from_buffer (
-        size, body, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *response = MHD_create_response_from_buffer_with_free_callback_cls (
+        size, (void *) data, release, data_owner);
     if (!response) {
-        free (body);
+        release (data_owner);
         return NULL;
     }
     MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
@@ -242,14 +243,7 @@ s_frame_response (zmq_msg_t *body)
         return NULL;
     zmq_msg_init (frame);
     zmq_msg_move (frame, body);
-    struct MHD_Response *response = MHD_create_response_from_buffer_with_free_callback_cls (
-        zmq_msg_size (frame), zmq_msg_data (frame), s_free_frame, frame);
-    if (!response) {
-        s_free_frame (frame);
-        return NULL;
-    }
-    MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    return response;
+    return s_json_response (zmq_msg_data (frame), zmq_msg_size (frame), s_free_frame, frame);
 }
 
 //  An HTTP refusal with a JSON-RPC error body naming id (may be NULL).
@@ -260,7 +254,7 @@ s_refuse (request_t *request, unsigned int status, int code, const char *message
     size_t size = 0;
     char *body = jsonrpc_encode_error (id, code? code: http_error_code ((int) status),
                                        message, &size);
-    struct MHD_Response *response = body? s_json_response (body, size): NULL;
+    struct MHD_Response *response = body? s_json_response (body, size, free, body): NULL;
     //  Overload always says when to come back: a second unless told
     if (retry_after_ms < 0 && (status == MHD_HTTP_TOO_MANY_REQUESTS || status == MHD_HTTP_SERVICE_UNAVAILABLE))
         retry_after_ms = 1000;
@@ -510,12 +504,8 @@ http_edge_deliver (http_edge_t *self, zmq_msg_t *frames)
     else
     if (answer && request->want == WANT_ACK) {
         //  The host refused the notification: its JSON-RPC error says why
-        size_t size = zmq_msg_size (&frames [4]);
-        char *body = (char *) malloc (size + 1);
-        if (body)
-            memcpy (body, zmq_msg_data (&frames [4]), size);
         request->ended = true;
-        s_respond (request, MHD_HTTP_BAD_REQUEST, body? s_json_response (body, size): NULL);
+        s_respond (request, MHD_HTTP_BAD_REQUEST, s_frame_response (&frames [4]));
     }
 }
 

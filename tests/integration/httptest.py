@@ -160,5 +160,14 @@ def raw_request(port, text, timeout=5.0, rcvbuf=None):
     return s
 
 
+def raw_post(port, sid, body, accept="application/json", rcvbuf=None):
+    """A POST of body (a JSON value) on a fresh connection, left unread."""
+    text = json.dumps(body)
+    return raw_request(port, "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                             "Content-Type: application/json\r\nAccept: %s\r\n"
+                             "Mcp-Session-Id: %s\r\nContent-Length: %d\r\n\r\n%s"
+                       % (accept, sid, len(text), text), rcvbuf=rcvbuf)
+
+
 def http_port():
     return free_port()

@@ -9,7 +9,7 @@ import threading
 import time
 import unittest
 
-from httptest import ACCEPT_BOTH, Http, http_port, raw_request, read_event
+from httptest import ACCEPT_BOTH, Http, http_port, raw_post, raw_request, read_event
 from mcpztest import ServerTestCase, control, init_params, sid_valid, tcp_endpoint, text_of
 
 
@@ -25,6 +25,13 @@ class HttpCase(ServerTestCase):
         client = Http(server.http_port, **kw)
         self.addCleanup(client.close)
         return client
+
+    def opened(self, *args):
+        """A server started with args, and a client with a session on it."""
+        server = self.http_server(*args)
+        h = self.http(server)
+        h.open()
+        return server, h
 
     def assertHttpError(self, answer, status, code=None, rid="any"):
         self.assertEqual(answer.status, status, answer)
@@ -309,9 +316,7 @@ class Errors(HttpCase):
 class Streams(HttpCase):
 
     def test_post_stream_resumed_on_get_replays_that_stream_only(self):
-        server = self.http_server()
-        h = self.http(server)
-        h.open()
+        server, h = self.opened()
         # Stream A: read its first event, then drop the connection
         a = Http(server.http_port)
         a.sid = h.sid
@@ -338,9 +343,7 @@ class Streams(HttpCase):
         self.assertEqual(text_of(messages[-1]["result"]), "done 4 steps")
 
     def test_get_stream_has_an_anchor_to_resume_from(self):
-        server = self.http_server()
-        h = self.http(server)
-        h.open()
+        server, h = self.opened()
         g = self.http(server)
         g.sid = h.sid
         answer, response = g.send("GET", headers=g.headers(accept="text/event-stream"), stream_events=1)
@@ -357,17 +360,12 @@ class Streams(HttpCase):
         self.assertGreater(int(answer.events[0][0]), int(anchor))
 
     def test_slow_reader_is_dropped_and_nobody_waits(self):
-        server = self.http_server("--http-stream-bytes", "4096")
-        h = self.http(server)
-        h.open()
-        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                           "params": {"name": "progress", "arguments": {"steps": 1000, "interval_ms": 0},
-                                      "_meta": {"progressToken": "slow"}}})
-        readers = [raw_request(server.http_port,
-                               "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                               "Accept: text/event-stream\r\nMcp-Session-Id: %s\r\n"
-                               "Content-Length: %d\r\n\r\n%s" % (h.sid, len(body), body),
-                               rcvbuf=2048) for _ in range(4)]
+        server, h = self.opened("--http-stream-bytes", "4096")
+        call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                "params": {"name": "progress", "arguments": {"steps": 1000, "interval_ms": 0},
+                           "_meta": {"progressToken": "slow"}}}
+        readers = [raw_post(server.http_port, h.sid, dict(call, id=n), accept="text/event-stream",
+                            rcvbuf=2048) for n in range(4)]
         start = time.monotonic()
         for index in range(20):
             self.assertEqual(h.tool("echo", {"text": str(index)}).status, 200)
@@ -386,16 +384,11 @@ class Streams(HttpCase):
 class HangUps(HttpCase):
 
     def test_a_client_that_hangs_up_while_waiting_leaves_nothing_behind(self):
-        server = self.http_server()
-        h = self.http(server)
-        h.open()
-        bodies = [json.dumps({"jsonrpc": "2.0", "id": n, "method": "tools/call",
-                              "params": {"name": "sleep", "arguments": {"ms": 3000}}}) for n in range(3)]
-        waiting = [raw_request(server.http_port,
-                               "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                               "Accept: application/json\r\nMcp-Session-Id: %s\r\n"
-                               "Content-Length: %d\r\n\r\n%s" % (h.sid, len(body), body))
-                   for body in bodies]
+        server, h = self.opened()
+        waiting = [raw_post(server.http_port, h.sid,
+                            {"jsonrpc": "2.0", "id": n, "method": "tools/call",
+                             "params": {"name": "sleep", "arguments": {"ms": 3000}}})
+                   for n in range(3)]
         time.sleep(0.3)
         figures = control(server.control_ep, {"command": "stats"})["supervisor"]["http"]
         self.assertGreaterEqual(figures["requests"], 3, figures)
@@ -415,14 +408,9 @@ class HangUps(HttpCase):
 class ManyConnections(HttpCase):
 
     def test_a_thousand_connections_at_once(self):
-        server = self.http_server()
-        h = self.http(server)
-        h.open()
-        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping"})
-        request = ("POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                   "Accept: application/json\r\nMcp-Session-Id: %s\r\n"
-                   "Content-Length: %d\r\n\r\n%s" % (h.sid, len(body), body)).encode()
-        sockets = [raw_request(server.http_port, request) for _ in range(1000)]
+        server, h = self.opened()
+        sockets = [raw_post(server.http_port, h.sid, {"jsonrpc": "2.0", "id": 1, "method": "ping"})
+                   for _ in range(1000)]
         for s in sockets:
             answer = b""
             while b'"result":{}' not in answer:
@@ -439,9 +427,7 @@ class ManyConnections(HttpCase):
 class BothFronts(HttpCase):
 
     def test_http_session_continues_over_zeromq_and_back(self):
-        server = self.http_server()
-        h = self.http(server)
-        h.open()
+        server, h = self.opened()
         c = self.client(server)
         self.assertEqual(text_of(c.tool(h.sid, "echo", {"text": "zmq"})), "zmq")
         sid = c.open()
@@ -468,9 +454,7 @@ class BothFronts(HttpCase):
         self.assertEqual(text_of(h2.tool("echo", {"text": "back"}).json["result"]), "back")
 
     def test_drain_refuses_new_sessions_503(self):
-        server = self.http_server()
-        h = self.http(server)
-        h.open()
+        server, h = self.opened()
         self.assertTrue(control(server.control_ep, {"command": "drain"})["ok"])
         fresh = self.http(server)
         refused = fresh.request("initialize", init_params())
@@ -478,9 +462,7 @@ class BothFronts(HttpCase):
         self.assertEqual(h.request("ping").status, 200)
 
     def test_figures(self):
-        server = self.http_server()
-        h = self.http(server)
-        h.open()
+        server, h = self.opened()
         h.request("ping")
         h.send("PUT", headers=h.headers())
         stats = control(server.control_ep, {"command": "stats"})
