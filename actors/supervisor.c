@@ -103,6 +103,8 @@ s_to_client (supervisor_t *self, zmq_msg_t *frames)
         http_edge_deliver (self->http, frames);
         return;
     }
+    if (frames_is (&frames [0], "END"))
+        return;                 //  MCPZ/1 has no word for it
     if (zmq_msg_send (&frames [1], self->router_raw, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
         self->undeliverable++;
         return;

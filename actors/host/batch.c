@@ -16,6 +16,7 @@ struct _batch_t {
     zmq_msg_t peer;
     jsonw_t answers;            //  "[" and the answers so far, comma-joined
     int count;
+    bool requests;              //  it held requests
 };
 
 batch_t *
@@ -49,21 +50,32 @@ batch_add (batch_t *self, const char *answer, size_t size)
 }
 
 void
+batch_expect_answers (batch_t *self)
+{
+    self->requests = true;
+}
+
+bool
 batch_release (host_t *host, batch_t **self_p)
 {
     batch_t *self = *self_p;
     *self_p = NULL;
     if (!self || --self->references > 0)
-        return;
+        return false;
     jsonw_text (&self->answers, "]");
     size_t size;
     char *body = jsonw_finish (&self->answers, &size);
+    bool sent = self->count || self->requests;
     if (self->count && body) {
         session_t *session = (session_t *) zhashx_lookup (host->sessions, self->sid);
         host_send (host, "ANS", &self->peer, self->sid, session, body, size);
     }
-    else
+    else {
         free (body);
+        if (self->requests)
+            host_end (host, &self->peer, self->sid);
+    }
     zmq_msg_close (&self->peer);
     free (self);
+    return sent;
 }

@@ -21,9 +21,14 @@ batch_t *
 void
     batch_add (batch_t *self, const char *answer, size_t size);
 
-//  Drops a reference; the last one sends the array (nothing when no
-//  request of it is answered: a batch of notifications, or all cancelled).
+//  The batch held requests: when none of them is answered (all cancelled)
+//  its peer gets END instead of an array.
 void
+    batch_expect_answers (batch_t *self);
+
+//  Drops a reference; the last one sends the array, or END (see above),
+//  or nothing for a batch of notifications. Returns true when it sent.
+bool
     batch_release (host_t *host, batch_t **self_p);
 
 #endif

@@ -226,6 +226,10 @@ calls_cancel (host_t *self, session_t *session, json_t *request_id)
         return;
     host_phase (self, PHASE_CANCELLED, call->sid, call->id, call->received);
     host_outcome (self, METHOD_TOOLS_CALL, OUTCOME_CANCELLED, 0);
+    //  A cancelled request gets no answer (MCP); a batch's ends with the
+    //  batch, a lone one now
+    if (!call->batch)
+        host_end (self, &call->peer, call->sid);
     s_call_stop (self, call);
 }
 
@@ -236,8 +240,11 @@ calls_retarget (host_t *self, session_t *session, uint64_t stream, zmq_msg_t *pe
         return;
     for (call_t *call = (call_t *) zhashx_first (self->calls); call;
          call = (call_t *) zhashx_next (self->calls))
-        if (streq (call->sid, session->id) && host_stream_tag (&call->peer) == stream)
+        if (streq (call->sid, session->id) && host_stream_tag (&call->peer) == stream) {
+            //  The old stream gets nothing more: it ends
+            host_end (self, &call->peer, call->sid);
             zmq_msg_copy (&call->peer, peer);
+        }
 }
 
 void

@@ -91,6 +91,12 @@ host_send (host_t *self, const char *kind, zmq_msg_t *peer, const char *sid,
 }
 
 void
+host_end (host_t *self, zmq_msg_t *peer, const char *sid)
+{
+    host_send (self, "END", peer, sid, NULL, strdup (""), 0);
+}
+
+void
 host_phase (host_t *self, phase_t phase, const char *sid, json_t *id, int64_t since)
 {
     self->phases [phase]++;

@@ -92,12 +92,18 @@ extern const int host_statuses [STATUSES];
 //  Sends one client-bound message; takes ownership of body. kind is MSG, or
 //  ANS for a MSG that answers a request (the last message of that request:
 //  the supervisor sends it as MSG, the HTTP edge ends the request's
-//  response with it), OK or ERR. session is given for MSG and ANS: the
+//  response with it), OK, ERR or END (see host_end). session is given for MSG and ANS: the
 //  message gets its next event id and a place in the replay ring, so a
 //  peer that is gone loses nothing.
 void
     host_send (host_t *self, const char *kind, zmq_msg_t *peer, const char *sid,
                session_t *session, char *body, size_t size);
+
+//  END to peer: nothing more will come for its request (it was cancelled,
+//  its stream moved, its session ended). Fronts that need no word of it
+//  drop it (MCPZ/1 has none); the HTTP edge ends the response.
+void
+    host_end (host_t *self, zmq_msg_t *peer, const char *sid);
 
 //  The tag of the stream a peer's messages are kept under for replay.
 uint64_t

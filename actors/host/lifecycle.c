@@ -94,6 +94,9 @@ lifecycle_end (host_t *self, session_t *session)
 {
     char sid [MCPZ_SID_SIZE + 1];
     memcpy (sid, session->id, sizeof (sid));
+    //  Its listener's stream ends with it
+    if (session->listener)
+        host_end (self, session->listener, sid);
     calls_end_session (self, session);
     zhashx_delete (self->sessions, sid);
 }
@@ -149,9 +152,10 @@ s_event_id (host_t *self, zmq_msg_t *peer, session_t *session, zmq_msg_t *body,
 {
     char text [24] = "0";
     char *end = NULL;
+    errno = 0;
     if (zmq_msg_size (body) > 0
     && (!frames_text (body, text, sizeof (text)) || text [0] < '0' || text [0] > '9'
-        || (strtoull (text, &end, 10), *end))) {
+        || (strtoull (text, &end, 10), *end) || errno == ERANGE)) {
         host_refuse (self, peer, session->id, 400, "the body must be a decimal event id", NULL, -1);
         return -1;
     }

@@ -237,8 +237,11 @@ s_handle_batch (host_t *self, zmq_msg_t *peer, session_t *session, const char *d
     }
     self->collecting = NULL;
     json_decref (array);
-    batch_release (self, &batch);
-    return requests;
+    if (requests)
+        batch_expect_answers (batch);
+    //  A batch of notifications that got answers (errors) was answered
+    bool sent = batch_release (self, &batch);
+    return requests? requests: sent? -1: 0;
 }
 
 int

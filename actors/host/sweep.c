@@ -46,7 +46,7 @@ s_sweep (host_t *self, zmq_msg_t *tag, int64_t ttl_ms)
     for (session_t *session = (session_t *) zlistx_first (idle); session;
          session = (session_t *) zlistx_next (idle)) {
         log_debug (self->name, "session %s expired", session->id);
-        zhashx_delete (self->sessions, session->id);
+        lifecycle_end (self, session);
     }
     zlistx_destroy (&idle);
     self->expired += expired;

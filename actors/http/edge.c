@@ -34,7 +34,13 @@
     of every stream that waits for events itself (EPOLLRDHUP, in an epoll
     set that also holds libmicrohttpd's): a client that hangs up frees its
     stream at once. Idle streams get a comment every 15 s, so a client that
-    vanished without a word is noticed too.
+    vanished without a word is noticed too. A POST waiting for its answer
+    is not watched: the answer, or END, comes within its deadline.
+
+    Takes also END peer, sid: nothing more comes for that request (it was
+    cancelled, its stream was resumed elsewhere, its session ended): its
+    response ends; when none began, as an empty SSE stream (204 for a
+    client that accepts only JSON).
 */
 #include "actors/http/edge.h"
 #include "proto/http.h"
@@ -48,12 +54,12 @@
 #include <inttypes.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
 #define PEER_SIZE      9        //  0x00 and a uint64
 #define HEARTBEAT_MS   15000    //  a comment on idle streams this often
-#define SWEEP_MS       200      //  requests waiting this long are watched
 #define IDLE_TIMEOUT_S 300      //  a keep-alive connection with no request
 #define SSE_BLOCK      1024
 //  libmicrohttpd's pool per connection: request headers and its read and
@@ -78,7 +84,6 @@ struct _http_edge_t {
     uint64_t next_number;
     bool dirty;                 //  answers delivered since the last run
     int64_t next_heartbeat;
-    int64_t next_sweep;         //  watch requests that wait long
     //  Figures
     uint64_t connections, requests_total, undeliverable, dropped_streams;
     uint64_t statuses [6];      //  responses by class: 1xx .. 5xx, other
@@ -108,7 +113,6 @@ struct _request_t {
     bool overflowed;            //  the reader fell behind: drop the stream
     bool watched;               //  its socket is in edge->fd for hang-ups
     bool gone;                  //  the client hung up while it waited
-    bool parked;                //  seen waiting by a sweep
     //  A response ready before the handler could queue it
     unsigned int status;
     struct MHD_Response *response;
@@ -226,24 +230,36 @@ s_json_response (const void *data, size_t size, void (*release) (void *), void *
     return response;
 }
 
+//  An answer's frame, held (and counted in edge->held) until it is sent:
+//  a client that does not read holds its answers, within the bound
+typedef struct {
+    zmq_msg_t frame;
+    http_edge_t *edge;
+} held_t;
+
 static void
-s_free_frame (void *frame)
+s_free_frame (void *cls)
 {
-    zmq_msg_close ((zmq_msg_t *) frame);
-    free (frame);
+    held_t *held = (held_t *) cls;
+    held->edge->held -= zmq_msg_size (&held->frame);
+    zmq_msg_close (&held->frame);
+    free (held);
 }
 
 //  A JSON response that sends a frame's bytes where they are: the frame
 //  moves into the response, which closes it when sent.
 static struct MHD_Response *
-s_frame_response (zmq_msg_t *body)
+s_frame_response (http_edge_t *self, zmq_msg_t *body)
 {
-    zmq_msg_t *frame = (zmq_msg_t *) malloc (sizeof (zmq_msg_t));
-    if (!frame)
+    held_t *held = (held_t *) malloc (sizeof (held_t));
+    if (!held)
         return NULL;
-    zmq_msg_init (frame);
-    zmq_msg_move (frame, body);
-    return s_json_response (zmq_msg_data (frame), zmq_msg_size (frame), s_free_frame, frame);
+    held->edge = self;
+    zmq_msg_init (&held->frame);
+    zmq_msg_move (&held->frame, body);
+    self->held += zmq_msg_size (&held->frame);
+    return s_json_response (zmq_msg_data (&held->frame), zmq_msg_size (&held->frame),
+                            s_free_frame, held);
 }
 
 //  An HTTP refusal with a JSON-RPC error body naming id (may be NULL).
@@ -435,7 +451,7 @@ s_deliver_message (request_t *request, bool answer, zmq_msg_t *frames)
 {
     if (!request->streaming && answer && (request->json_ok || !request->sse_ok)) {
         unsigned int status = s_parse_error (&frames [4])? MHD_HTTP_BAD_REQUEST: MHD_HTTP_OK;
-        struct MHD_Response *response = s_frame_response (&frames [4]);
+        struct MHD_Response *response = s_frame_response (request->edge, &frames [4]);
         if (response && request->initialize && zmq_msg_size (&frames [2]) == MCPZ_SID_SIZE) {
             char sid [MCPZ_SID_SIZE + 1];
             memcpy (sid, zmq_msg_data (&frames [2]), MCPZ_SID_SIZE);
@@ -458,6 +474,31 @@ s_deliver_message (request_t *request, bool answer, zmq_msg_t *frames)
     s_stream_event (request, &frames [3], &frames [4]);
     if (answer)
         s_stream_end (request);
+}
+
+//  Nothing more comes for this request (cancelled, its stream resumed
+//  elsewhere, its session ended): its response ends, empty if none began.
+static void s_end_streams (http_edge_t *self, const char *sid);
+
+static void
+s_deliver_end (http_edge_t *self, request_t *request)
+{
+    if (request->streaming) {
+        s_stream_end (request);
+        if (request->want == WANT_STREAM)
+            s_end_streams (self, request->sid);
+    }
+    else
+    if (request->want == WANT_ANSWER && request->sse_ok) {
+        //  A request's response is JSON or SSE (MCP): an SSE stream, empty
+        s_stream_start (request);
+        s_stream_end (request);
+    }
+    else
+    if (request->want == WANT_ANSWER) {
+        request->ended = true;
+        s_respond (request, MHD_HTTP_NO_CONTENT, NULL);
+    }
 }
 
 //  A deleted session's GET streams end: nothing more will come on them.
@@ -483,6 +524,10 @@ http_edge_deliver (http_edge_t *self, zmq_msg_t *frames)
     bool answer = zmq_msg_size (&frames [0]) == 3 && memcmp (zmq_msg_data (&frames [0]), "ANS", 3) == 0;
     bool ok = zmq_msg_size (&frames [0]) == 2 && memcmp (zmq_msg_data (&frames [0]), "OK", 2) == 0;
     bool error = zmq_msg_size (&frames [0]) == 3 && memcmp (zmq_msg_data (&frames [0]), "ERR", 3) == 0;
+    bool end = zmq_msg_size (&frames [0]) == 3 && memcmp (zmq_msg_data (&frames [0]), "END", 3) == 0;
+    if (end)
+        s_deliver_end (self, request);
+    else
     if (error)
         s_deliver_error (request, &frames [4]);
     else
@@ -496,8 +541,12 @@ http_edge_deliver (http_edge_t *self, zmq_msg_t *frames)
             s_end_streams (self, request->sid);
     }
     else
-    if (request->want == WANT_STREAM)
+    if (request->want == WANT_STREAM) {
         s_stream_event (request, &frames [3], &frames [4]);
+        //  An answer on a GET: it resumed a request's stream, now done
+        if (answer)
+            s_stream_end (request);
+    }
     else
     if (request->want == WANT_ANSWER)
         s_deliver_message (request, answer, frames);
@@ -505,7 +554,7 @@ http_edge_deliver (http_edge_t *self, zmq_msg_t *frames)
     if (answer && request->want == WANT_ACK) {
         //  The host refused the notification: its JSON-RPC error says why
         request->ended = true;
-        s_respond (request, MHD_HTTP_BAD_REQUEST, s_frame_response (&frames [4]));
+        s_respond (request, MHD_HTTP_BAD_REQUEST, s_frame_response (request->edge, &frames [4]));
     }
 }
 
@@ -579,10 +628,30 @@ s_route (request_t *request, const char *command, const char *body, size_t size)
 
 //  Header checks every method shares: Origin, Host, MCP-Protocol-Version,
 //  Mcp-Session-Id. Returns false with the refusal made.
+//  Counts the Host and Origin headers: one of each at most, else the
+//  second could say what the check of the first let through.
+static enum MHD_Result
+s_count_header (void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    int *counts = (int *) cls;
+    if (strcasecmp (key, "Host") == 0)
+        counts [0]++;
+    else
+    if (strcasecmp (key, "Origin") == 0)
+        counts [1]++;
+    return MHD_YES;
+}
+
 static bool
 s_check_headers (http_edge_t *self, request_t *request)
 {
     struct MHD_Connection *connection = request->connection;
+    int counts [2] = { 0, 0 };
+    MHD_get_connection_values (connection, MHD_HEADER_KIND, s_count_header, counts);
+    if (counts [0] > 1 || counts [1] > 1) {
+        s_refuse (request, MHD_HTTP_BAD_REQUEST, 0, "Host and Origin may come once each", NULL, -1);
+        return false;
+    }
     const char *origin = MHD_lookup_connection_value (connection, MHD_HEADER_KIND, "Origin");
     if (origin && !http_origin_allowed (origin, self->config->http_allowed_origins)) {
         s_refuse (request, MHD_HTTP_FORBIDDEN, 0, "origin not allowed", NULL, -1);
@@ -700,11 +769,12 @@ s_request_new (http_edge_t *self, struct MHD_Connection *connection, const char 
         s_refuse (request, MHD_HTTP_NOT_FOUND, 0, "not the MCP endpoint", NULL, -1);
     else
     if (s_check_headers (self, request) && streq (method, "POST")) {
+        const char *length = MHD_lookup_connection_value (connection, MHD_HEADER_KIND,
+                                                          MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (!request->json_ok && !request->sse_ok)
             s_refuse (request, MHD_HTTP_NOT_ACCEPTABLE, 0,
                       "Accept must allow application/json or text/event-stream", NULL, -1);
-        const char *length = MHD_lookup_connection_value (connection, MHD_HEADER_KIND,
-                                                          MHD_HTTP_HEADER_CONTENT_LENGTH);
+        else
         if (length && strtoull (length, NULL, 10) > (unsigned long long) self->config->max_message_size)
             s_refuse (request, MHD_HTTP_CONTENT_TOO_LARGE, 0,
                       "message larger than the server's limit", NULL, -1);
@@ -744,7 +814,17 @@ s_access (void *cls, struct MHD_Connection *connection, const char *url, const c
     request_t *request = (request_t *) *request_p;
     if (!request) {
         *request_p = request = s_request_new (self, connection, url, method);
-        return request? MHD_YES: MHD_NO;
+        if (!request)
+            return MHD_NO;
+        if (!request->response)
+            return MHD_YES;
+        //  Refused on its headers: answered now, its body never read
+        //  (libmicrohttpd closes the connection after such an answer)
+        enum MHD_Result result = MHD_queue_response (connection, request->status, request->response);
+        MHD_destroy_response (request->response);
+        request->response = NULL;
+        request->queued = true;
+        return result;
     }
     if (*upload_size) {
         s_upload (self, request, upload, *upload_size);
@@ -771,8 +851,8 @@ s_access (void *cls, struct MHD_Connection *connection, const char *url, const c
     if (request->gone)
         return MHD_NO;          //  closes the connection
     if (!request->queued) {
-        //  Watched for a hang-up only if it waits long (s_sweep): most
-        //  answers come in microseconds, and a watch costs two syscalls
+        //  Not watched for a hang-up: its answer, or END, comes within the
+        //  request's deadline, and a client that left is found then
         MHD_suspend_connection (connection);
         request->suspended = true;
     }
@@ -934,9 +1014,6 @@ http_edge_timeout (http_edge_t *self)
     long heartbeat = (long) (self->next_heartbeat - zclock_mono ());
     if (heartbeat < 0)
         heartbeat = 0;
-    long sweep = (long) (self->next_sweep - zclock_mono ());
-    if (zhashx_size (self->requests) && sweep < heartbeat)
-        heartbeat = sweep < 0? 0: sweep;
     if (MHD_get_timeout (self->daemon, &timeout) == MHD_YES && (long long) timeout < heartbeat)
         return (long) timeout;
     return heartbeat;
@@ -969,31 +1046,15 @@ s_hang_ups (http_edge_t *self)
             s_unwatch (request);
             request->suspended = false;
             MHD_resume_connection (request->connection);
+            self->dirty = true;
         }
     }
-}
-
-//  Requests parked since before the last sweep get watched for hang-ups.
-static void
-s_sweep (http_edge_t *self)
-{
-    for (request_t *request = (request_t *) zhashx_first (self->requests); request;
-         request = (request_t *) zhashx_next (self->requests))
-        if (request->suspended && !request->watched) {
-            if (request->parked)
-                s_watch (request);
-            request->parked = true;
-        }
 }
 
 void
 http_edge_run (http_edge_t *self)
 {
     s_hang_ups (self);
-    if (zclock_mono () >= self->next_sweep) {
-        s_sweep (self);
-        self->next_sweep = zclock_mono () + SWEEP_MS;
-    }
     if (zclock_mono () >= self->next_heartbeat) {
         s_heartbeat (self);
         self->next_heartbeat = zclock_mono () + HEARTBEAT_MS;

@@ -7,7 +7,7 @@ import unittest
 import zmq
 
 from httptest import Http, http_port
-from mcpztest import CTX, SIGNATURE, ServerTestCase, dumps, init_params, text_of
+from mcpztest import CTX, SIGNATURE, ServerTestCase, control, dumps, init_params, text_of
 
 BATCH = [
     {"jsonrpc": "2.0", "id": "p", "method": "ping"},
@@ -95,6 +95,22 @@ class Batches(ServerTestCase):
         self.check_answers(answer.json)
         only_notifications = h.post([{"jsonrpc": "2.0", "method": "notifications/initialized"}])
         self.assertEqual((only_notifications.status, only_notifications.body), (202, b""))
+        # Notifications and a bad member: answered once, with the error
+        mixed = h.post([{"jsonrpc": "2.0", "method": "notifications/x"},
+                        {"jsonrpc": "1.0", "method": "y"}])
+        self.assertEqual(mixed.status, 400, mixed)
+        self.assertEqual(mixed.json[0]["error"]["code"], -32600, mixed)
+        # A batch whose only request is cancelled ends with nothing
+        other = Http(self.server.http_port)
+        self.addCleanup(other.close)
+        other.sid = h.sid
+        gone = other.post([{"jsonrpc": "2.0", "id": "c", "method": "tools/call",
+                            "params": {"name": "sleep", "arguments": {"ms": 2000}}},
+                           {"jsonrpc": "2.0", "method": "notifications/cancelled",
+                            "params": {"requestId": "c"}}])
+        self.assertEqual((gone.status, gone.messages), (200, []), gone)
+        undeliverable = control(self.server.control_ep, {"command": "stats"})["supervisor"]["http"]["undeliverable"]
+        self.assertEqual(undeliverable, 0)
         later = Http(self.server.http_port)
         self.addCleanup(later.close)
         later.open("2025-06-18")
