@@ -157,12 +157,6 @@ s_dispatch (host_t *self, request_t *request, const tool_def_t *def, json_t *arg
         return;
     }
     char *key = s_request_key (session->id, request->id);
-    if (key && zhashx_lookup (self->by_request, key)) {
-        free (key);
-        host_answer_error (self, session, request->peer, request->id, JSONRPC_INVALID_REQUEST,
-                           "a request with this id is already in flight");
-        return;
-    }
     char *text = json_dumps (arguments, JSON_COMPACT);
     call_t *call = (call_t *) calloc (1, sizeof (call_t));
     if (!text || !call || !key) {
@@ -212,6 +206,17 @@ calls_start (host_t *self, request_t *request, const tool_def_t *def,
         s_run_inline (self, request, def, arguments);
     else
         s_dispatch (self, request, def, arguments, token);
+}
+
+bool
+calls_in_flight (host_t *self, session_t *session, json_t *id)
+{
+    if (session->inflight == 0)
+        return false;
+    char *key = s_request_key (session->id, id);
+    bool found = key && zhashx_lookup (self->by_request, key);
+    free (key);
+    return found;
 }
 
 void

@@ -22,6 +22,10 @@ void
     calls_start (host_t *self, request_t *request, const tool_def_t *def,
                  json_t *arguments, json_t *token);
 
+//  True when a call of session with this JSON-RPC id is in flight.
+bool
+    calls_in_flight (host_t *self, session_t *session, json_t *id);
+
 //  notifications/cancelled for request_id: the call stops and is never
 //  answered. Unknown, finished or malformed ids are ignored.
 void

@@ -120,6 +120,12 @@ static void
 s_dispatch (host_t *self, request_t *request, method_t method)
 {
     const method_row_t *row = method < METHOD_OTHER? &s_methods [method]: NULL;
+    if (calls_in_flight (self, request->session, request->id))
+        //  Its id already names a request in flight, whose answer is the
+        //  one that id gets: this refusal names none (JSON-RPC's null id)
+        host_answer_error (self, request->session, request->peer, NULL, JSONRPC_INVALID_REQUEST,
+                           "a request with this id is already in flight");
+    else
     if (!row || (row->capability & ~self->capabilities))
         host_answer_error (self, request->session, request->peer, request->id,
                            JSONRPC_METHOD_NOT_FOUND, "method not found");
