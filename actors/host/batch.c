@@ -50,6 +50,13 @@ batch_add (batch_t *self, const char *answer, size_t size)
 }
 
 void
+batch_retarget (batch_t *self, uint64_t stream, zmq_msg_t *peer)
+{
+    if (host_stream_tag (&self->peer) == stream)
+        zmq_msg_copy (&self->peer, peer);
+}
+
+void
 batch_expect_answers (batch_t *self)
 {
     self->requests = true;

@@ -21,6 +21,11 @@ batch_t *
 void
     batch_add (batch_t *self, const char *answer, size_t size);
 
+//  When the batch answers on the stream tagged stream, it answers on peer
+//  (copied) instead: that stream was resumed there.
+void
+    batch_retarget (batch_t *self, uint64_t stream, zmq_msg_t *peer);
+
 //  The batch held requests: when none of them is answered (all cancelled)
 //  its peer gets END instead of an array.
 void

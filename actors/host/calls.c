@@ -243,13 +243,21 @@ calls_retarget (host_t *self, session_t *session, uint64_t stream, zmq_msg_t *pe
 {
     if (session->inflight == 0)
         return;
+    zmq_msg_t old;
+    zmq_msg_init (&old);
     for (call_t *call = (call_t *) zhashx_first (self->calls); call;
          call = (call_t *) zhashx_next (self->calls))
         if (streq (call->sid, session->id) && host_stream_tag (&call->peer) == stream) {
-            //  The old stream gets nothing more: it ends
-            host_end (self, &call->peer, call->sid);
+            if (zmq_msg_size (&old) == 0)
+                zmq_msg_copy (&old, &call->peer);
             zmq_msg_copy (&call->peer, peer);
+            if (call->batch)
+                batch_retarget (call->batch, stream, peer);
         }
+    //  The old stream gets nothing more: it ends
+    if (zmq_msg_size (&old))
+        host_end (self, &old, session->id);
+    zmq_msg_close (&old);
 }
 
 void

@@ -100,8 +100,9 @@ void
                session_t *session, char *body, size_t size);
 
 //  END to peer: nothing more will come for its request (it was cancelled,
-//  its stream moved, its session ended). Fronts that need no word of it
-//  drop it (MCPZ/1 has none); the HTTP edge ends the response.
+//  its stream moved). Fronts that need no word of it drop it (MCPZ/1 has
+//  none); the HTTP edge ends the response. An END whose body is "session"
+//  (lifecycle.c) says the session ended: every stream of it ends.
 void
     host_end (host_t *self, zmq_msg_t *peer, const char *sid);
 

@@ -94,10 +94,10 @@ lifecycle_end (host_t *self, session_t *session)
 {
     char sid [MCPZ_SID_SIZE + 1];
     memcpy (sid, session->id, sizeof (sid));
-    //  Its listener's stream ends with it
-    if (session->listener)
-        host_end (self, session->listener, sid);
     calls_end_session (self, session);
+    //  Its streams end with it ("session": all of them, not one response)
+    if (session->listener)
+        host_send (self, "END", session->listener, sid, NULL, strdup ("session"), 7);
     zhashx_delete (self->sessions, sid);
 }
 

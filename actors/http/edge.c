@@ -477,17 +477,12 @@ s_deliver_message (request_t *request, bool answer, zmq_msg_t *frames)
 }
 
 //  Nothing more comes for this request (cancelled, its stream resumed
-//  elsewhere, its session ended): its response ends, empty if none began.
-static void s_end_streams (http_edge_t *self, const char *sid);
-
+//  elsewhere): its response ends, empty if none began.
 static void
 s_deliver_end (http_edge_t *self, request_t *request)
 {
-    if (request->streaming) {
+    if (request->streaming)
         s_stream_end (request);
-        if (request->want == WANT_STREAM)
-            s_end_streams (self, request->sid);
-    }
     else
     if (request->want == WANT_ANSWER && request->sse_ok) {
         //  A request's response is JSON or SSE (MCP): an SSE stream, empty
@@ -514,6 +509,16 @@ s_end_streams (http_edge_t *self, const char *sid)
 void
 http_edge_deliver (http_edge_t *self, zmq_msg_t *frames)
 {
+    //  END "session": the session ended, every GET stream of it ends, even
+    //  when the listener it was sent to is gone
+    if (zmq_msg_size (&frames [0]) == 3 && memcmp (zmq_msg_data (&frames [0]), "END", 3) == 0
+    &&  zmq_msg_size (&frames [4]) && zmq_msg_size (&frames [2]) == MCPZ_SID_SIZE) {
+        char sid [MCPZ_SID_SIZE + 1];
+        memcpy (sid, zmq_msg_data (&frames [2]), MCPZ_SID_SIZE);
+        sid [MCPZ_SID_SIZE] = 0;
+        s_end_streams (self, sid);
+        return;
+    }
     uint64_t number;
     memcpy (&number, (char *) zmq_msg_data (&frames [1]) + 1, sizeof (number));
     request_t *request = (request_t *) zhashx_lookup (self->requests, &number);

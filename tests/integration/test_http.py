@@ -445,13 +445,46 @@ class HangUps(HttpCase):
         self.assertEqual(results["text/event-stream"].status, 200, results)
         self.assertEqual(results["text/event-stream"].events, [], results)
 
-    def test_a_session_that_ends_ends_its_get_stream(self):
+    def test_a_session_that_ends_ends_its_get_streams(self):
         server, h = self.opened()
+        streams = []
+        for _ in range(2):
+            g = self.http(server)
+            g.sid = h.sid
+            streams.append(g.send("GET", headers=g.headers(accept="text/event-stream"),
+                                  stream_events=1)[1])
+        self.assertTrue(control(server.control_ep, {"command": "kill", "id": h.sid})["ok"])
+        for stream in streams:
+            self.assertIsNone(read_event(stream, time.monotonic() + 5))
+
+    def test_ending_a_resumed_call_leaves_other_streams_alone(self):
+        server, h = self.opened()
+        plain = self.http(server)
+        plain.sid = h.sid
+        _, plain_stream = plain.send("GET", headers=plain.headers(accept="text/event-stream"),
+                                     stream_events=1)
+        a = self.http(server)
+        a.sid = h.sid
+        first, _ = a.send("POST", {"jsonrpc": "2.0", "id": 77, "method": "tools/call",
+                                   "params": {"name": "progress",
+                                              "arguments": {"steps": 20, "interval_ms": 100},
+                                              "_meta": {"progressToken": "r"}}},
+                          headers=a.headers(), stream_events=1)
         g = self.http(server)
         g.sid = h.sid
-        _, stream = g.send("GET", headers=g.headers(accept="text/event-stream"), stream_events=1)
-        self.assertTrue(control(server.control_ep, {"command": "kill", "id": h.sid})["ok"])
-        self.assertIsNone(read_event(stream, time.monotonic() + 5))
+        _, resumed = g.send("GET", headers=g.headers(accept="text/event-stream",
+                                                     extra={"Last-Event-ID": first.events[0][0]}),
+                            stream_events=1)
+        self.assertEqual(h.notify("notifications/cancelled", {"requestId": 77}).status, 202)
+        # The resumed stream ends; the plain GET stream stays, and takes events
+        deadline = time.monotonic() + 5
+        while read_event(resumed, deadline) is not None:
+            pass
+        figures = control(server.control_ep, {"command": "stats"})["supervisor"]["http"]
+        self.assertGreaterEqual(figures["streams"], 1, figures)
+        plain_stream.fp.raw._sock.settimeout(0.3)
+        with self.assertRaises((socket.timeout, TimeoutError)):
+            plain_stream.readline()
 
 
 class ManyConnections(HttpCase):
