@@ -171,3 +171,12 @@ def raw_post(port, sid, body, accept="application/json", rcvbuf=None):
 
 def http_port():
     return free_port()
+
+
+def start_http_class_server(case, *args):
+    """A server for a whole TestCase class, with --http ADDR:PORT on a free
+    port (its http_port attribute)."""
+    port = http_port()
+    server = case.start_class_server("--http", "127.0.0.1:%d" % port, *args)
+    server.http_port = port
+    return server

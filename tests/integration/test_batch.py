@@ -6,7 +6,7 @@ import unittest
 
 import zmq
 
-from httptest import Http, http_port
+from httptest import Http, start_http_class_server
 from mcpztest import CTX, SIGNATURE, ServerTestCase, control, dumps, init_params, text_of
 
 BATCH = [
@@ -49,9 +49,7 @@ class Batches(ServerTestCase):
 
     @classmethod
     def setUpClass(cls):
-        port = http_port()
-        cls.server = cls.start_class_server("--http", str(port))
-        cls.server.http_port = port
+        cls.server = start_http_class_server(cls)
 
     def check_answers(self, answers):
         self.assertIsInstance(answers, list, answers)

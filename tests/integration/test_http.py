@@ -9,7 +9,8 @@ import threading
 import time
 import unittest
 
-from httptest import ACCEPT_BOTH, Http, http_port, raw_post, raw_request, read_event
+from httptest import (ACCEPT_BOTH, Http, http_port, raw_post, raw_request, read_event,
+                      start_http_class_server)
 from mcpztest import ServerTestCase, control, init_params, sid_valid, tcp_endpoint, text_of
 
 
@@ -52,9 +53,7 @@ class Transport(HttpCase):
 
     @classmethod
     def setUpClass(cls):
-        port = http_port()
-        cls.server = cls.start_class_server("--http", "127.0.0.1:%d" % port)
-        cls.server.http_port = port
+        cls.server = start_http_class_server(cls)
 
     def test_session_over_http(self):
         h = self.http(self.server)
@@ -180,11 +179,9 @@ class Errors(HttpCase):
 
     @classmethod
     def setUpClass(cls):
-        port = http_port()
-        cls.server = cls.start_class_server("--http", str(port), "--max-message-size", "4096",
-                                            "--http-allowed-origins", "https://app.example.com",
-                                            "--max-inflight", "2", "--http-max-streams", "2")
-        cls.server.http_port = port
+        cls.server = start_http_class_server(cls, "--max-message-size", "4096",
+                                             "--http-allowed-origins", "https://app.example.com",
+                                             "--max-inflight", "2", "--http-max-streams", "2")
 
     def setUp(self):
         self.h = self.http(self.server)

@@ -5,7 +5,7 @@ the first one's answer is the only one that names the id."""
 import time
 import unittest
 
-from httptest import Http, http_port
+from httptest import Http, start_http_class_server
 from mcpztest import ServerTestCase, text_of
 from test_batch import Zmq
 
@@ -14,9 +14,7 @@ class DuplicateIds(ServerTestCase):
 
     @classmethod
     def setUpClass(cls):
-        port = http_port()
-        cls.server = cls.start_class_server("--http", str(port))
-        cls.server.http_port = port
+        cls.server = start_http_class_server(cls)
 
     def test_zeromq(self):
         z = Zmq(self.server.endpoint)
