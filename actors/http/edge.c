@@ -33,7 +33,7 @@
     does not watch a suspended connection, so the edge watches the socket
     of every stream that waits for events itself (EPOLLRDHUP, in an epoll
     set that also holds libmicrohttpd's): a client that hangs up frees its
-    stream at once. Idle streams get a comment every 15 s, so a client that
+    stream at once (stream.c). Idle streams get a comment every 15 s, so a client that
     vanished without a word is noticed too. A POST waiting for its answer
     is not watched: the answer, or END, comes within its deadline.
 
@@ -41,8 +41,12 @@
     cancelled, its stream was resumed elsewhere, its session ended): its
     response ends; when none began, as an empty SSE stream (204 for a
     client that accepts only JSON).
+
+    This file is the server and the requests as they come; answer.c turns
+    answers into responses, stream.c keeps the SSE streams; request.h
+    holds the state they share.
 */
-#include "actors/http/edge.h"
+#include "actors/http/request.h"
 #include "proto/http.h"
 #include "proto/jsonrpc.h"
 #include "proto/mcp.h"
@@ -57,71 +61,6 @@
 #include <strings.h>
 #include <sys/epoll.h>
 #include <unistd.h>
-
-#define PEER_SIZE      9        //  0x00 and a uint64
-#define HEARTBEAT_MS   15000    //  a comment on idle streams this often
-#define IDLE_TIMEOUT_S 300      //  a keep-alive connection with no request
-#define SSE_BLOCK      1024
-//  libmicrohttpd's pool per connection: request headers and its read and
-//  write buffers. Its default, 32 KB, is zeroed for every request (6% of
-//  the time under load, measured) and costs 320 MB at 10,000 connections.
-#define CONNECTION_MEMORY (8 * 1024)
-
-typedef enum { WANT_ANSWER, WANT_ACK, WANT_STREAM, WANT_CLOSE } want_t;
-
-typedef struct _request_t request_t;
-
-struct _http_edge_t {
-    const config_t *config;
-    http_route_fn *route;       //  the owner's router
-    void *owner;
-    struct MHD_Daemon *daemon;
-    int fd;                     //  epoll: libmicrohttpd's, and waiting streams
-    int daemon_fd;              //  libmicrohttpd's own epoll descriptor
-    bool loopback;              //  bound on loopback: Host is checked too
-    zhashx_t *requests;         //  number -> request_t, until completed
-    zhashx_t *streams;          //  session id -> open GET streams (int, boxed)
-    uint64_t next_number;
-    bool dirty;                 //  answers delivered since the last run
-    int64_t next_heartbeat;
-    //  Figures
-    uint64_t connections, requests_total, undeliverable, dropped_streams;
-    uint64_t statuses [6];      //  responses by class: 1xx .. 5xx, other
-    size_t held;                //  bytes uploads and streams hold now, all
-                                //  of them; at most --http-buffer-bytes
-    int open_connections, open_streams;
-};
-
-struct _request_t {
-    uint64_t number;            //  its peer id; the hash key
-    http_edge_t *edge;
-    struct MHD_Connection *connection;
-    want_t want;
-    char sid [MCPZ_SID_SIZE + 1];
-    bool json_ok, sse_ok;       //  what its Accept allows
-    bool initialize;            //  its answer carries Mcp-Session-Id
-    bool get_stream;            //  counted in edge->streams
-    char *body;                 //  POST body so far
-    size_t size;
-    bool too_big;
-    bool overloaded;            //  the edge held too much to take its body
-    bool routed;                //  handed to the owner: an answer will come
-    bool suspended;
-    bool queued;                //  a response is queued
-    bool streaming;             //  the response is an SSE stream
-    bool ended;                 //  the stream's last event is written
-    bool overflowed;            //  the reader fell behind: drop the stream
-    bool watched;               //  its socket is in edge->fd for hang-ups
-    bool gone;                  //  the client hung up while it waited
-    //  A response ready before the handler could queue it
-    unsigned int status;
-    struct MHD_Response *response;
-    //  Stream bytes not yet taken by libmicrohttpd
-    char *out;
-    size_t out_size, out_read, out_capacity;
-};
-
-static const char *const s_name = "http";
 
 //  --------------------------------------------------------------------------
 //  Requests
@@ -154,413 +93,6 @@ bool
 http_edge_owns (zmq_msg_t *peer)
 {
     return zmq_msg_size (peer) == PEER_SIZE && *(unsigned char *) zmq_msg_data (peer) == 0;
-}
-
-static void
-s_count_status (http_edge_t *self, unsigned int status)
-{
-    self->statuses [status >= 100 && status < 600? status / 100 - 1: 5]++;
-}
-
-//  Watches a parked request's socket for the client hanging up:
-//  libmicrohttpd does not look at a suspended connection.
-static void
-s_watch (request_t *request)
-{
-    const union MHD_ConnectionInfo *info = MHD_get_connection_info (
-        request->connection, MHD_CONNECTION_INFO_CONNECTION_FD);
-    struct epoll_event event = { .events = EPOLLRDHUP, .data.u64 = request->number };
-    if (info && epoll_ctl (request->edge->fd, EPOLL_CTL_ADD, info->connect_fd, &event) == 0)
-        request->watched = true;
-}
-
-static void
-s_unwatch (request_t *request)
-{
-    if (!request->watched)
-        return;
-    const union MHD_ConnectionInfo *info = MHD_get_connection_info (
-        request->connection, MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (info)
-        epoll_ctl (request->edge->fd, EPOLL_CTL_DEL, info->connect_fd, NULL);
-    request->watched = false;
-}
-
-//  Queues response now when the handler runs (not suspended), else keeps
-//  it for the handler's next call; takes the response.
-static void
-s_respond (request_t *request, unsigned int status, struct MHD_Response *response)
-{
-    if (!response)
-        response = MHD_create_response_from_buffer (0, "", MHD_RESPMEM_PERSISTENT);
-    s_count_status (request->edge, status);
-    log_debug (s_name, "request %" PRIu64 " session %s: %u", request->number,
-               *request->sid? request->sid: "-", status);
-    if (request->suspended) {
-        //  libmicrohttpd takes a response for a suspended connection at
-        //  any time; it leaves once the connection is resumed
-        s_unwatch (request);
-        MHD_queue_response (request->connection, status, response);
-        MHD_destroy_response (response);
-        request->queued = true;
-        request->suspended = false;
-        MHD_resume_connection (request->connection);
-        request->edge->dirty = true;
-    }
-    else {
-        if (request->response)
-            MHD_destroy_response (request->response);
-        request->response = response;
-        request->status = status;
-    }
-}
-
-//  A JSON response of size bytes at data; release (data_owner) frees them
-//  once sent, or now when no response could be made.
-static struct MHD_Response *
-s_json_response (const void *data, size_t size, void (*release) (void *), void *data_owner)
-{
-    struct MHD_Response *response = MHD_create_response_from_buffer_with_free_callback_cls (
-        size, (void *) data, release, data_owner);
-    if (!response) {
-        release (data_owner);
-        return NULL;
-    }
-    MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    return response;
-}
-
-//  An answer's frame, held (and counted in edge->held) until it is sent:
-//  a client that does not read holds its answers, within the bound
-typedef struct {
-    zmq_msg_t frame;
-    http_edge_t *edge;
-} held_t;
-
-static void
-s_free_frame (void *cls)
-{
-    held_t *held = (held_t *) cls;
-    held->edge->held -= zmq_msg_size (&held->frame);
-    zmq_msg_close (&held->frame);
-    free (held);
-}
-
-//  A JSON response that sends a frame's bytes where they are: the frame
-//  moves into the response, which closes it when sent.
-static struct MHD_Response *
-s_frame_response (http_edge_t *self, zmq_msg_t *body)
-{
-    held_t *held = (held_t *) malloc (sizeof (held_t));
-    if (!held)
-        return NULL;
-    held->edge = self;
-    zmq_msg_init (&held->frame);
-    zmq_msg_move (&held->frame, body);
-    self->held += zmq_msg_size (&held->frame);
-    return s_json_response (zmq_msg_data (&held->frame), zmq_msg_size (&held->frame),
-                            s_free_frame, held);
-}
-
-//  An HTTP refusal with a JSON-RPC error body naming id (may be NULL).
-static void
-s_refuse (request_t *request, unsigned int status, int code, const char *message,
-          json_t *id, int retry_after_ms)
-{
-    size_t size = 0;
-    char *body = jsonrpc_encode_error (id, code? code: http_error_code ((int) status),
-                                       message, &size);
-    struct MHD_Response *response = body? s_json_response (body, size, free, body): NULL;
-    //  Overload always says when to come back: a second unless told
-    if (retry_after_ms < 0 && (status == MHD_HTTP_TOO_MANY_REQUESTS || status == MHD_HTTP_SERVICE_UNAVAILABLE))
-        retry_after_ms = 1000;
-    if (response && retry_after_ms >= 0) {
-        char seconds [16];
-        snprintf (seconds, sizeof (seconds), "%d", (retry_after_ms + 999) / 1000);
-        MHD_add_response_header (response, MHD_HTTP_HEADER_RETRY_AFTER, seconds);
-    }
-    if (response && status == MHD_HTTP_METHOD_NOT_ALLOWED)
-        MHD_add_response_header (response, MHD_HTTP_HEADER_ALLOW, "GET, POST, DELETE");
-    request->ended = true;
-    s_respond (request, status, response);
-}
-
-//  --------------------------------------------------------------------------
-//  Streams
-
-static ssize_t
-s_read_stream (void *cls, uint64_t position, char *buffer, size_t max)
-{
-    request_t *request = (request_t *) cls;
-    if (request->overflowed)
-        return MHD_CONTENT_READER_END_WITH_ERROR;
-    size_t available = request->out_size - request->out_read;
-    if (available) {
-        size_t size = available < max? available: max;
-        memcpy (buffer, request->out + request->out_read, size);
-        request->out_read += size;
-        request->edge->held -= size;
-        if (request->out_read == request->out_size)
-            request->out_read = request->out_size = 0;
-        return (ssize_t) size;
-    }
-    if (request->ended)
-        return MHD_CONTENT_READER_END_OF_STREAM;
-    //  Nothing to send: park the connection until there is
-    MHD_suspend_connection (request->connection);
-    request->suspended = true;
-    s_watch (request);
-    return 0;
-}
-
-//  Wakes a stream that waits for bytes.
-static void
-s_wake (request_t *request)
-{
-    if (request->suspended && request->queued) {
-        s_unwatch (request);
-        request->suspended = false;
-        MHD_resume_connection (request->connection);
-        request->edge->dirty = true;
-    }
-}
-
-//  Appends bytes to a stream; past --http-stream-bytes the stream is
-//  dropped (its events stay in the replay ring for Last-Event-ID).
-static void
-s_stream_write (request_t *request, const char *data, size_t size)
-{
-    http_edge_t *edge = request->edge;
-    size_t held = request->out_size - request->out_read;
-    if (request->overflowed)
-        return;
-    //  One message always fits an empty stream, however large, unless the
-    //  edge as a whole holds too much
-    if ((held && held + size > (size_t) edge->config->http_stream_bytes)
-    ||  edge->held + size > (size_t) edge->config->http_buffer_bytes) {
-        request->overflowed = true;
-        edge->dropped_streams++;
-        log_info (s_name, "a stream of session %s fell %zu bytes behind: dropped",
-                  *request->sid? request->sid: "-", held);
-        s_wake (request);
-        return;
-    }
-    if (request->out_size + size > request->out_capacity) {
-        size_t capacity = (request->out_size + size) * 2;
-        char *out = (char *) realloc (request->out, capacity);
-        if (!out) {
-            request->overflowed = true;
-            s_wake (request);
-            return;
-        }
-        request->out = out;
-        request->out_capacity = capacity;
-    }
-    memcpy (request->out + request->out_size, data, size);
-    request->out_size += size;
-    edge->held += size;
-    s_wake (request);
-}
-
-static void
-s_stream_event (request_t *request, zmq_msg_t *event_id, zmq_msg_t *body)
-{
-    char id [24] = "";
-    if (zmq_msg_size (event_id) < sizeof (id))
-        memcpy (id, zmq_msg_data (event_id), zmq_msg_size (event_id));
-    size_t size;
-    char *event = http_sse_event (id, (const char *) zmq_msg_data (body), zmq_msg_size (body), &size);
-    if (event)
-        s_stream_write (request, event, size);
-    else
-        request->overflowed = true;
-    free (event);
-}
-
-//  Turns the request's response into an SSE stream.
-static void
-s_stream_start (request_t *request)
-{
-    struct MHD_Response *response = MHD_create_response_from_callback (
-        MHD_SIZE_UNKNOWN, SSE_BLOCK, s_read_stream, request, NULL);
-    if (response) {
-        MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
-        MHD_add_response_header (response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-        if (*request->sid)
-            MHD_add_response_header (response, "Mcp-Session-Id", request->sid);
-    }
-    request->streaming = true;
-    s_respond (request, MHD_HTTP_OK, response);
-}
-
-static void
-s_stream_end (request_t *request)
-{
-    request->ended = true;
-    s_wake (request);
-}
-
-//  --------------------------------------------------------------------------
-//  Answers
-
-//  ERR status, message, id, retry_after_ms as an HTTP refusal, or as the
-//  last event of a stream that has begun.
-static void
-s_deliver_error (request_t *request, zmq_msg_t *body)
-{
-    json_t *error = json_loadb (zmq_msg_data (body), zmq_msg_size (body), 0, NULL);
-    int status = (int) json_integer_value (json_object_get (error, "status"));
-    const char *message = json_string_value (json_object_get (error, "message"));
-    json_t *id = json_object_get (error, "id");
-    json_t *retry = json_object_get (error, "retry_after_ms");
-    if (request->streaming) {
-        size_t size;
-        char *text = jsonrpc_encode_error (json_is_null (id)? NULL: id, http_error_code (status),
-                                           message? message: "refused", &size);
-        zmq_msg_t frame, event;
-        zmq_msg_init_data (&frame, text, size, NULL, NULL);
-        zmq_msg_init (&event);
-        if (text)
-            s_stream_event (request, &event, &frame);
-        zmq_msg_close (&frame);
-        free (text);
-        s_stream_end (request);
-    }
-    else
-        s_refuse (request, status >= 400 && status < 600? (unsigned) status: 500, 0,
-                  message? message: "refused", json_is_null (id)? NULL: id,
-                  retry? (int) json_integer_value (retry): -1);
-    json_decref (error);
-}
-
-//  True for the host's answer to a body that is not JSON: the edge reads
-//  only the shape of a body (proto/http.c), so the host is the one that
-//  finds it malformed, and the client gets 400 for it.
-static bool
-s_parse_error (zmq_msg_t *body)
-{
-    static const char prefix [] = "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32700,";
-    return zmq_msg_size (body) >= sizeof (prefix) - 1
-        && memcmp (zmq_msg_data (body), prefix, sizeof (prefix) - 1) == 0;
-}
-
-//  MSG or ANS for a POST: the answer alone is JSON; anything before it
-//  makes the response a stream.
-static void
-s_deliver_message (request_t *request, bool answer, zmq_msg_t *frames)
-{
-    if (!request->streaming && answer && (request->json_ok || !request->sse_ok)) {
-        unsigned int status = s_parse_error (&frames [4])? MHD_HTTP_BAD_REQUEST: MHD_HTTP_OK;
-        struct MHD_Response *response = s_frame_response (request->edge, &frames [4]);
-        if (response && request->initialize && zmq_msg_size (&frames [2]) == MCPZ_SID_SIZE) {
-            char sid [MCPZ_SID_SIZE + 1];
-            memcpy (sid, zmq_msg_data (&frames [2]), MCPZ_SID_SIZE);
-            sid [MCPZ_SID_SIZE] = 0;
-            MHD_add_response_header (response, "Mcp-Session-Id", sid);
-        }
-        request->ended = true;
-        s_respond (request, status, response);
-        return;
-    }
-    if (!request->streaming && !request->sse_ok)
-        return;                 //  it waits in the replay ring
-    if (!request->streaming) {
-        if (request->initialize && zmq_msg_size (&frames [2]) == MCPZ_SID_SIZE) {
-            memcpy (request->sid, zmq_msg_data (&frames [2]), MCPZ_SID_SIZE);
-            request->sid [MCPZ_SID_SIZE] = 0;
-        }
-        s_stream_start (request);
-    }
-    s_stream_event (request, &frames [3], &frames [4]);
-    if (answer)
-        s_stream_end (request);
-}
-
-//  Nothing more comes for this request (cancelled, its stream resumed
-//  elsewhere): its response ends, empty if none began.
-static void
-s_deliver_end (http_edge_t *self, request_t *request)
-{
-    if (request->streaming)
-        s_stream_end (request);
-    else
-    if (request->want == WANT_ANSWER && request->sse_ok) {
-        //  A request's response is JSON or SSE (MCP): an SSE stream, empty
-        s_stream_start (request);
-        s_stream_end (request);
-    }
-    else
-    if (request->want == WANT_ANSWER) {
-        request->ended = true;
-        s_respond (request, MHD_HTTP_NO_CONTENT, NULL);
-    }
-}
-
-//  A deleted session's GET streams end: nothing more will come on them.
-static void
-s_end_streams (http_edge_t *self, const char *sid)
-{
-    for (request_t *request = (request_t *) zhashx_first (self->requests); request;
-         request = (request_t *) zhashx_next (self->requests))
-        if (request->get_stream && request->streaming && streq (request->sid, sid))
-            s_stream_end (request);
-}
-
-void
-http_edge_deliver (http_edge_t *self, zmq_msg_t *frames)
-{
-    //  END "session": the session ended, every GET stream of it ends, even
-    //  when the listener it was sent to is gone
-    if (zmq_msg_size (&frames [0]) == 3 && memcmp (zmq_msg_data (&frames [0]), "END", 3) == 0
-    &&  zmq_msg_size (&frames [4]) && zmq_msg_size (&frames [2]) == MCPZ_SID_SIZE) {
-        char sid [MCPZ_SID_SIZE + 1];
-        memcpy (sid, zmq_msg_data (&frames [2]), MCPZ_SID_SIZE);
-        sid [MCPZ_SID_SIZE] = 0;
-        s_end_streams (self, sid);
-        return;
-    }
-    uint64_t number;
-    memcpy (&number, (char *) zmq_msg_data (&frames [1]) + 1, sizeof (number));
-    request_t *request = (request_t *) zhashx_lookup (self->requests, &number);
-    if (!request || request->ended) {
-        self->undeliverable++;
-        return;
-    }
-    bool answer = zmq_msg_size (&frames [0]) == 3 && memcmp (zmq_msg_data (&frames [0]), "ANS", 3) == 0;
-    bool ok = zmq_msg_size (&frames [0]) == 2 && memcmp (zmq_msg_data (&frames [0]), "OK", 2) == 0;
-    bool error = zmq_msg_size (&frames [0]) == 3 && memcmp (zmq_msg_data (&frames [0]), "ERR", 3) == 0;
-    bool end = zmq_msg_size (&frames [0]) == 3 && memcmp (zmq_msg_data (&frames [0]), "END", 3) == 0;
-    if (end)
-        s_deliver_end (self, request);
-    else
-    if (error)
-        s_deliver_error (request, &frames [4]);
-    else
-    if (ok && request->want == WANT_STREAM)
-        s_stream_start (request);
-    else
-    if (ok) {
-        request->ended = true;
-        s_respond (request, request->want == WANT_ACK? MHD_HTTP_ACCEPTED: MHD_HTTP_OK, NULL);
-        if (request->want == WANT_CLOSE)
-            s_end_streams (self, request->sid);
-    }
-    else
-    if (request->want == WANT_STREAM) {
-        s_stream_event (request, &frames [3], &frames [4]);
-        //  An answer on a GET: it resumed a request's stream, now done
-        if (answer)
-            s_stream_end (request);
-    }
-    else
-    if (request->want == WANT_ANSWER)
-        s_deliver_message (request, answer, frames);
-    else
-    if (answer && request->want == WANT_ACK) {
-        //  The host refused the notification: its JSON-RPC error says why
-        request->ended = true;
-        s_respond (request, MHD_HTTP_BAD_REQUEST, s_frame_response (request->edge, &frames [4]));
-    }
 }
 
 //  --------------------------------------------------------------------------
@@ -654,17 +186,17 @@ s_check_headers (http_edge_t *self, request_t *request)
     int counts [2] = { 0, 0 };
     MHD_get_connection_values (connection, MHD_HEADER_KIND, s_count_header, counts);
     if (counts [0] > 1 || counts [1] > 1) {
-        s_refuse (request, MHD_HTTP_BAD_REQUEST, 0, "Host and Origin may come once each", NULL, -1);
+        edge_refuse (request, MHD_HTTP_BAD_REQUEST, 0, "Host and Origin may come once each", NULL, -1);
         return false;
     }
     const char *origin = MHD_lookup_connection_value (connection, MHD_HEADER_KIND, "Origin");
     if (origin && !http_origin_allowed (origin, self->config->http_allowed_origins)) {
-        s_refuse (request, MHD_HTTP_FORBIDDEN, 0, "origin not allowed", NULL, -1);
+        edge_refuse (request, MHD_HTTP_FORBIDDEN, 0, "origin not allowed", NULL, -1);
         return false;
     }
     const char *host = MHD_lookup_connection_value (connection, MHD_HEADER_KIND, "Host");
     if (self->loopback && host && !http_host_loopback (host)) {
-        s_refuse (request, MHD_HTTP_FORBIDDEN, 0, "host not allowed", NULL, -1);
+        edge_refuse (request, MHD_HTTP_FORBIDDEN, 0, "host not allowed", NULL, -1);
         return false;
     }
     const char *version = MHD_lookup_connection_value (connection, MHD_HEADER_KIND,
@@ -673,12 +205,12 @@ s_check_headers (http_edge_t *self, request_t *request)
     for (int index = 0; version && index < MCP_VERSION_COUNT; index++)
         known = known || streq (version, mcp_versions [index]);
     if (!known) {
-        s_refuse (request, MHD_HTTP_BAD_REQUEST, 0, "unsupported MCP-Protocol-Version", NULL, -1);
+        edge_refuse (request, MHD_HTTP_BAD_REQUEST, 0, "unsupported MCP-Protocol-Version", NULL, -1);
         return false;
     }
     const char *sid = MHD_lookup_connection_value (connection, MHD_HEADER_KIND, "Mcp-Session-Id");
     if (sid && !mcpz_sid_valid (sid, strlen (sid))) {
-        s_refuse (request, MHD_HTTP_NOT_FOUND, 0, "unknown session", NULL, -1);
+        edge_refuse (request, MHD_HTTP_NOT_FOUND, 0, "unknown session", NULL, -1);
         return false;
     }
     if (sid)
@@ -693,10 +225,10 @@ s_post (http_edge_t *self, request_t *request)
 {
     if (request->too_big || request->overloaded) {
         if (request->too_big)
-            s_refuse (request, MHD_HTTP_CONTENT_TOO_LARGE, 0, "message larger than the server's limit",
+            edge_refuse (request, MHD_HTTP_CONTENT_TOO_LARGE, 0, "message larger than the server's limit",
                       NULL, -1);
         else
-            s_refuse (request, MHD_HTTP_SERVICE_UNAVAILABLE, 0,
+            edge_refuse (request, MHD_HTTP_SERVICE_UNAVAILABLE, 0,
                       "server overloaded: too many bytes in flight", NULL, -1);
         return;
     }
@@ -704,10 +236,10 @@ s_post (http_edge_t *self, request_t *request)
     const char *reason;
     int code = http_body_read (request->body? request->body: "", request->size, &body, &reason);
     if (code)
-        s_refuse (request, MHD_HTTP_BAD_REQUEST, code, reason, body.id, -1);
+        edge_refuse (request, MHD_HTTP_BAD_REQUEST, code, reason, body.id, -1);
     else
     if (!*request->sid && !body.initialize)
-        s_refuse (request, MHD_HTTP_BAD_REQUEST, 0,
+        edge_refuse (request, MHD_HTTP_BAD_REQUEST, 0,
                   "Mcp-Session-Id is missing: a session starts with initialize", body.id, -1);
     else {
         request->want = body.requests? WANT_ANSWER: WANT_ACK;
@@ -728,14 +260,14 @@ s_get (http_edge_t *self, request_t *request)
     const char *last = MHD_lookup_connection_value (request->connection, MHD_HEADER_KIND,
                                                     "Last-Event-ID");
     if (!request->sse_ok)
-        s_refuse (request, MHD_HTTP_NOT_ACCEPTABLE, 0, "a GET stream needs Accept: text/event-stream",
+        edge_refuse (request, MHD_HTTP_NOT_ACCEPTABLE, 0, "a GET stream needs Accept: text/event-stream",
                   NULL, -1);
     else
     if (!*request->sid)
-        s_refuse (request, MHD_HTTP_BAD_REQUEST, 0, "Mcp-Session-Id is missing", NULL, -1);
+        edge_refuse (request, MHD_HTTP_BAD_REQUEST, 0, "Mcp-Session-Id is missing", NULL, -1);
     else
     if (!s_stream_open (self, request))
-        s_refuse (request, MHD_HTTP_TOO_MANY_REQUESTS, 0, "too many streams open for this session",
+        edge_refuse (request, MHD_HTTP_TOO_MANY_REQUESTS, 0, "too many streams open for this session",
                   NULL, 1000);
     else {
         request->want = WANT_STREAM;
@@ -747,7 +279,7 @@ static void
 s_delete (http_edge_t *self, request_t *request)
 {
     if (!*request->sid)
-        s_refuse (request, MHD_HTTP_BAD_REQUEST, 0, "Mcp-Session-Id is missing", NULL, -1);
+        edge_refuse (request, MHD_HTTP_BAD_REQUEST, 0, "Mcp-Session-Id is missing", NULL, -1);
     else {
         request->want = WANT_CLOSE;
         s_route (request, "CLOSE", "", 0);
@@ -768,20 +300,20 @@ s_request_new (http_edge_t *self, struct MHD_Connection *connection, const char 
     zhashx_insert (self->requests, &request->number, request);
     self->requests_total++;
     if (!streq (method, "POST") && !streq (method, "GET") && !streq (method, "DELETE"))
-        s_refuse (request, MHD_HTTP_METHOD_NOT_ALLOWED, 0, "method not allowed", NULL, -1);
+        edge_refuse (request, MHD_HTTP_METHOD_NOT_ALLOWED, 0, "method not allowed", NULL, -1);
     else
     if (!streq (url, self->config->http_path))
-        s_refuse (request, MHD_HTTP_NOT_FOUND, 0, "not the MCP endpoint", NULL, -1);
+        edge_refuse (request, MHD_HTTP_NOT_FOUND, 0, "not the MCP endpoint", NULL, -1);
     else
     if (s_check_headers (self, request) && streq (method, "POST")) {
         const char *length = MHD_lookup_connection_value (connection, MHD_HEADER_KIND,
                                                           MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (!request->json_ok && !request->sse_ok)
-            s_refuse (request, MHD_HTTP_NOT_ACCEPTABLE, 0,
+            edge_refuse (request, MHD_HTTP_NOT_ACCEPTABLE, 0,
                       "Accept must allow application/json or text/event-stream", NULL, -1);
         else
         if (length && strtoull (length, NULL, 10) > (unsigned long long) self->config->max_message_size)
-            s_refuse (request, MHD_HTTP_CONTENT_TOO_LARGE, 0,
+            edge_refuse (request, MHD_HTTP_CONTENT_TOO_LARGE, 0,
                       "message larger than the server's limit", NULL, -1);
     }
     return request;
@@ -1032,7 +564,7 @@ s_heartbeat (http_edge_t *self)
     for (request_t *request = (request_t *) zhashx_first (self->requests); request;
          request = (request_t *) zhashx_next (self->requests))
         if (request->streaming && request->suspended && request->out_size == request->out_read)
-            s_stream_write (request, ":\n\n", 3);
+            edge_stream_write (request, ":\n\n", 3);
 }
 
 //  Streams whose client hung up while they waited: resumed to end.
@@ -1048,7 +580,7 @@ s_hang_ups (http_edge_t *self)
             //  A stream's reader ends it; a request still waiting for its
             //  answer is closed by the handler (the answer is dropped)
             request->overflowed = request->gone = true;
-            s_unwatch (request);
+            edge_unwatch (request);
             request->suspended = false;
             MHD_resume_connection (request->connection);
             self->dirty = true;
