@@ -16,7 +16,6 @@
 typedef struct {
     int requests;               //  JSON-RPC requests in it (the rest are
                                 //  notifications and responses)
-    bool batch;                 //  a JSON array
     bool initialize;            //  a single initialize request
     json_t *id;                 //  the first request's id, or NULL; owned
 } http_body_t;

@@ -13,6 +13,7 @@
 #include "actors/http/request.h"
 #include "proto/http.h"
 #include "proto/jsonrpc.h"
+#include "runtime/frames.h"
 #include "runtime/log.h"
 
 #include <inttypes.h>
@@ -87,8 +88,8 @@ s_free_frame (void *cls)
 
 //  A JSON response that sends a frame's bytes where they are: the frame
 //  moves into the response, which closes it when sent.
-struct MHD_Response *
-edge_frame_response (http_edge_t *self, zmq_msg_t *body)
+static struct MHD_Response *
+s_frame_response (http_edge_t *self, zmq_msg_t *body)
 {
     held_t *held = (held_t *) malloc (sizeof (held_t));
     if (!held)
@@ -104,7 +105,7 @@ edge_frame_response (http_edge_t *self, zmq_msg_t *body)
 //  An HTTP refusal with a JSON-RPC error body naming id (may be NULL).
 void
 edge_refuse (request_t *request, unsigned int status, int code, const char *message,
-          json_t *id, int retry_after_ms)
+             json_t *id, int retry_after_ms)
 {
     size_t size = 0;
     char *body = jsonrpc_encode_error (id, code? code: http_error_code ((int) status),
@@ -123,7 +124,6 @@ edge_refuse (request_t *request, unsigned int status, int code, const char *mess
     request->ended = true;
     edge_respond (request, status, response);
 }
-
 
 //  ERR status, message, id, retry_after_ms as an HTTP refusal, or as the
 //  last event of a stream that has begun.
@@ -150,8 +150,8 @@ s_deliver_error (request_t *request, zmq_msg_t *body)
     }
     else
         edge_refuse (request, status >= 400 && status < 600? (unsigned) status: 500, 0,
-                  message? message: "refused", json_is_null (id)? NULL: id,
-                  retry? (int) json_integer_value (retry): -1);
+                     message? message: "refused", json_is_null (id)? NULL: id,
+                     retry? (int) json_integer_value (retry): -1);
     json_decref (error);
 }
 
@@ -173,7 +173,7 @@ s_deliver_message (request_t *request, bool answer, zmq_msg_t *frames)
 {
     if (!request->streaming && answer && (request->json_ok || !request->sse_ok)) {
         unsigned int status = s_parse_error (&frames [4])? MHD_HTTP_BAD_REQUEST: MHD_HTTP_OK;
-        struct MHD_Response *response = edge_frame_response (request->edge, &frames [4]);
+        struct MHD_Response *response = s_frame_response (request->edge, &frames [4]);
         if (response && request->initialize && zmq_msg_size (&frames [2]) == MCPZ_SID_SIZE) {
             char sid [MCPZ_SID_SIZE + 1];
             memcpy (sid, zmq_msg_data (&frames [2]), MCPZ_SID_SIZE);
@@ -223,8 +223,8 @@ http_edge_deliver (http_edge_t *self, zmq_msg_t *frames)
 {
     //  END "session": the session ended, every GET stream of it ends, even
     //  when the listener it was sent to is gone
-    if (zmq_msg_size (&frames [0]) == 3 && memcmp (zmq_msg_data (&frames [0]), "END", 3) == 0
-    &&  zmq_msg_size (&frames [4]) && zmq_msg_size (&frames [2]) == MCPZ_SID_SIZE) {
+    if (frames_is (&frames [0], "END") && zmq_msg_size (&frames [4])
+    &&  zmq_msg_size (&frames [2]) == MCPZ_SID_SIZE) {
         char sid [MCPZ_SID_SIZE + 1];
         memcpy (sid, zmq_msg_data (&frames [2]), MCPZ_SID_SIZE);
         sid [MCPZ_SID_SIZE] = 0;
@@ -238,11 +238,10 @@ http_edge_deliver (http_edge_t *self, zmq_msg_t *frames)
         self->undeliverable++;
         return;
     }
-    bool answer = zmq_msg_size (&frames [0]) == 3 && memcmp (zmq_msg_data (&frames [0]), "ANS", 3) == 0;
-    bool ok = zmq_msg_size (&frames [0]) == 2 && memcmp (zmq_msg_data (&frames [0]), "OK", 2) == 0;
-    bool error = zmq_msg_size (&frames [0]) == 3 && memcmp (zmq_msg_data (&frames [0]), "ERR", 3) == 0;
-    bool end = zmq_msg_size (&frames [0]) == 3 && memcmp (zmq_msg_data (&frames [0]), "END", 3) == 0;
-    if (end)
+    bool answer = frames_is (&frames [0], "ANS");
+    bool ok = frames_is (&frames [0], "OK");
+    bool error = frames_is (&frames [0], "ERR");
+    if (frames_is (&frames [0], "END"))
         s_deliver_end (self, request);
     else
     if (error)
@@ -271,6 +270,6 @@ http_edge_deliver (http_edge_t *self, zmq_msg_t *frames)
     if (answer && request->want == WANT_ACK) {
         //  The host refused the notification: its JSON-RPC error says why
         request->ended = true;
-        edge_respond (request, MHD_HTTP_BAD_REQUEST, edge_frame_response (request->edge, &frames [4]));
+        edge_respond (request, MHD_HTTP_BAD_REQUEST, s_frame_response (request->edge, &frames [4]));
     }
 }

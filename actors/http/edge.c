@@ -226,10 +226,10 @@ s_post (http_edge_t *self, request_t *request)
     if (request->too_big || request->overloaded) {
         if (request->too_big)
             edge_refuse (request, MHD_HTTP_CONTENT_TOO_LARGE, 0, "message larger than the server's limit",
-                      NULL, -1);
+                         NULL, -1);
         else
             edge_refuse (request, MHD_HTTP_SERVICE_UNAVAILABLE, 0,
-                      "server overloaded: too many bytes in flight", NULL, -1);
+                         "server overloaded: too many bytes in flight", NULL, -1);
         return;
     }
     http_body_t body;
@@ -240,7 +240,7 @@ s_post (http_edge_t *self, request_t *request)
     else
     if (!*request->sid && !body.initialize)
         edge_refuse (request, MHD_HTTP_BAD_REQUEST, 0,
-                  "Mcp-Session-Id is missing: a session starts with initialize", body.id, -1);
+                     "Mcp-Session-Id is missing: a session starts with initialize", body.id, -1);
     else {
         request->want = body.requests? WANT_ANSWER: WANT_ACK;
         request->initialize = !*request->sid;
@@ -261,14 +261,14 @@ s_get (http_edge_t *self, request_t *request)
                                                     "Last-Event-ID");
     if (!request->sse_ok)
         edge_refuse (request, MHD_HTTP_NOT_ACCEPTABLE, 0, "a GET stream needs Accept: text/event-stream",
-                  NULL, -1);
+                     NULL, -1);
     else
     if (!*request->sid)
         edge_refuse (request, MHD_HTTP_BAD_REQUEST, 0, "Mcp-Session-Id is missing", NULL, -1);
     else
     if (!s_stream_open (self, request))
         edge_refuse (request, MHD_HTTP_TOO_MANY_REQUESTS, 0, "too many streams open for this session",
-                  NULL, 1000);
+                     NULL, 1000);
     else {
         request->want = WANT_STREAM;
         s_route (request, "RESUME", last? last: "", last? strlen (last): 0);
@@ -310,11 +310,11 @@ s_request_new (http_edge_t *self, struct MHD_Connection *connection, const char 
                                                           MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (!request->json_ok && !request->sse_ok)
             edge_refuse (request, MHD_HTTP_NOT_ACCEPTABLE, 0,
-                      "Accept must allow application/json or text/event-stream", NULL, -1);
+                         "Accept must allow application/json or text/event-stream", NULL, -1);
         else
         if (length && strtoull (length, NULL, 10) > (unsigned long long) self->config->max_message_size)
             edge_refuse (request, MHD_HTTP_CONTENT_TOO_LARGE, 0,
-                      "message larger than the server's limit", NULL, -1);
+                         "message larger than the server's limit", NULL, -1);
     }
     return request;
 }

@@ -85,19 +85,9 @@ void
     edge_refuse (request_t *request, unsigned int status, int code, const char *message,
                  json_t *id, int retry_after_ms);
 
-//  stream.c: watch a parked request's socket for a hang-up, and stop.
-void
-    edge_watch (request_t *request);
+//  stream.c: stops watching a parked request's socket for a hang-up.
 void
     edge_unwatch (request_t *request);
-
-//  stream.c: the content reader of an SSE response.
-ssize_t
-    edge_stream_read (void *cls, uint64_t position, char *buffer, size_t max);
-
-//  stream.c: wakes a stream that waits for bytes.
-void
-    edge_wake (request_t *request);
 
 //  stream.c: the request's response becomes an SSE stream; bytes, an event
 //  and the end of it.

@@ -20,8 +20,8 @@ static const char *const s_name = "http";
 
 //  Watches a parked request's socket for the client hanging up:
 //  libmicrohttpd does not look at a suspended connection.
-void
-edge_watch (request_t *request)
+static void
+s_watch (request_t *request)
 {
     const union MHD_ConnectionInfo *info = MHD_get_connection_info (
         request->connection, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -43,8 +43,8 @@ edge_unwatch (request_t *request)
 }
 
 
-ssize_t
-edge_stream_read (void *cls, uint64_t position, char *buffer, size_t max)
+static ssize_t
+s_read_stream (void *cls, uint64_t position, char *buffer, size_t max)
 {
     request_t *request = (request_t *) cls;
     if (request->overflowed)
@@ -64,13 +64,13 @@ edge_stream_read (void *cls, uint64_t position, char *buffer, size_t max)
     //  Nothing to send: park the connection until there is
     MHD_suspend_connection (request->connection);
     request->suspended = true;
-    edge_watch (request);
+    s_watch (request);
     return 0;
 }
 
 //  Wakes a stream that waits for bytes.
-void
-edge_wake (request_t *request)
+static void
+s_wake (request_t *request)
 {
     if (request->suspended && request->queued) {
         edge_unwatch (request);
@@ -97,7 +97,7 @@ edge_stream_write (request_t *request, const char *data, size_t size)
         edge->dropped_streams++;
         log_info (s_name, "a stream of session %s fell %zu bytes behind: dropped",
                   *request->sid? request->sid: "-", held);
-        edge_wake (request);
+        s_wake (request);
         return;
     }
     if (request->out_size + size > request->out_capacity) {
@@ -105,7 +105,7 @@ edge_stream_write (request_t *request, const char *data, size_t size)
         char *out = (char *) realloc (request->out, capacity);
         if (!out) {
             request->overflowed = true;
-            edge_wake (request);
+            s_wake (request);
             return;
         }
         request->out = out;
@@ -114,7 +114,7 @@ edge_stream_write (request_t *request, const char *data, size_t size)
     memcpy (request->out + request->out_size, data, size);
     request->out_size += size;
     edge->held += size;
-    edge_wake (request);
+    s_wake (request);
 }
 
 void
@@ -137,7 +137,7 @@ void
 edge_stream_start (request_t *request)
 {
     struct MHD_Response *response = MHD_create_response_from_callback (
-        MHD_SIZE_UNKNOWN, SSE_BLOCK, edge_stream_read, request, NULL);
+        MHD_SIZE_UNKNOWN, SSE_BLOCK, s_read_stream, request, NULL);
     if (response) {
         MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
         MHD_add_response_header (response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
@@ -152,7 +152,7 @@ void
 edge_stream_end (request_t *request)
 {
     request->ended = true;
-    edge_wake (request);
+    s_wake (request);
 }
 
 //  A deleted session's GET streams end: nothing more will come on them.
