@@ -36,6 +36,7 @@ session_destroy (session_t **self_p)
     if (*self_p) {
         json_decref ((*self_p)->client_info);
         json_decref ((*self_p)->capabilities);
+        json_decref ((*self_p)->subscriptions);
         ring_destroy (&(*self_p)->ring);
         if ((*self_p)->listener)
             zmq_msg_close ((*self_p)->listener);

@@ -37,6 +37,7 @@ typedef struct {
     json_t *capabilities;           //  owned
     ring_t *ring;                   //  replay buffer, NULL until the first event
     zmq_msg_t *listener;            //  routing id of the LISTEN peer, or NULL
+    json_t *subscriptions;          //  URIs watched, as object keys; NULL: none
 } session_t;
 
 //  Takes ownership of client_info and capabilities (new references).

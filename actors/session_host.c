@@ -15,9 +15,11 @@
                               LISTEN peer, sid, event id   host/lifecycle.c
                               RESUME peer, sid, event id   host/lifecycle.c
                               CLOSE peer, sid, ""          host/lifecycle.c
+                              UPDATED "", "", uri          host/subscriptions.c
                               STATS tag                    host/operator.c
                               $TERM                        here
-      tool pool (DEALER)      PROGRESS, LOG, DONE, BUSY    host/calls.c
+      tool pool (DEALER)      PROGRESS, LOG, DONE, BUSY,   host/calls.c
+                              ASK, DETACH, UPDATED         host/asks.c, calls.c
       DB workers (DEALER)     tag, OK|MISSING|ERR, …       host/ops.c
       cleanup (DEALER)        SWEEP, DROP                  host/sweep.c
       control (DEALER)        STATS, LIST, INFO, KILL      host/operator.c
@@ -41,11 +43,13 @@
 */
 #include "actors/session_host.h"
 #include "actors/cleanup.h"
+#include "actors/host/asks.h"
 #include "actors/host/calls.h"
 #include "actors/host/host.h"
 #include "actors/host/lifecycle.h"
 #include "actors/host/operator.h"
 #include "actors/host/ops.h"
+#include "actors/host/subscriptions.h"
 #include "actors/host/sweep.h"
 #include "proto/mcp.h"
 #include "runtime/actor.h"
@@ -64,6 +68,9 @@ host_route (host_t *self, zmq_msg_t *frames, int count)
     if (session)
         session->last_activity_ms = zclock_mono ();
 
+    if (count == 4 && frames_is (&frames [0], "UPDATED"))
+        subscriptions_updated (self, &frames [3]);
+    else
     if (count == 4 && frames_is (&frames [0], "NEW"))
         lifecycle_open (self, peer, sid, &frames [3]);
     else
@@ -152,13 +159,13 @@ s_start (host_t *self, session_host_args_t *args)
 {
     self->config = args->config;
     self->table = args->table;
-    self->capabilities = MCP_CAP_TOOLS | MCP_CAP_LOGGING;
+    self->capabilities = catalog_capabilities (self->table);
     snprintf (self->name, sizeof (self->name), "host %d", args->index);
     self->max_sessions = ((size_t) args->config->max_sessions + (size_t) args->count - 1)
                        / (size_t) args->count;
     //  Sessions are keyed by their own id buffer: no key copies
     self->sessions = table_new ((zhashx_destructor_fn *) session_destroy, false);
-    if (!self->sessions || calls_setup (self) || ops_setup (self))
+    if (!self->sessions || calls_setup (self) || asks_setup (self) || ops_setup (self))
         return -1;
     return s_connect (self, args);
 }
@@ -191,6 +198,7 @@ static void
 s_stop (host_t *self)
 {
     host_tracking_destroy (&self->ops, &self->loading, &self->op_timers);
+    asks_destroy (self);
     host_tracking_destroy (&self->calls, &self->by_request, &self->timers);
     zhashx_destroy (&self->sessions);
     zsock_destroy (&self->db);

@@ -4,11 +4,11 @@
 
 #include <czmq.h>
 #include "runtime/config.h"
-#include "tools/tool.h"
+#include "tools/catalog.h"
 
 typedef struct {
     const config_t *config;     //  read-only settings
-    tool_table_t *table;        //  read-only tool table
+    catalog_t *table;           //  read-only catalog
     int index;                  //  which host this is, 0..n-1
     int count;                  //  how many hosts there are
     const char *tools_endpoint; //  the tool pool's inproc endpoint

@@ -12,8 +12,10 @@
       [peer] MCPZ/1, MSG|LISTEN|CLOSE, session id, body
     Sends to clients:
       [peer] MCPZ/1, MSG|OK|ERR, session id, event id, body
-    Takes, from session hosts: MSG|OK|ERR for clients; STATS tag, JSON
-    Sends to session hosts: NEW|MSG|LISTEN|CLOSE peer, sid, body; STATS tag
+    Takes, from session hosts: MSG|OK|ERR for clients; UPDATED "", "", "", uri
+    (sent on to every host); STATS tag, JSON
+    Sends to session hosts: NEW|MSG|LISTEN|CLOSE peer, sid, body; UPDATED "", "",
+    uri; STATS tag
     Takes, from the control actor's pipe: FIGURES tag (answers FIGURES tag,
     JSON), DRAIN, SHUTDOWN.
     Takes, on its own pipe: SHUTDOWN (drain, then stop), $TERM.
@@ -52,7 +54,7 @@ static const int s_statuses [] = { 400, 404, 413, 503 };
 typedef struct {
     zsock_t *pipe;              //  to mcpzd's main thread
     const config_t *config;
-    tool_table_t *table;
+    catalog_t *table;
     zsock_t *router;            //  clients
     void *router_raw;
     zactor_t *pool;             //  the tool pool
@@ -367,6 +369,25 @@ s_host_figures (supervisor_t *self, zmq_msg_t *body)
 //  --------------------------------------------------------------------------
 //  Hosts and actors
 
+//  News a host has for every host (a resource changed): sent on to each,
+//  itself too, as command, "", "", body. A host too busy to take it now
+//  misses it: news is not worth stalling the supervisor for.
+static void
+s_broadcast (supervisor_t *self, zmq_msg_t *frames)
+{
+    for (int index = 0; index < self->host_count; index++) {
+        void *socket = self->host_raw [index];
+        if (zmq_send (socket, zmq_msg_data (&frames [0]), zmq_msg_size (&frames [0]),
+                      ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
+            self->undeliverable++;
+            continue;
+        }
+        zmq_send (socket, "", 0, ZMQ_SNDMORE);
+        zmq_send (socket, "", 0, ZMQ_SNDMORE);
+        zmq_send (socket, zmq_msg_data (&frames [4]), zmq_msg_size (&frames [4]), 0);
+    }
+}
+
 static bool
 s_handle_host (supervisor_t *self, int host)
 {
@@ -374,6 +395,9 @@ s_handle_host (supervisor_t *self, int host)
     int count;
     if (frames_recv (self->host_raw [host], frames, 5, &count, ZMQ_DONTWAIT))
         return false;
+    if (count == 5 && frames_is (&frames [0], "UPDATED"))
+        s_broadcast (self, frames);
+    else
     if (count == 5)
         s_to_client (self, frames);
     else
@@ -579,7 +603,7 @@ s_log_ready (supervisor_t *self)
     log_info (s_name, "ready listen=%s http=%s control=%s store=%s node=%s hosts=%d tool-threads=%d tools=%zu",
               listen, *self->config->http? self->config->http: "off", self->config->control,
               self->config->store, self->config->node_id,
-              self->host_count, self->config->tool_threads, tool_table_size (self->table));
+              self->host_count, self->config->tool_threads, catalog_size (self->table, LIST_TOOLS));
 }
 
 //  Handles up to a batch of waiting messages on one socket. Reading until

@@ -4,11 +4,11 @@
 
 #include <czmq.h>
 #include "runtime/config.h"
-#include "tools/tool.h"
+#include "tools/catalog.h"
 
 typedef struct {
     const config_t *config;     //  read-only settings
-    tool_table_t *table;        //  read-only tool table
+    catalog_t *table;           //  read-only catalog
 } supervisor_args_t;
 
 //  zactor body; start it with actor_start. Send it SHUTDOWN to drain; it

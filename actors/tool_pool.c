@@ -9,13 +9,14 @@
     --tool-queue), and which call each worker runs.
 
     Takes, on its ROUTER from session hosts (DEALER):
-      CALL   call-id, tool name, arguments JSON, trace ("session/request"
+      CALL   call-id, method, params JSON, trace ("session/request"
              for the debug log of the request's phases)
       CANCEL call-id          drop it if queued, else tell its worker
+      TELL   call-id, JSON    for the worker running it (an ASK's answer)
       STATS  tag
     Sends to session hosts:
       PROGRESS call-id, JSON    from the worker running the call
-      LOG      call-id, JSON    likewise
+      LOG      call-id, JSON    likewise; and ASK, DETACH, UPDATED
       DONE     call-id, result, error code, error message
       BUSY     call-id          the queue is full; answer 503
       STATS    tag, JSON        queued, busy workers, calls run, refused
@@ -129,6 +130,18 @@ s_handle_call (pool_t *self, zmq_msg_t *frames)
     }
 }
 
+//  The worker running a host's call, or NULL
+static slot_t *
+s_running (pool_t *self, zmq_msg_t *host, zmq_msg_t *call_id)
+{
+    for (int index = 0; index < self->workers; index++) {
+        slot_t *slot = &self->slots [index];
+        if (slot->busy && s_same (&slot->host, host) && s_same (&slot->call_id, call_id))
+            return slot;
+    }
+    return NULL;
+}
+
 //  A cancelled call leaves the queue at once; a running one is told to stop
 //  and its worker frees itself when the tool returns.
 static void
@@ -147,14 +160,24 @@ s_handle_cancel (pool_t *self, zmq_msg_t *host, zmq_msg_t *call_id)
             return;
         }
     }
-    for (int index = 0; index < self->workers; index++) {
-        slot_t *slot = &self->slots [index];
-        if (slot->busy && s_same (&slot->host, host) && s_same (&slot->call_id, call_id)) {
-            frames_send_text (slot->raw, "CANCEL", ZMQ_SNDMORE);
-            frames_send_copy (slot->raw, zmq_msg_data (call_id), zmq_msg_size (call_id), 0);
-            self->cancelled++;
-            return;
-        }
+    slot_t *slot = s_running (self, host, call_id);
+    if (slot) {
+        frames_send_text (slot->raw, "CANCEL", ZMQ_SNDMORE);
+        frames_send_copy (slot->raw, zmq_msg_data (call_id), zmq_msg_size (call_id), 0);
+        self->cancelled++;
+    }
+}
+
+//  TELL for a running call goes to its worker; one for a call that ended
+//  meanwhile has nobody to hear it
+static void
+s_handle_tell (pool_t *self, zmq_msg_t *frames)
+{
+    slot_t *slot = s_running (self, &frames [0], &frames [2]);
+    if (slot) {
+        zmq_msg_send (&frames [1], slot->raw, ZMQ_SNDMORE);
+        zmq_msg_send (&frames [2], slot->raw, ZMQ_SNDMORE);
+        zmq_msg_send (&frames [3], slot->raw, 0);
     }
 }
 
@@ -189,6 +212,9 @@ s_handle_host (pool_t *self)
     }
     if (count == 3 && frames_is (&frames [1], "CANCEL"))
         s_handle_cancel (self, &frames [0], &frames [2]);
+    else
+    if (count == 4 && frames_is (&frames [1], "TELL"))
+        s_handle_tell (self, frames);
     else
     if (count == 3 && frames_is (&frames [1], "STATS"))
         s_handle_stats (self, &frames [0], &frames [2]);

@@ -4,11 +4,11 @@
 
 #include <czmq.h>
 #include "runtime/config.h"
-#include "tools/tool.h"
+#include "tools/catalog.h"
 
 typedef struct {
     const config_t *config;     //  tool-threads, tool-queue
-    tool_table_t *table;        //  read-only tool table
+    catalog_t *table;           //  read-only catalog
     const char *endpoint;       //  inproc endpoint to bind for hosts
 } tool_pool_args_t;
 

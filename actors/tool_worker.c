@@ -1,15 +1,21 @@
-/*  tool_worker — an actor that runs tool code, one call at a time.
+/*  tool_worker — an actor that runs provider code, one call at a time.
 
-    Owns: nothing but the call it is running. Tool code may block here (a
-    slow tool occupies one worker, never a session host).
+    Owns: nothing but the call it is running. Provider code may block here
+    (a slow tool occupies one worker, never a session host), and so may its
+    questions to the client: the worker waits for the answer, the host does
+    not.
 
     Takes, on its pipe from the tool pool:
-      CALL   host, call-id, tool name, arguments JSON
+      CALL   host, call-id, method, params JSON
       CANCEL call-id            stop the running call if it is this one
+      TELL   call-id, JSON      the answer to its ASK, or {"changed":"roots"}
       $TERM                     stop; a running call is cancelled first
     Sends, on its pipe:
       PROGRESS host, call-id, {"progress","total","message"} JSON
       LOG      host, call-id, notifications/message params JSON
+      ASK      host, call-id, {"method","params"} JSON
+      DETACH   host, call-id, ""
+      UPDATED  host, call-id, uri
       DONE     host, call-id, result JSON ("" on error), error code, message
 */
 #include "actors/tool_worker.h"
@@ -22,15 +28,23 @@
 typedef struct {
     zsock_t *pipe;              //  to the tool pool
     void *raw;                  //  the pipe's libzmq socket
-    tool_table_t *table;        //  read-only tool table
+    catalog_t *table;           //  read-only catalog
     zmq_msg_t host;             //  routing id of the host that asked
     zmq_msg_t call_id;          //  call id of the running call
     bool cancelled;             //  the running call was cancelled
     bool terminated;            //  $TERM arrived
+    tool_call_t *call;          //  the running call
+    json_t *answer;             //  TELL with the answer to its ASK
 } worker_t;
 
+static bool
+s_is_running (worker_t *self, zmq_msg_t *call_id)
+{
+    return zmq_msg_size (call_id) == zmq_msg_size (&self->call_id)
+        && memcmp (zmq_msg_data (call_id), zmq_msg_data (&self->call_id), zmq_msg_size (call_id)) == 0;
+}
+
 //  Handles one message on the pipe while a call runs or between calls.
-//  Returns the command name seen, for the caller to act on.
 static void
 s_handle_control (worker_t *self, zmq_msg_t *frames, int count)
 {
@@ -39,33 +53,49 @@ s_handle_control (worker_t *self, zmq_msg_t *frames, int count)
         self->cancelled = true;
     }
     else
-    if (frames_is (&frames [0], "CANCEL") && count >= 2
-    &&  zmq_msg_size (&frames [1]) == zmq_msg_size (&self->call_id)
-    &&  memcmp (zmq_msg_data (&frames [1]), zmq_msg_data (&self->call_id),
-                zmq_msg_size (&frames [1])) == 0)
+    if (frames_is (&frames [0], "CANCEL") && count >= 2 && s_is_running (self, &frames [1]))
         self->cancelled = true;
+    else
+    if (frames_is (&frames [0], "TELL") && count == 3 && s_is_running (self, &frames [1]) && self->call) {
+        json_t *told = json_loadb (zmq_msg_data (&frames [2]), zmq_msg_size (&frames [2]), 0, NULL);
+        if (json_object_get (told, "changed"))
+            self->call->roots_changed = true;
+        else
+        if (told && !self->answer) {
+            self->answer = told;
+            told = NULL;
+        }
+        json_decref (told);
+    }
+}
+
+//  Takes pipe messages until ms pass (-1: no limit), the call is
+//  cancelled, or the answer to its ASK is in. Returns false on cancel.
+static bool
+s_listen (worker_t *self, int ms)
+{
+    int64_t deadline = ms < 0? INT64_MAX: zclock_mono () + ms;
+    while (!self->cancelled && !(ms < 0 && self->answer)) {
+        int64_t left = ms < 0? -1: deadline - zclock_mono ();
+        if (ms >= 0 && left <= 0)
+            return true;
+        zmq_pollitem_t item = { self->raw, 0, ZMQ_POLLIN, 0 };
+        if (zmq_poll (&item, 1, (long) left) > 0) {
+            zmq_msg_t frames [3];
+            int count;
+            if (frames_recv (self->raw, frames, 3, &count, ZMQ_DONTWAIT) == 0) {
+                s_handle_control (self, frames, count);
+                frames_close (frames, count < 3? count: 3);
+            }
+        }
+    }
+    return !self->cancelled;
 }
 
 static bool
 s_wait (tool_call_t *call, int ms)
 {
-    worker_t *self = (worker_t *) call->runner;
-    int64_t deadline = zclock_mono () + ms;
-    while (!self->cancelled) {
-        int64_t left = deadline - zclock_mono ();
-        if (left <= 0)
-            return true;
-        zmq_pollitem_t item = { self->raw, 0, ZMQ_POLLIN, 0 };
-        if (zmq_poll (&item, 1, (long) left) > 0) {
-            zmq_msg_t frames [2];
-            int count;
-            if (frames_recv (self->raw, frames, 2, &count, ZMQ_DONTWAIT) == 0) {
-                s_handle_control (self, frames, count);
-                frames_close (frames, count < 2? count: 2);
-            }
-        }
-    }
-    return false;
+    return s_listen ((worker_t *) call->runner, ms);
 }
 
 //  Sends host and call id as the first two frames of a reply.
@@ -110,33 +140,86 @@ s_log (tool_call_t *call, const char *level, const char *logger, const char *mes
     frames_send_owned (self->raw, text, strlen (text), 0);
 }
 
+//  Asks the client through the host, and waits for the answer or the end
+//  of the call (its deadline or cancellation, which the host enforces).
+static json_t *
+s_ask (tool_call_t *call, const char *method, json_t *params, int *code_p, char **message_p)
+{
+    worker_t *self = (worker_t *) call->runner;
+    json_t *ask = json_pack ("{s:s}", "method", method);
+    if (params)
+        json_object_set (ask, "params", params);
+    char *text = ask? json_dumps (ask, JSON_COMPACT): NULL;
+    json_decref (ask);
+    if (!text) {
+        *code_p = JSONRPC_INTERNAL_ERROR;
+        *message_p = strdup ("out of memory");
+        return NULL;
+    }
+    s_send_header (self, "ASK");
+    frames_send_owned (self->raw, text, strlen (text), 0);
+    json_decref (self->answer);
+    self->answer = NULL;
+    if (!s_listen (self, -1)) {
+        *code_p = JSONRPC_REQUEST_TIMEOUT;
+        *message_p = strdup ("the call ended while it waited for the client");
+        return NULL;
+    }
+    json_t *answer = self->answer;
+    self->answer = NULL;
+    json_t *result = json_incref (json_object_get (answer, "result"));
+    if (!result) {
+        json_t *error = json_object_get (answer, "error");
+        json_t *code = json_object_get (error, "code");
+        const char *message = json_string_value (json_object_get (error, "message"));
+        *code_p = json_is_integer (code)? (int) json_integer_value (code): JSONRPC_INTERNAL_ERROR;
+        *message_p = strdup (message? message: "the client answered with an error");
+    }
+    json_decref (answer);
+    return result;
+}
+
+//  DETACH and UPDATED: news for the host
+static void
+s_notify (tool_call_t *call, const char *what, const char *detail)
+{
+    worker_t *self = (worker_t *) call->runner;
+    s_send_header (self, what);
+    frames_send_text (self->raw, detail, 0);
+}
+
 static void
 s_run (worker_t *self, zmq_msg_t *frames)
 {
-    char name [256];
-    json_t *arguments = NULL;
+    char method [64], message [200];
     tool_call_t call = { 0 };
+    catalog_target_t target = { 0 };
     call.progress = s_progress;
     call.wait = s_wait;
     call.log = s_log;
+    call.ask = s_ask;
+    call.notify = s_notify;
     call.runner = self;
-    const tool_def_t *def = frames_text (&frames [3], name, sizeof (name))?
-                            tool_table_find (self->table, name): NULL;
-    if (def)
-        arguments = json_loadb (zmq_msg_data (&frames [4]), zmq_msg_size (&frames [4]), 0, NULL);
-    if (!def || !json_is_object (arguments))
-        tool_call_fail (&call, JSONRPC_INTERNAL_ERROR, "tool worker got a malformed call");
-    else {
-        call.arguments = arguments;
-        def->call (&call);
-    }
-    json_decref (arguments);
+    self->call = &call;
+    json_t *params = frames_text (&frames [3], method, sizeof (method))?
+        json_loadb (zmq_msg_data (&frames [4]), zmq_msg_size (&frames [4]), 0, NULL): NULL;
+    int code = params? catalog_resolve (self->table, method, params, &call, &target,
+                                        message, sizeof (message)): JSONRPC_INTERNAL_ERROR;
+    if (code)
+        tool_call_fail (&call, code, params? message: "tool worker got a malformed call");
+    else
+        target.run (&call);
+    catalog_target_clear (&target);
+    json_decref (params);
+    json_decref (self->answer);
+    self->answer = NULL;
+    self->call = NULL;
 
-    char code [16];
-    snprintf (code, sizeof (code), "%d", call.error_code);
+    char code_text [16];
+    snprintf (code_text, sizeof (code_text), "%d", call.error_code);
     s_send_header (self, "DONE");
     frames_send_text (self->raw, call.result? call.result: "", ZMQ_SNDMORE);
-    frames_send_text (self->raw, code, ZMQ_SNDMORE);
+    frames_send_text (self->raw, code_text, ZMQ_SNDMORE);
     frames_send_text (self->raw, call.error_message? call.error_message: "", 0);
     tool_call_clear (&call);
 }
@@ -144,7 +227,7 @@ s_run (worker_t *self, zmq_msg_t *frames)
 void
 tool_worker_actor (zsock_t *pipe, void *args)
 {
-    worker_t self = { .pipe = pipe, .raw = zsock_resolve (pipe), .table = (tool_table_t *) args };
+    worker_t self = { .pipe = pipe, .raw = zsock_resolve (pipe), .table = (catalog_t *) args };
     zmq_msg_init (&self.host);
     zmq_msg_init (&self.call_id);
     zsock_signal (pipe, 0);

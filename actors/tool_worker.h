@@ -3,9 +3,9 @@
 #define MCPZ_TOOL_WORKER_H
 
 #include <czmq.h>
-#include "tools/tool.h"
+#include "tools/catalog.h"
 
-//  zactor body; args is the tool_table_t (read-only, shared).
+//  zactor body; args is the catalog_t (read-only, shared).
 void
     tool_worker_actor (zsock_t *pipe, void *args);
 

@@ -5,6 +5,7 @@
 #include "runtime/config.h"
 #include "runtime/log.h"
 #include "tools/demo.h"
+#include "tools/fixtures.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -58,9 +59,12 @@ main (int argc, char *argv [])
                                     + 4 * config.db_workers + 64));
     zsys_set_linger (0);
 
-    tool_table_t *table = tool_table_new ();
-    if (!table || (config.demo_tools && demo_register (table))) {
-        fprintf (stderr, "mcpzd: cannot load the demo tools\n");
+    catalog_t *table = catalog_new ();
+    if (!table || (config.demo_tools && demo_register (table))
+    ||  (config.conformance_fixtures && fixtures_register (table))
+    ||  catalog_freeze (table, config.page_size)) {
+        fprintf (stderr, "mcpzd: cannot load the demo tools or the conformance fixtures\n");
+        catalog_destroy (&table);
         return 2;
     }
 
@@ -77,7 +81,7 @@ main (int argc, char *argv [])
     pthread_sigmask (SIG_SETMASK, &previous, NULL);
     if (!supervisor) {
         fprintf (stderr, "mcpzd: %s\n", error);
-        tool_table_destroy (&table);
+        catalog_destroy (&table);
         zsys_shutdown ();
         return 2;
     }
@@ -101,7 +105,7 @@ main (int argc, char *argv [])
     }
     log_info ("mcpzd", "stopping (%s)", s_signals? "signal": "operator");
     zactor_destroy (&supervisor);
-    tool_table_destroy (&table);
+    catalog_destroy (&table);
     zsys_shutdown ();
     return 0;
 }

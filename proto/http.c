@@ -250,13 +250,17 @@ http_sse_event (const char *event_id, const char *data, size_t size, size_t *siz
     size_t lines = 1;
     for (size_t index = 0; index < size; index++)
         lines += data [index] == '\n';
-    size_t capacity = strlen (event_id) + 6 + size + lines * 7 + 2;
+    size_t capacity = strlen (event_id) + 6 + size + lines * 7 + 2 + sizeof (HTTP_SSE_RETRY);
     char *event = (char *) malloc (capacity);
     if (!event)
         return NULL;
     size_t at = 0;
     if (*event_id)
         at += (size_t) sprintf (event, "id: %s\n", event_id);
+    //  An event id with no data primes a client to reconnect (SEP-1699):
+    //  it says when, too
+    if (*event_id && size == 0)
+        at += (size_t) sprintf (event + at, "%s", HTTP_SSE_RETRY);
     const char *line = data, *end = data + size;
     do {
         const char *newline = memchr (line, '\n', (size_t) (end - line));
@@ -397,7 +401,7 @@ http_test (bool verbose)
     assert (streq (event, "data: a\ndata: b\n\n"));
     free (event);
     event = http_sse_event ("3", "", 0, &size);
-    assert (streq (event, "id: 3\ndata: \n\n"));
+    assert (streq (event, "id: 3\nretry: 1000\ndata: \n\n"));
     free (event);
 
     char address [64];

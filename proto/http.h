@@ -47,8 +47,14 @@ bool
 void
     http_accepts (const char *accept, bool *json_p, bool *sse_p);
 
+//  How long a client should wait before reconnecting to a stream that
+//  ended (SEP-1699): a second is soon enough for a call's result and slow
+//  enough that a thousand clients do not storm a restarting server.
+#define HTTP_SSE_RETRY "retry: 1000\n"
+
 //  One SSE event: an id line (when event_id is not empty), a data line per
-//  line of data, and the blank line. Caller frees; NULL out of memory.
+//  line of data, and the blank line. An id with empty data (a priming
+//  event) also carries the retry line. Caller frees; NULL out of memory.
 char *
     http_sse_event (const char *event_id, const char *data, size_t size,
                     size_t *size_p);

@@ -73,17 +73,38 @@ mcp_init_clear (mcp_init_t *init)
     init->capabilities = NULL;
 }
 
+unsigned
+mcp_version_capabilities (int version, unsigned capabilities)
+{
+    return version == 0? capabilities & ~MCP_CAP_COMPLETIONS: capabilities;
+}
+
 char *
 mcp_init_result (int version, unsigned capabilities)
 {
     assert (version >= 0 && version < MCP_VERSION_COUNT);
-    bool tools = capabilities & MCP_CAP_TOOLS, logging = capabilities & MCP_CAP_LOGGING;
+    static const struct {
+        unsigned bit;
+        const char *text;
+    } s_declared [] = {
+        { MCP_CAP_TOOLS,       "\"tools\":{}" },
+        { MCP_CAP_LOGGING,     "\"logging\":{}" },
+        { MCP_CAP_RESOURCES,   "\"resources\":{\"subscribe\":true}" },
+        { MCP_CAP_PROMPTS,     "\"prompts\":{}" },
+        { MCP_CAP_COMPLETIONS, "\"completions\":{}" },
+    };
+    capabilities = mcp_version_capabilities (version, capabilities);
+    char declared [160] = "";
+    for (size_t index = 0; index < sizeof (s_declared) / sizeof (s_declared [0]); index++)
+        if (capabilities & s_declared [index].bit) {
+            if (*declared)
+                strcat (declared, ",");
+            strcat (declared, s_declared [index].text);
+        }
     return proto_format (NULL,
-        "{\"protocolVersion\":\"%s\","
-        "\"capabilities\":{%s%s%s},"
+        "{\"protocolVersion\":\"%s\",\"capabilities\":{%s},"
         "\"serverInfo\":{\"name\":\"mcpz\",\"version\":\"%s\"}}",
-        mcp_versions [version], tools? "\"tools\":{}": "", tools && logging? ",": "",
-        logging? "\"logging\":{}": "", MCPZ_VERSION);
+        mcp_versions [version], declared, MCPZ_VERSION);
 }
 
 char *
@@ -228,6 +249,9 @@ mcp_test (bool verbose)
     result = s_load (text);
     assert (json_object_size (json_object_get (result, "capabilities")) == 1);
     json_decref (result);
+    free (text);
+    text = mcp_init_result (0, MCP_CAP_COMPLETIONS | MCP_CAP_PROMPTS);
+    assert (strstr (text, "\"capabilities\":{\"prompts\":{}}"));
     free (text);
     text = mcp_init_result (3, 0);
     assert (strstr (text, "\"capabilities\":{}"));

@@ -47,9 +47,20 @@ void
 //  Server capabilities, as bits: what a server declares in initialize and
 //  what a method needs before a session may call it.
 typedef enum {
-    MCP_CAP_TOOLS   = 1 << 0,
-    MCP_CAP_LOGGING = 1 << 1
+    MCP_CAP_TOOLS       = 1 << 0,
+    MCP_CAP_LOGGING     = 1 << 1,
+    MCP_CAP_RESOURCES   = 1 << 2,   //  with subscribe
+    MCP_CAP_PROMPTS     = 1 << 3,
+    MCP_CAP_COMPLETIONS = 1 << 4
 } mcp_capability_t;
+
+//  MCP's error for a resource that does not exist
+#define MCP_RESOURCE_NOT_FOUND -32002
+
+//  The capabilities a negotiated version knows of, of those in the mask:
+//  2024-11-05 has no completions capability.
+unsigned
+    mcp_version_capabilities (int version, unsigned capabilities);
 
 //  The result text of an initialize answer for a negotiated version,
 //  declaring the capabilities set in the mask. Caller frees.

@@ -42,6 +42,8 @@ typedef struct {
     int log_level;              //  log_level_t
     bool log_json;              //  --log-format json
     bool demo_tools;            //  load the demo tools
+    bool conformance_fixtures;  //  load the conformance suite's fixtures
+    int page_size;              //  items per page of a list method
     int max_message_size;       //  largest body accepted, bytes
     int host_queue;             //  messages that may wait for one host
     int tool_queue;             //  tool calls that may wait for a worker

@@ -13,7 +13,8 @@
 #include "runtime/heap.h"
 #include "runtime/ring.h"
 #include "store/store.h"
-#include "tools/tool.h"
+#include "tools/catalog.h"
+#include "tools/content.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -36,6 +37,8 @@ static const test_t s_tests [] = {
     { "heap", heap_test },
     { "ring", ring_test },
     { "tool", tool_test },
+    { "content", content_test },
+    { "catalog", catalog_test },
     { "session", session_test },
     { "store", store_test },
 };

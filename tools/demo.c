@@ -115,30 +115,38 @@ s_fail (tool_call_t *call)
 }
 
 static const tool_def_t s_tools [] = {
-    { "echo", "Returns the given text unchanged.",
+    { .name = "echo", .description = "Returns the given text unchanged.",
+      .input_schema =
       "{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\"}},"
-      "\"required\":[\"text\"]}", true, 0, s_echo },
-    { "add", "Adds two numbers.",
+      "\"required\":[\"text\"]}",
+      .is_inline = true, .call = s_echo },
+    { .name = "add", .description = "Adds two numbers.",
+      .input_schema =
       "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"number\"},"
-      "\"b\":{\"type\":\"number\"}},\"required\":[\"a\",\"b\"]}", true, 0, s_add },
-    { "sleep", "Waits ms milliseconds, then answers.",
+      "\"b\":{\"type\":\"number\"}},\"required\":[\"a\",\"b\"]}",
+      .is_inline = true, .call = s_add },
+    { .name = "sleep", .description = "Waits ms milliseconds, then answers.",
+      .input_schema =
       "{\"type\":\"object\",\"properties\":{\"ms\":{\"type\":\"integer\","
-      "\"minimum\":0,\"maximum\":600000}},\"required\":[\"ms\"]}", false, 0, s_sleep },
-    { "progress", "Reports progress steps times, interval_ms apart.",
+      "\"minimum\":0,\"maximum\":600000}},\"required\":[\"ms\"]}",
+      .is_inline = false, .call = s_sleep },
+    { .name = "progress", .description = "Reports progress steps times, interval_ms apart.",
+      .input_schema =
       "{\"type\":\"object\",\"properties\":{\"steps\":{\"type\":\"integer\","
       "\"minimum\":1,\"maximum\":1000},\"interval_ms\":{\"type\":\"integer\","
       "\"minimum\":0,\"maximum\":60000}},\"required\":[\"steps\",\"interval_ms\"]}",
-      false, 0, s_progress },
-    { "fail", "Answers with a tool error carrying message.",
+      .is_inline = false, .call = s_progress },
+    { .name = "fail", .description = "Answers with a tool error carrying message.",
+      .input_schema =
       "{\"type\":\"object\",\"properties\":{\"message\":{\"type\":\"string\"}}}",
-      true, 0, s_fail },
+      .is_inline = true, .call = s_fail },
 };
 
 int
-demo_register (tool_table_t *table)
+demo_register (catalog_t *table)
 {
     for (size_t index = 0; index < sizeof (s_tools) / sizeof (s_tools [0]); index++)
-        if (tool_table_add (table, &s_tools [index]))
+        if (catalog_add_tool (table, &s_tools [index]))
             return -1;
     return 0;
 }

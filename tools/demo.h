@@ -3,9 +3,9 @@
 #ifndef MCPZ_DEMO_H
 #define MCPZ_DEMO_H
 
-#include "tools/tool.h"
+#include "tools/catalog.h"
 
 int
-    demo_register (tool_table_t *table);
+    demo_register (catalog_t *table);
 
 #endif

@@ -1,7 +1,8 @@
-/*  tool — tool calls and the tool table. See tool.h. */
+/*  tool — the context of a provider request and its outcomes. See tool.h. */
 #include "tools/tool.h"
 #include "proto/jsonrpc.h"
 #include "proto/mcp.h"
+#include "tools/content.h"
 
 #include <assert.h>
 #include <czmq.h>
@@ -14,6 +15,66 @@ tool_call_text (tool_call_t *self, const char *text, bool is_error,
     self->result = mcp_text_result (text, is_error, structured);
     if (!self->result)
         tool_call_fail (self, JSONRPC_INTERNAL_ERROR, "out of memory");
+}
+
+//  Sets a result object as the outcome (taken)
+static void
+s_result (tool_call_t *self, json_t *result)
+{
+    tool_call_clear (self);
+    self->result = result? json_dumps (result, JSON_COMPACT): NULL;
+    json_decref (result);
+    if (!self->result)
+        tool_call_fail (self, JSONRPC_INTERNAL_ERROR, "out of memory");
+}
+
+void
+tool_call_content (tool_call_t *self, json_t *content, json_t *structured, bool is_error)
+{
+    if (!json_is_array (content)) {
+        json_decref (content);
+        tool_call_fail (self, JSONRPC_INTERNAL_ERROR, "a tool result needs an array of content");
+        return;
+    }
+    json_t *result = json_pack ("{s:o}", "content", content);
+    if (result && structured) {
+        //  Clients that read only content see the same data as text
+        char *text = json_dumps (structured, JSON_COMPACT | JSON_ENCODE_ANY);
+        json_array_append_new (content, content_text (text));
+        free (text);
+        json_object_set (result, "structuredContent", structured);
+    }
+    if (result && is_error)
+        json_object_set_new (result, "isError", json_true ());
+    s_result (self, result);
+}
+
+void
+tool_call_contents (tool_call_t *self, json_t *contents)
+{
+    s_result (self, json_is_array (contents)? json_pack ("{s:o}", "contents", contents): NULL);
+}
+
+void
+tool_call_messages (tool_call_t *self, const char *description, json_t *messages)
+{
+    json_t *result = json_is_array (messages)? json_pack ("{s:o}", "messages", messages): NULL;
+    if (result && description)
+        json_object_set_new (result, "description", json_string (description));
+    s_result (self, result);
+}
+
+//  The spec's cap on values in one completion
+#define COMPLETION_MAX 100
+
+void
+tool_call_completions (tool_call_t *self, json_t *values)
+{
+    size_t total = json_array_size (values);
+    while (json_array_size (values) > COMPLETION_MAX)
+        json_array_remove (values, COMPLETION_MAX);
+    s_result (self, json_is_array (values)? json_pack ("{s:{s:o,s:I,s:b}}", "completion",
+        "values", values, "total", (json_int_t) total, "hasMore", total > COMPLETION_MAX): NULL);
 }
 
 void
@@ -59,6 +120,39 @@ tool_call_wait (tool_call_t *self, int ms)
     return self->wait (self, ms);
 }
 
+json_t *
+tool_call_ask (tool_call_t *self, const char *method, json_t *params,
+               int *code_p, char **message_p)
+{
+    if (self->ask)
+        return self->ask (self, method, params, code_p, message_p);
+    *code_p = JSONRPC_INTERNAL_ERROR;
+    *message_p = strdup ("inline code cannot ask the client");
+    return NULL;
+}
+
+void
+tool_call_resource_updated (tool_call_t *self, const char *uri)
+{
+    if (self->notify)
+        self->notify (self, "UPDATED", uri);
+}
+
+void
+tool_call_detach (tool_call_t *self)
+{
+    if (self->notify)
+        self->notify (self, "DETACH", "");
+}
+
+bool
+tool_call_roots_changed (tool_call_t *self)
+{
+    bool changed = self->roots_changed;
+    self->roots_changed = false;
+    return changed;
+}
+
 void
 tool_call_clear (tool_call_t *self)
 {
@@ -97,81 +191,6 @@ tool_arg_integer (tool_call_t *self, const char *name, long min, long max,
 }
 
 //  --------------------------------------------------------------------------
-//  The table: a handful of tools, so a linear search beats hashing.
-
-#define TOOL_TABLE_MAX 256
-
-struct _tool_table_t {
-    const tool_def_t *defs [TOOL_TABLE_MAX];    //  registered tools, static data
-    size_t size;                                //  how many
-    char *list;                                 //  cached tools/list result
-};
-
-tool_table_t *
-tool_table_new (void)
-{
-    return (tool_table_t *) calloc (1, sizeof (tool_table_t));
-}
-
-void
-tool_table_destroy (tool_table_t **self_p)
-{
-    assert (self_p);
-    if (*self_p) {
-        free ((*self_p)->list);
-        free (*self_p);
-        *self_p = NULL;
-    }
-}
-
-int
-tool_table_add (tool_table_t *self, const tool_def_t *def)
-{
-    json_t *schema = json_loads (def->input_schema, 0, NULL);
-    bool valid = json_is_object (schema);
-    json_decref (schema);
-    if (!valid || tool_table_find (self, def->name) || self->size == TOOL_TABLE_MAX)
-        return -1;
-    self->defs [self->size++] = def;
-    free (self->list);
-    self->list = NULL;
-    return 0;
-}
-
-const tool_def_t *
-tool_table_find (tool_table_t *self, const char *name)
-{
-    for (size_t index = 0; index < self->size; index++)
-        if (streq (self->defs [index]->name, name))
-            return self->defs [index];
-    return NULL;
-}
-
-const char *
-tool_table_list (tool_table_t *self)
-{
-    if (self->list)
-        return self->list;
-    json_t *tools = json_array ();
-    for (size_t index = 0; index < self->size; index++) {
-        const tool_def_t *def = self->defs [index];
-        json_array_append_new (tools, json_pack ("{s:s,s:s,s:o}",
-            "name", def->name, "description", def->description,
-            "inputSchema", json_loads (def->input_schema, 0, NULL)));
-    }
-    json_t *result = json_pack ("{s:o}", "tools", tools);
-    self->list = json_dumps (result, JSON_COMPACT);
-    json_decref (result);
-    return self->list;
-}
-
-size_t
-tool_table_size (tool_table_t *self)
-{
-    return self->size;
-}
-
-//  --------------------------------------------------------------------------
 //  Self-test
 
 static void
@@ -190,22 +209,9 @@ tool_test (bool verbose)
 {
     printf (" * tool: ");
     static const tool_def_t twice = {
-        "twice", "doubles n", "{\"type\":\"object\"}", true, 0, s_twice
+        .name = "twice", .description = "doubles n", .input_schema = "{\"type\":\"object\"}",
+        .is_inline = true, .call = s_twice
     };
-    static const tool_def_t broken = {
-        "broken", "bad schema", "[]", true, 0, s_twice
-    };
-    tool_table_t *table = tool_table_new ();
-    assert (tool_table_add (table, &twice) == 0);
-    assert (tool_table_add (table, &twice) == -1);
-    assert (tool_table_add (table, &broken) == -1);
-    assert (tool_table_size (table) == 1);
-    assert (tool_table_find (table, "twice") == &twice);
-    assert (tool_table_find (table, "thrice") == NULL);
-    const char *list = tool_table_list (table);
-    assert (streq (list, "{\"tools\":[{\"name\":\"twice\",\"description\":\"doubles n\","
-                         "\"inputSchema\":{\"type\":\"object\"}}]}"));
-
     tool_call_t call = { 0 };
     call.arguments = json_pack ("{s:i}", "n", 21);
     twice.call (&call);
@@ -221,7 +227,25 @@ tool_test (bool verbose)
     assert (!call.result && call.error_code == -32603);
     tool_call_clear (&call);
     json_decref (call.arguments);
-    tool_table_destroy (&table);
-    assert (!table);
+
+    //  Content blocks and structured content, as one result
+    json_t *structured = json_pack ("{s:i}", "n", 1);
+    tool_call_content (&call, json_pack ("[o]", content_image ("AAAA", "image/png")), structured, false);
+    json_decref (structured);
+    assert (call.result && strstr (call.result, "\"type\":\"image\"")
+            && strstr (call.result, "{\"type\":\"text\",\"text\":\"{\\\"n\\\":1}\"}")
+            && strstr (call.result, "\"structuredContent\":{\"n\":1}"));
+    tool_call_content (&call, json_object (), NULL, false);
+    assert (!call.result && call.error_code == -32603);
+    json_t *values = json_array ();
+    for (int index = 0; index < 150; index++)
+        json_array_append_new (values, json_string ("v"));
+    tool_call_completions (&call, values);
+    assert (strstr (call.result, "\"total\":150,\"hasMore\":true"));
+    int code;
+    char *message;
+    assert (!tool_call_ask (&call, "roots/list", NULL, &code, &message) && code == -32603);
+    free (message);
+    tool_call_clear (&call);
     printf ("OK\n");
 }

@@ -1,14 +1,19 @@
-/*  calls — tool calls of a session host's sessions.
+/*  calls — requests of a session host's sessions that providers answer
+    (tools/call, resources/read, prompts/get, completion/complete), called
+    calls here whatever they ask.
 
     Owns: the calls in flight on tool workers (call_t), their deadlines and
     their index by "session/request id" for notifications/cancelled.
     Sends to the tool pool (DEALER):
-      CALL call-id, tool name, arguments JSON, trace;  CANCEL call-id
+      CALL call-id, method, params JSON, trace;  CANCEL call-id;
+      TELL call-id, JSON (asks.c)
     Takes from the tool pool:
-      PROGRESS call-id, JSON;  LOG call-id, JSON;
+      PROGRESS call-id, JSON;  LOG call-id, JSON;  ASK call-id, JSON (asks.c);
+      DETACH call-id, "";  UPDATED call-id, uri;
       DONE call-id, result, code, message;  BUSY call-id
     Sends to the client, through host.c: the call's result or error,
     notifications/progress and notifications/message on the way.
+    Sends to the supervisor: UPDATED "", "", "", uri (every host hears it).
 
     A call of a JSON-RPC batch answers into the batch (batch.c), which
     sends all its answers as one once the last is in.
@@ -20,25 +25,12 @@
     counted. notifications/cancelled ends a call without an answer.
 */
 #include "actors/host/calls.h"
+#include "actors/host/asks.h"
 #include "actors/host/host.h"
 #include "proto/jsonw.h"
 #include "proto/mcp.h"
 #include "runtime/frames.h"
 #include "runtime/log.h"
-
-//  A tool call running on a tool worker
-typedef struct {
-    uint64_t call_id;           //  host-unique; also the hash key
-    char sid [MCPZ_SID_SIZE + 1];   //  its session
-    json_t *id;                 //  JSON-RPC id of the request
-    char *key;                  //  "sid/id": finds it for notifications/cancelled
-    json_t *progress_token;     //  _meta.progressToken, or NULL
-    zmq_msg_t peer;             //  routing id of the peer that asked
-    heap_node_t timer;          //  its deadline
-    int timeout_ms;             //  for the timeout message
-    int64_t received;           //  µs when the request arrived
-    batch_t *batch;             //  the batch it answers into, or NULL
-} call_t;
 
 static void
 s_call_destroy (call_t **call_p)
@@ -69,6 +61,7 @@ s_call_end (host_t *self, call_t *call)
     session_t *session = (session_t *) zhashx_lookup (self->sessions, call->sid);
     if (session && session->inflight)
         session->inflight--;
+    asks_end_call (self, call);
     batch_release (self, &call->batch);
     heap_remove (self->timers, &call->timer);
     zhashx_delete (self->by_request, call->key);
@@ -99,7 +92,7 @@ s_relay_log (host_t *self, session_t *session, zmq_msg_t *peer,
     host_send (self, "MSG", peer, session->id, session, body, size);
 }
 
-//  Inline tools log straight to their caller
+//  Inline code logs straight to its caller
 typedef struct {
     host_t *host;
     request_t *request;
@@ -117,20 +110,18 @@ s_inline_log (tool_call_t *call, const char *level, const char *logger, const ch
 }
 
 static void
-s_run_inline (host_t *self, request_t *request, const tool_def_t *def, json_t *arguments)
+s_run_inline (host_t *self, request_t *request, tool_call_t *call, catalog_target_t *target)
 {
     inline_t context = { self, request };
-    tool_call_t call = { 0 };
-    call.arguments = arguments;
-    call.log = s_inline_log;
-    call.runner = &context;
-    def->call (&call);
-    if (call.result)
-        host_answer_result (self, request->session, request->peer, request->id, call.result);
+    call->log = s_inline_log;
+    call->runner = &context;
+    target->run (call);
+    if (call->result)
+        host_answer_result (self, request->session, request->peer, request->id, call->result);
     else
         host_answer_error (self, request->session, request->peer, request->id,
-                           call.error_code, call.error_message? call.error_message: "tool failed");
-    tool_call_clear (&call);
+                           call->error_code, call->error_message? call->error_message: "tool failed");
+    tool_call_clear (call);
 }
 
 //  The key that notifications/cancelled names a request by. Caller frees.
@@ -147,8 +138,7 @@ s_request_key (const char *sid, json_t *id)
 
 //  Hands the call to the tool pool without waiting; a full queue is a 503.
 static void
-s_dispatch (host_t *self, request_t *request, const tool_def_t *def, json_t *arguments,
-            json_t *token)
+s_dispatch (host_t *self, request_t *request, method_t method, int timeout_ms, json_t *token)
 {
     session_t *session = request->session;
     if (session->inflight >= (uint32_t) self->config->max_inflight) {
@@ -157,7 +147,7 @@ s_dispatch (host_t *self, request_t *request, const tool_def_t *def, json_t *arg
         return;
     }
     char *key = s_request_key (session->id, request->id);
-    char *text = json_dumps (arguments, JSON_COMPACT);
+    char *text = json_dumps (request->params, JSON_COMPACT);
     call_t *call = (call_t *) calloc (1, sizeof (call_t));
     if (!text || !call || !key) {
         free (text);
@@ -177,14 +167,15 @@ s_dispatch (host_t *self, request_t *request, const tool_def_t *def, json_t *arg
         return;
     }
     frames_send_copy (self->tools_raw, &call->call_id, sizeof (call->call_id), ZMQ_SNDMORE);
-    frames_send_text (self->tools_raw, def->name, ZMQ_SNDMORE);
+    frames_send_text (self->tools_raw, methods_name (method), ZMQ_SNDMORE);
     frames_send_owned (self->tools_raw, text, strlen (text), ZMQ_SNDMORE);
     frames_send_text (self->tools_raw, key, 0);
     memcpy (call->sid, session->id, sizeof (call->sid));
+    call->method = method;
     call->id = json_incref (request->id);
     call->progress_token = json_incref (token);
     call->received = request->received;
-    call->timeout_ms = def->timeout_ms > 0? def->timeout_ms: self->config->request_timeout;
+    call->timeout_ms = timeout_ms > 0? timeout_ms: self->config->request_timeout;
     call->timer.deadline = zclock_mono () + call->timeout_ms;
     zmq_msg_init (&call->peer);
     zmq_msg_copy (&call->peer, request->peer);
@@ -199,24 +190,49 @@ s_dispatch (host_t *self, request_t *request, const tool_def_t *def, json_t *arg
 }
 
 void
-calls_start (host_t *self, request_t *request, const tool_def_t *def,
-             json_t *arguments, json_t *token)
+calls_start (host_t *self, request_t *request, method_t method)
 {
-    if (def->is_inline)
-        s_run_inline (self, request, def, arguments);
+    tool_call_t call = { 0 };
+    catalog_target_t target;
+    char message [200];
+    int code = catalog_resolve (self->table, methods_name (method), request->params,
+                                &call, &target, message, sizeof (message));
+    if (code)
+        host_answer_error (self, request->session, request->peer, request->id, code, message);
     else
-        s_dispatch (self, request, def, arguments, token);
+    if (target.is_inline)
+        s_run_inline (self, request, &call, &target);
+    else {
+        json_t *token = json_object_get (json_object_get (request->params, "_meta"), "progressToken");
+        if (token && !json_is_string (token) && !json_is_integer (token))
+            token = NULL;
+        s_dispatch (self, request, method, target.timeout_ms, token);
+    }
+    catalog_target_clear (&target);
+}
+
+call_t *
+calls_find (host_t *self, const char *sid, json_t *id)
+{
+    char *key = s_request_key (sid, id);
+    call_t *call = key? (call_t *) zhashx_lookup (self->by_request, key): NULL;
+    free (key);
+    return call;
 }
 
 bool
 calls_in_flight (host_t *self, session_t *session, json_t *id)
 {
-    if (session->inflight == 0)
-        return false;
-    char *key = s_request_key (session->id, id);
-    bool found = key && zhashx_lookup (self->by_request, key);
-    free (key);
-    return found;
+    return session->inflight && calls_find (self, session->id, id);
+}
+
+void
+calls_tell (host_t *self, call_t *call, const char *json)
+{
+    if (zmq_send (self->tools_raw, "TELL", 4, ZMQ_SNDMORE | ZMQ_DONTWAIT) == 4) {
+        frames_send_copy (self->tools_raw, &call->call_id, sizeof (call->call_id), ZMQ_SNDMORE);
+        frames_send_text (self->tools_raw, json, 0);
+    }
 }
 
 void
@@ -224,13 +240,11 @@ calls_cancel (host_t *self, session_t *session, json_t *request_id)
 {
     if (!json_is_string (request_id) && !json_is_integer (request_id))
         return;
-    char *key = s_request_key (session->id, request_id);
-    call_t *call = key? (call_t *) zhashx_lookup (self->by_request, key): NULL;
-    free (key);
+    call_t *call = calls_find (self, session->id, request_id);
     if (!call)
         return;
     host_phase (self, PHASE_CANCELLED, call->sid, call->id, call->received);
-    host_outcome (self, METHOD_TOOLS_CALL, OUTCOME_CANCELLED, 0);
+    host_outcome (self, call->method, OUTCOME_CANCELLED, 0);
     //  A cancelled request gets no answer (MCP); a batch's ends with the
     //  batch, a lone one now
     if (!call->batch)
@@ -275,7 +289,7 @@ calls_end_session (host_t *self, session_t *session)
         self->collecting = call->batch;
         host_refuse (self, &call->peer, call->sid, 404, "session closed", call->id, -1);
         self->collecting = NULL;
-        host_outcome (self, METHOD_TOOLS_CALL, OUTCOME_REFUSED, 0);
+        host_outcome (self, call->method, OUTCOME_REFUSED, 0);
         s_call_stop (self, call);
     }
     zlistx_destroy (&ended);
@@ -293,7 +307,7 @@ s_expired (host_t *self, heap_node_t *node)
         host_answer_error (self, session, &call->peer, call->id, JSONRPC_REQUEST_TIMEOUT, message);
     self->collecting = NULL;
     host_phase (self, PHASE_TIMED_OUT, call->sid, call->id, call->received);
-    host_outcome (self, METHOD_TOOLS_CALL, OUTCOME_TIMEOUT, 0);
+    host_outcome (self, call->method, OUTCOME_TIMEOUT, 0);
     s_call_stop (self, call);
 }
 
@@ -335,7 +349,7 @@ s_done (host_t *self, call_t *call, zmq_msg_t *frames)
     }
     self->collecting = NULL;
     host_phase (self, PHASE_ANSWERED, call->sid, call->id, call->received);
-    host_outcome (self, METHOD_TOOLS_CALL, zmq_msg_size (&frames [2])? OUTCOME_OK: OUTCOME_ERROR,
+    host_outcome (self, call->method, zmq_msg_size (&frames [2])? OUTCOME_OK: OUTCOME_ERROR,
                   call->received);
     s_call_end (self, call);
 }
@@ -376,6 +390,29 @@ s_log (host_t *self, call_t *call, zmq_msg_t *frame)
     json_decref (params);
 }
 
+//  Ends the call's response stream now, before its result (SEP-1699): an
+//  anchor first, so the client has an event id to come back with
+static void
+s_detach (host_t *self, call_t *call)
+{
+    session_t *session = (session_t *) zhashx_lookup (self->sessions, call->sid);
+    if (!session || call->batch)
+        return;                 //  a batch's answers go out as one
+    host_send (self, "MSG", &call->peer, session->id, session, strdup (""), 0);
+    host_end (self, &call->peer, session->id);
+}
+
+//  News for every host (the supervisor sends it to each, this one too)
+static void
+s_publish (host_t *self, const char *kind, zmq_msg_t *body)
+{
+    frames_send_text (self->raw, kind, ZMQ_SNDMORE);
+    frames_send_text (self->raw, "", ZMQ_SNDMORE);
+    frames_send_text (self->raw, "", ZMQ_SNDMORE);
+    frames_send_text (self->raw, "", ZMQ_SNDMORE);
+    frames_send_copy (self->raw, zmq_msg_data (body), zmq_msg_size (body), 0);
+}
+
 void
 calls_handle_pool (host_t *self, zmq_msg_t *frames, int count)
 {
@@ -393,6 +430,15 @@ calls_handle_pool (host_t *self, zmq_msg_t *frames, int count)
     if (frames_is (&frames [0], "LOG") && count == 3)
         s_log (self, call, &frames [2]);
     else
+    if (frames_is (&frames [0], "ASK") && count == 3)
+        asks_start (self, call, &frames [2]);
+    else
+    if (frames_is (&frames [0], "DETACH") && count == 3)
+        s_detach (self, call);
+    else
+    if (frames_is (&frames [0], "UPDATED") && count == 3)
+        s_publish (self, "UPDATED", &frames [2]);
+    else
     if (frames_is (&frames [0], "DONE") && count == 5)
         s_done (self, call, frames);
     else
@@ -400,7 +446,7 @@ calls_handle_pool (host_t *self, zmq_msg_t *frames, int count)
         self->collecting = call->batch;
         host_refuse (self, &call->peer, call->sid, 503, "tool queue is full", call->id, RETRY_QUEUE_MS);
         self->collecting = NULL;
-        host_outcome (self, METHOD_TOOLS_CALL, OUTCOME_REFUSED, 0);
+        host_outcome (self, call->method, OUTCOME_REFUSED, 0);
         s_call_end (self, call);
     }
 }

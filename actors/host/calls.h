@@ -6,21 +6,48 @@
 
 #include <czmq.h>
 
+#include "actors/host/batch.h"
 #include "actors/host/methods.h"
+#include "runtime/heap.h"
 #include "tools/tool.h"
+
+//  A request running on a tool worker
+typedef struct {
+    uint64_t call_id;           //  host-unique; also the hash key
+    method_t method;            //  tools/call, resources/read, prompts/get, completion/complete
+    char sid [MCPZ_SID_SIZE + 1];   //  its session
+    json_t *id;                 //  JSON-RPC id of the request
+    char *key;                  //  "sid/id": finds it for notifications/cancelled
+    json_t *progress_token;     //  _meta.progressToken, or NULL
+    zmq_msg_t peer;             //  routing id of the peer that asked
+    heap_node_t timer;          //  its deadline
+    int timeout_ms;             //  for the timeout message
+    int64_t received;           //  µs when the request arrived
+    batch_t *batch;             //  the batch it answers into, or NULL
+    uint64_t asking;            //  id of its request to the client, or 0
+    bool asked_roots;           //  it asked roots/list: tell it of changes
+} call_t;
 
 //  Creates the host's call tables (host_tracking_destroy frees them).
 //  Returns 0 or -1.
 int
     calls_setup (host_t *self);
 
-//  Runs a tools/call: an inline tool answers now; any other goes to the
-//  tool pool with a deadline, or is refused (429 for a session at its
-//  in-flight cap, 503 when the pool's queue is full). arguments is an
-//  object; token is the progress token or NULL. Both borrowed.
+//  Runs a request a provider answers (tools/call, resources/read,
+//  prompts/get, completion/complete): what it names is found in the
+//  catalog, or the request gets the catalog's error; inline code answers
+//  now; any other goes to the tool pool with a deadline, or is refused (429
+//  for a session at its in-flight cap, 503 when the pool's queue is full).
 void
-    calls_start (host_t *self, request_t *request, const tool_def_t *def,
-                 json_t *arguments, json_t *token);
+    calls_start (host_t *self, request_t *request, method_t method);
+
+//  The call a session's JSON-RPC id names, or NULL.
+call_t *
+    calls_find (host_t *self, const char *sid, json_t *id);
+
+//  Sends a message to the worker running call: TELL call-id, JSON.
+void
+    calls_tell (host_t *self, call_t *call, const char *json);
 
 //  True when a call of session with this JSON-RPC id is in flight.
 bool

@@ -56,7 +56,7 @@ s_keep_event (host_t *self, session_t *session, zmq_msg_t *peer, zmq_msg_t *fram
     snprintf (event_text, size, "%" PRIu64, event);
     if (!session->ring)
         session->ring = ring_new ();
-    int evicted = session->ring? ring_add (session->ring, event, host_stream_tag (peer), frame,
+    int evicted = session->ring? ring_add (session->ring, event, peer? host_stream_tag (peer): 0, frame,
                                            (size_t) self->config->replay_events,
                                            (size_t) self->config->replay_bytes): -1;
     if (evicted > 0)
@@ -80,6 +80,10 @@ host_send (host_t *self, const char *kind, zmq_msg_t *peer, const char *sid,
     char event_text [24] = "";
     if (session)
         s_keep_event (self, session, peer, &frame, event_text, sizeof (event_text));
+    if (!peer) {
+        zmq_msg_close (&frame);     //  kept for replay only
+        return;
+    }
     zmq_msg_t copy;
     zmq_msg_init (&copy);
     zmq_msg_copy (&copy, peer);

@@ -16,7 +16,7 @@
 #include "proto/metrics.h"
 #include "runtime/config.h"
 #include "runtime/heap.h"
-#include "tools/tool.h"
+#include "tools/catalog.h"
 
 //  How long a refused client should wait before trying again
 #define RETRY_QUEUE_MS 100
@@ -41,7 +41,7 @@ struct _host_t {
     zsock_t *pipe;              //  to the supervisor
     void *raw;                  //  the pipe's libzmq socket
     const config_t *config;
-    tool_table_t *table;
+    catalog_t *table;
     char name [16];             //  "host N", for logs
     zhashx_t *sessions;         //  session id -> session_t
     size_t max_sessions;        //  this host's share of --max-sessions
@@ -57,6 +57,8 @@ struct _host_t {
     heap_t *timers;             //  deadlines of calls on workers
     uint64_t next_call;         //  last call id handed out
     uint64_t late;              //  worker answers after the call ended
+    zhashx_t *asks;             //  "sid/id" -> call_t asking the client (asks.c)
+    uint64_t next_ask;          //  last id of a request to a client
 
     //  Store requests (ops.c)
     zsock_t *db;                //  DEALER to the DB workers, or NULL
@@ -94,7 +96,8 @@ extern const int host_statuses [STATUSES];
 //  the supervisor sends it as MSG, the HTTP edge ends the request's
 //  response with it), OK, ERR or END (see host_end). session is given for MSG and ANS: the
 //  message gets its next event id and a place in the replay ring, so a
-//  peer that is gone loses nothing.
+//  peer that is gone loses nothing. A NULL peer (a session without a
+//  listener) keeps the message for replay only.
 void
     host_send (host_t *self, const char *kind, zmq_msg_t *peer, const char *sid,
                session_t *session, char *body, size_t size);

@@ -5,12 +5,15 @@
     A request is looked up in the table (linear: a handful of rows, each a
     strcmp, is cheaper than hashing the name), checked against the row's
     capability and session state, and handed to the row's handler.
-    Notifications go through a table of their own; unknown ones and
-    responses to server requests need no answer and get none.
+    Notifications go through a table of their own; unknown ones need no
+    answer and get none. Responses answer requests mcpz sent the client
+    (asks.c); they get no answer either.
 */
 #include "actors/host/methods.h"
+#include "actors/host/asks.h"
 #include "actors/host/calls.h"
 #include "actors/host/host.h"
+#include "actors/host/subscriptions.h"
 #include "proto/jsonw.h"
 #include "proto/mcp.h"
 
@@ -36,44 +39,49 @@ s_ping (host_t *self, request_t *request)
     host_answer_result (self, request->session, request->peer, request->id, "{}");
 }
 
+//  One page of a list; a cursor it did not give out is -32602
 static void
-s_tools_list (host_t *self, request_t *request)
+s_list (host_t *self, request_t *request, list_kind_t kind)
 {
-    host_answer_result (self, request->session, request->peer, request->id,
-                        tool_table_list (self->table));
+    json_t *cursor = json_object_get (request->params, "cursor");
+    const char *page = cursor && !json_is_string (cursor)? NULL:
+                       catalog_page (self->table, kind, json_string_value (cursor));
+    if (page)
+        host_answer_result (self, request->session, request->peer, request->id, page);
+    else
+        host_answer_error (self, request->session, request->peer, request->id,
+                           JSONRPC_INVALID_PARAMS, "invalid cursor");
 }
 
 static void
-s_tools_call (host_t *self, request_t *request)
+s_tools_list (host_t *self, request_t *request)
 {
-    json_t *name = json_object_get (request->params, "name");
-    json_t *arguments = json_object_get (request->params, "arguments");
-    const char *refusal = NULL;
-    if (!json_is_object (request->params) || !json_is_string (name))
-        refusal = "tools/call needs params with a tool name";
-    else
-    if (arguments && !json_is_object (arguments))
-        refusal = "tool arguments must be an object";
-    if (refusal) {
-        host_answer_error (self, request->session, request->peer, request->id,
-                           JSONRPC_INVALID_PARAMS, refusal);
-        return;
-    }
-    const tool_def_t *def = tool_table_find (self->table, json_string_value (name));
-    if (!def) {
-        char message [160];
-        int shown = (int) jsonw_utf8_prefix (json_string_value (name), json_string_length (name), 100);
-        snprintf (message, sizeof (message), "unknown tool: %.*s", shown, json_string_value (name));
-        host_answer_error (self, request->session, request->peer, request->id,
-                           JSONRPC_INVALID_PARAMS, message);
-        return;
-    }
-    json_t *empty = arguments? NULL: json_object ();
-    json_t *token = json_object_get (json_object_get (request->params, "_meta"), "progressToken");
-    if (token && !json_is_string (token) && !json_is_integer (token))
-        token = NULL;
-    calls_start (self, request, def, arguments? arguments: empty, token);
-    json_decref (empty);
+    s_list (self, request, LIST_TOOLS);
+}
+
+static void
+s_resources_list (host_t *self, request_t *request)
+{
+    s_list (self, request, LIST_RESOURCES);
+}
+
+static void
+s_templates_list (host_t *self, request_t *request)
+{
+    s_list (self, request, LIST_TEMPLATES);
+}
+
+static void
+s_prompts_list (host_t *self, request_t *request)
+{
+    s_list (self, request, LIST_PROMPTS);
+}
+
+//  tools/call, resources/read, prompts/get, completion/complete
+static void
+s_provider (host_t *self, request_t *request)
+{
+    calls_start (self, request, request->method);
 }
 
 static void
@@ -93,11 +101,19 @@ s_set_level (host_t *self, request_t *request)
 
 //  One row per counted method, in method_t order
 static const method_row_t s_methods [METHOD_OTHER] = {
-    [METHOD_INITIALIZE] = { "initialize",       s_initialize, 0,               SESSION_INITIALIZING },
-    [METHOD_PING]       = { "ping",             s_ping,       0,               SESSION_INITIALIZING },
-    [METHOD_TOOLS_LIST] = { "tools/list",       s_tools_list, MCP_CAP_TOOLS,   SESSION_INITIALIZING },
-    [METHOD_TOOLS_CALL] = { "tools/call",       s_tools_call, MCP_CAP_TOOLS,   SESSION_INITIALIZING },
-    [METHOD_SET_LEVEL]  = { "logging/setLevel", s_set_level,  MCP_CAP_LOGGING, SESSION_INITIALIZING },
+    [METHOD_INITIALIZE]      = { "initialize",               s_initialize,      0,                   SESSION_INITIALIZING },
+    [METHOD_PING]            = { "ping",                     s_ping,            0,                   SESSION_INITIALIZING },
+    [METHOD_TOOLS_LIST]      = { "tools/list",               s_tools_list,      MCP_CAP_TOOLS,       SESSION_INITIALIZING },
+    [METHOD_TOOLS_CALL]      = { "tools/call",               s_provider,        MCP_CAP_TOOLS,       SESSION_INITIALIZING },
+    [METHOD_SET_LEVEL]       = { "logging/setLevel",         s_set_level,       MCP_CAP_LOGGING,     SESSION_INITIALIZING },
+    [METHOD_RESOURCES_LIST]  = { "resources/list",           s_resources_list,  MCP_CAP_RESOURCES,   SESSION_INITIALIZING },
+    [METHOD_TEMPLATES_LIST]  = { "resources/templates/list", s_templates_list,  MCP_CAP_RESOURCES,   SESSION_INITIALIZING },
+    [METHOD_RESOURCES_READ]  = { "resources/read",           s_provider,        MCP_CAP_RESOURCES,   SESSION_INITIALIZING },
+    [METHOD_SUBSCRIBE]       = { "resources/subscribe",      subscriptions_subscribe,   MCP_CAP_RESOURCES, SESSION_INITIALIZING },
+    [METHOD_UNSUBSCRIBE]     = { "resources/unsubscribe",    subscriptions_unsubscribe, MCP_CAP_RESOURCES, SESSION_INITIALIZING },
+    [METHOD_PROMPTS_LIST]    = { "prompts/list",             s_prompts_list,    MCP_CAP_PROMPTS,     SESSION_INITIALIZING },
+    [METHOD_PROMPTS_GET]     = { "prompts/get",              s_provider,        MCP_CAP_PROMPTS,     SESSION_INITIALIZING },
+    [METHOD_COMPLETE]        = { "completion/complete",      s_provider,        MCP_CAP_COMPLETIONS, SESSION_INITIALIZING },
 };
 
 const char *
@@ -126,7 +142,8 @@ s_dispatch (host_t *self, request_t *request, method_t method)
         host_answer_error (self, request->session, request->peer, NULL, JSONRPC_INVALID_REQUEST,
                            "a request with this id is already in flight");
     else
-    if (!row || (row->capability & ~self->capabilities))
+    if (!row || (row->capability & ~mcp_version_capabilities (request->session->version,
+                                                              self->capabilities)))
         host_answer_error (self, request->session, request->peer, request->id,
                            JSONRPC_METHOD_NOT_FOUND, "method not found");
     else
@@ -146,7 +163,7 @@ s_handle_request (host_t *self, session_t *session, zmq_msg_t *peer, jsonrpc_t *
         .session = session, .peer = peer, .msg = msg, .id = jsonrpc_id (msg),
         .params = jsonrpc_params (msg), .received = zclock_usecs ()
     };
-    method_t method = s_find (jsonrpc_method (msg));
+    method_t method = request.method = s_find (jsonrpc_method (msg));
     self->requests++;
     host_phase (self, PHASE_RECEIVED, session->id, request.id, 0);
     uint64_t queued = self->phases [PHASE_QUEUED];
@@ -175,12 +192,20 @@ s_cancelled (host_t *self, session_t *session, jsonrpc_t *msg)
     calls_cancel (self, session, json_object_get (jsonrpc_params (msg), "requestId"));
 }
 
+//  notifications/roots/list_changed: calls that asked for roots hear of it
+static void
+s_roots_changed (host_t *self, session_t *session, jsonrpc_t *msg)
+{
+    asks_roots_changed (self, session);
+}
+
 static const struct {
     const char *name;
     void (*handler) (host_t *self, session_t *session, jsonrpc_t *msg);
 } s_notifications [] = {
-    { "notifications/initialized", s_initialized },
-    { "notifications/cancelled",   s_cancelled },
+    { "notifications/initialized",        s_initialized },
+    { "notifications/cancelled",          s_cancelled },
+    { "notifications/roots/list_changed", s_roots_changed },
 };
 
 static void
@@ -213,6 +238,8 @@ s_handle_one (host_t *self, zmq_msg_t *peer, session_t *session, const char *dat
     else
     if (kind == JSONRPC_NOTIFICATION)
         s_handle_notification (self, session, msg);
+    else
+        asks_answer (self, session, msg);
     jsonrpc_destroy (&msg);
     return kind == JSONRPC_REQUEST;
 }

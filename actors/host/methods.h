@@ -2,9 +2,9 @@
 
     A row names a method, its handler, the server capability it needs and
     the least session state it needs. "Method not found", "not initialized"
-    and capability checks are answered in one place (methods.c); adding
-    resources, prompts or completion means adding rows here and handlers in
-    a file of their own.
+    and capability checks are answered in one place (methods.c). Requests
+    that providers answer go to calls.c, subscriptions to subscriptions.c,
+    the client's answers to server requests to asks.c.
 */
 #ifndef MCPZ_HOST_METHODS_H
 #define MCPZ_HOST_METHODS_H
@@ -21,7 +21,10 @@ typedef struct _host_t host_t;
 //  The table in methods.c has one row per value before METHOD_OTHER.
 typedef enum {
     METHOD_INITIALIZE, METHOD_PING, METHOD_TOOLS_LIST, METHOD_TOOLS_CALL,
-    METHOD_SET_LEVEL, METHOD_OTHER, METHODS
+    METHOD_SET_LEVEL, METHOD_RESOURCES_LIST, METHOD_TEMPLATES_LIST,
+    METHOD_RESOURCES_READ, METHOD_SUBSCRIBE, METHOD_UNSUBSCRIBE,
+    METHOD_PROMPTS_LIST, METHOD_PROMPTS_GET, METHOD_COMPLETE,
+    METHOD_OTHER, METHODS
 } method_t;
 
 //  A request being answered: what every handler gets. All borrowed.
@@ -32,6 +35,7 @@ typedef struct {
     json_t *id;                 //  the request's JSON-RPC id
     json_t *params;             //  may be NULL
     int64_t received;           //  µs when it arrived
+    method_t method;
 } request_t;
 
 //  Name of a counted method, for figures ("other" for METHOD_OTHER).
