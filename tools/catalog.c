@@ -270,9 +270,9 @@ catalog_size (catalog_t *self, list_kind_t kind)
 unsigned
 catalog_capabilities (catalog_t *self)
 {
-    unsigned capabilities = MCP_CAP_LOGGING;
-    if (self->lists [LIST_TOOLS].size)
-        capabilities |= MCP_CAP_TOOLS;
+    //  Tools are always offered: an empty list is an answer, and the tools
+    //  of workers and upstream servers come and go while mcpz runs
+    unsigned capabilities = MCP_CAP_LOGGING | MCP_CAP_TOOLS;
     if (self->lists [LIST_RESOURCES].size || self->lists [LIST_TEMPLATES].size)
         capabilities |= MCP_CAP_RESOURCES;
     if (self->lists [LIST_PROMPTS].size)

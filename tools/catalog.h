@@ -45,7 +45,7 @@ int
 int
     catalog_freeze (catalog_t *self, int page_size);
 
-//  mcp_capability_t bits for what is loaded
+//  mcp_capability_t bits for what is loaded (tools and logging always)
 unsigned
     catalog_capabilities (catalog_t *self);
 
