@@ -207,8 +207,10 @@ s_run (worker_t *self, zmq_msg_t *frames)
                                         message, sizeof (message)): JSONRPC_INTERNAL_ERROR;
     if (code)
         tool_call_fail (&call, code, params? message: "tool worker got a malformed call");
-    else
+    else {
         target.run (&call);
+        catalog_check_output (&call);
+    }
     catalog_target_clear (&target);
     json_decref (params);
     json_decref (self->answer);

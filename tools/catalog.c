@@ -567,6 +567,65 @@ catalog_resolve (catalog_t *self, const char *method, json_t *params,
     return s_fail (message, size, JSONRPC_METHOD_NOT_FOUND, "method not found%s", NULL);
 }
 
+//  True when value has the JSON Schema type named
+static bool
+s_has_type (json_t *value, const char *type)
+{
+    if (streq (type, "integer"))
+        return json_is_integer (value);
+    if (streq (type, "number"))
+        return json_is_number (value);
+    static const struct { const char *name; json_type type; } s_types [] = {
+        { "string", JSON_STRING }, { "object", JSON_OBJECT }, { "array", JSON_ARRAY },
+        { "boolean", JSON_TRUE }, { "null", JSON_NULL }
+    };
+    for (size_t index = 0; index < sizeof (s_types) / sizeof (s_types [0]); index++)
+        if (streq (type, s_types [index].name))
+            return json_typeof (value) == s_types [index].type
+                || (s_types [index].type == JSON_TRUE && json_is_false (value));
+    return true;                //  a type this check does not know: not judged
+}
+
+//  structuredContent against the tool's outputSchema, one level deep: an
+//  object, with every required property, each declared property of its
+//  declared type. Returns NULL when it conforms, else why not.
+static const char *
+s_output_mismatch (json_t *schema, json_t *structured)
+{
+    if (!json_is_object (structured))
+        return "a tool with an outputSchema must return structuredContent, an object";
+    size_t index;
+    json_t *name;
+    json_array_foreach (json_object_get (schema, "required"), index, name)
+        if (json_is_string (name) && !json_object_get (structured, json_string_value (name)))
+            return "structuredContent lacks a property its outputSchema requires";
+    const char *key;
+    json_t *property;
+    json_object_foreach (json_object_get (schema, "properties"), key, property) {
+        json_t *value = json_object_get (structured, key);
+        const char *type = json_string_value (json_object_get (property, "type"));
+        if (value && type && !s_has_type (value, type))
+            return "structuredContent has a property of another type than its outputSchema says";
+    }
+    return NULL;
+}
+
+void
+catalog_check_output (tool_call_t *call)
+{
+    const tool_def_t *def = (const tool_def_t *) call->def;
+    if (call->kind != CALL_TOOL || !def || !def->output_schema || !call->result)
+        return;
+    json_t *result = json_loads (call->result, 0, NULL);
+    json_t *schema = json_loads (def->output_schema, 0, NULL);
+    const char *mismatch = json_is_true (json_object_get (result, "isError"))? NULL:
+                           s_output_mismatch (schema, json_object_get (result, "structuredContent"));
+    if (mismatch)
+        tool_call_fail (call, JSONRPC_INTERNAL_ERROR, mismatch);
+    json_decref (schema);
+    json_decref (result);
+}
+
 void
 catalog_target_clear (catalog_target_t *target)
 {
@@ -705,6 +764,25 @@ catalog_test (bool verbose)
     free (result);
     s_run (catalog, "tools/call", "{\"name\":\"nope\"}", &result, &code);
     assert (code == JSONRPC_INVALID_PARAMS);
+    //  twice declares an outputSchema but returns no structuredContent
+    tool_call_t call = { .kind = CALL_TOOL, .def = &twice };
+    tool_call_text (&call, "x", false, NULL);
+    catalog_check_output (&call);
+    assert (!call.result && call.error_code == JSONRPC_INTERNAL_ERROR);
+    json_t *structured = json_pack ("{s:i}", "n", 2);
+    tool_call_text (&call, "x", false, structured);
+    catalog_check_output (&call);
+    assert (call.result);
+    tool_call_text (&call, "x", true, NULL);
+    catalog_check_output (&call);
+    assert (call.result);
+    json_decref (structured);
+    json_t *schema = json_pack ("{s:[s],s:{s:{s:s}}}", "required", "n", "properties", "n", "type", "integer");
+    json_t *good = json_pack ("{s:i}", "n", 1), *bad = json_pack ("{s:s}", "n", "1"), *empty = json_object ();
+    assert (!s_output_mismatch (schema, good) && s_output_mismatch (schema, bad)
+            && s_output_mismatch (schema, empty) && s_output_mismatch (schema, NULL));
+    json_decref (schema), json_decref (good), json_decref (bad), json_decref (empty);
+    tool_call_clear (&call);
     catalog_destroy (&catalog);
     assert (!catalog);
     printf ("OK\n");

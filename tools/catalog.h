@@ -77,6 +77,12 @@ int
 void
     catalog_target_clear (catalog_target_t *target);
 
+//  A tool result whose structuredContent does not match the tool's
+//  outputSchema (one level: required properties and their types) becomes
+//  an internal error: a client must be able to trust the schema.
+void
+    catalog_check_output (tool_call_t *call);
+
 void
     catalog_test (bool verbose);
 

@@ -1,4 +1,4 @@
-/*  demo — echo, add, sleep, progress, fail (spec/control.md). */
+/*  demo — echo, add, sleep, progress, fail, roots, touch (spec/control.md). */
 #include "tools/demo.h"
 
 #include <math.h>
@@ -114,6 +114,49 @@ s_fail (tool_call_t *call)
     tool_call_text (call, text, true, NULL);
 }
 
+//  Asks the client for its roots; with watch_ms, waits that long for the
+//  client to say they changed, and asks again when it does
+static void
+s_roots (tool_call_t *call)
+{
+    long watch = 0;
+    if (json_object_get (call->arguments, "watch_ms")
+    &&  !tool_arg_integer (call, "watch_ms", 0, 600000, &watch))
+        return;
+    int code;
+    char *message = NULL;
+    json_t *roots = tool_call_ask (call, "roots/list", NULL, &code, &message);
+    if (roots && watch) {
+        bool changed = false;
+        for (long waited = 0; waited < watch && !(changed = tool_call_roots_changed (call)); waited += 10)
+            if (!tool_call_wait (call, 10)) {
+                json_decref (roots);
+                return;         //  cancelled: nobody reads an answer
+            }
+        if (changed) {
+            json_decref (roots);
+            roots = tool_call_ask (call, "roots/list", NULL, &code, &message);
+        }
+    }
+    if (!roots) {
+        tool_call_text (call, message? message: "roots/list failed", true, NULL);
+        free (message);
+        return;
+    }
+    tool_call_content (call, json_pack ("[]"), roots, false);
+    json_decref (roots);
+}
+
+static void
+s_touch (tool_call_t *call)
+{
+    const char *uri;
+    if (!tool_arg_string (call, "uri", &uri))
+        return;
+    tool_call_resource_updated (call, uri);
+    tool_call_text (call, uri, false, NULL);
+}
+
 static const tool_def_t s_tools [] = {
     { .name = "echo", .description = "Returns the given text unchanged.",
       .input_schema =
@@ -124,7 +167,10 @@ static const tool_def_t s_tools [] = {
       .input_schema =
       "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"number\"},"
       "\"b\":{\"type\":\"number\"}},\"required\":[\"a\",\"b\"]}",
-      .is_inline = true, .call = s_add },
+      .is_inline = true, .call = s_add, .title = "Add",
+      .output_schema = "{\"type\":\"object\",\"properties\":{\"sum\":{\"type\":\"number\"}},"
+                       "\"required\":[\"sum\"]}",
+      .read_only = HINT_TRUE, .idempotent = HINT_TRUE, .open_world = HINT_FALSE },
     { .name = "sleep", .description = "Waits ms milliseconds, then answers.",
       .input_schema =
       "{\"type\":\"object\",\"properties\":{\"ms\":{\"type\":\"integer\","
@@ -140,6 +186,18 @@ static const tool_def_t s_tools [] = {
       .input_schema =
       "{\"type\":\"object\",\"properties\":{\"message\":{\"type\":\"string\"}}}",
       .is_inline = true, .call = s_fail },
+    { .name = "roots", .description = "Lists the client's roots (roots/list); with watch_ms, "
+                                      "waits for them to change and lists them again.",
+      .input_schema =
+      "{\"type\":\"object\",\"properties\":{\"watch_ms\":{\"type\":\"integer\","
+      "\"minimum\":0,\"maximum\":600000}}}",
+      .call = s_roots, .read_only = HINT_TRUE },
+    { .name = "touch", .description = "Tells the sessions that subscribed to the resource at uri "
+                                      "that it changed.",
+      .input_schema =
+      "{\"type\":\"object\",\"properties\":{\"uri\":{\"type\":\"string\"}},"
+      "\"required\":[\"uri\"]}",
+      .call = s_touch, .idempotent = HINT_TRUE },
 };
 
 int

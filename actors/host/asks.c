@@ -102,10 +102,11 @@ asks_start (host_t *self, call_t *call, zmq_msg_t *body)
         return;
     }
     uint64_t id = ++self->next_ask;
+    bool roots = streq (method, "roots/list");
     json_t *request = json_pack ("{s:s,s:I,s:s}", "jsonrpc", "2.0", "id", (json_int_t) id, "method", method);
     if (params)
         json_object_set (request, "params", params);
-    json_decref (ask);
+    json_decref (ask);          //  method and params are gone with it
     size_t size;
     char *text = request? json_dumps (request, JSON_COMPACT): NULL;
     json_decref (request);
@@ -118,8 +119,7 @@ asks_start (host_t *self, call_t *call, zmq_msg_t *body)
     s_key (key, sizeof (key), call->sid, id);
     zhashx_insert (self->asks, key, call);
     call->asking = id;
-    if (streq (method, "roots/list"))
-        call->asked_roots = true;
+    call->asked_roots |= roots;
     host_send (self, "MSG", &call->peer, session->id, session, text, size);
 }
 

@@ -116,6 +116,7 @@ s_run_inline (host_t *self, request_t *request, tool_call_t *call, catalog_targe
     call->log = s_inline_log;
     call->runner = &context;
     target->run (call);
+    catalog_check_output (call);
     if (call->result)
         host_answer_result (self, request->session, request->peer, request->id, call->result);
     else

@@ -23,7 +23,7 @@ class DemoTools(SessionTestCase):
     def test_list(self):
         tools = self.c.result(self.sid, "tools/list")["tools"]
         byname = {t["name"]: t for t in tools}
-        self.assertEqual(sorted(byname), ["add", "echo", "fail", "progress", "sleep"])
+        self.assertEqual(sorted(byname), ["add", "echo", "fail", "progress", "roots", "sleep", "touch"])
         for name, t in byname.items():
             self.assertIsInstance(t.get("description"), str, name)
             self.assertTrue(t["description"], name)
@@ -35,6 +35,8 @@ class DemoTools(SessionTestCase):
         self.assertEqual(props["sleep"], {"ms"})
         self.assertEqual(props["progress"], {"steps", "interval_ms"})
         self.assertEqual(props["fail"], {"message"})
+        self.assertEqual(props["roots"], {"watch_ms"})
+        self.assertEqual(props["touch"], {"uri"})
 
     # -- echo ----------------------------------------------------------------
 
