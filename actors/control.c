@@ -18,7 +18,8 @@
     Sends STATS tag to the pool, to each DB worker and to cleanup; CYCLE tag
     to cleanup (answered REPORT tag, JSON).
     Sends on its pipe to the supervisor: FIGURES tag (answered FIGURES tag,
-    JSON), DRAIN, SHUTDOWN.  Takes $TERM.
+    JSON), CATALOG tag, change JSON (answered CATALOG tag, JSON), DRAIN,
+    SHUTDOWN.  Takes $TERM.
 
     Binding the control socket safely is in control/endpoint.c; merging the
     actors' figures into Prometheus text in control/figures.c.
@@ -186,6 +187,22 @@ s_ask_everyone (desk_t *self, pending_t *pending)
         pending->waiting++;
 }
 
+//  disable or enable: the supervisor keeps the set and tells every host
+static void
+s_ask_supervisor (desk_t *self, pending_t *pending)
+{
+    control_request_t *request = &pending->request;
+    json_t *change = json_pack ("{s:s,s:s,s:s}", "action", request->name,
+                                "kind", request->kind, "name", request->target);
+    char *body = change? json_dumps (change, JSON_COMPACT): NULL;
+    json_decref (change);
+    char tag [16];
+    snprintf (tag, sizeof (tag), "%" PRIu32, pending->tag);
+    if (body && frames_send_strings (zsock_resolve (self->pipe), "CATALOG", tag, body, NULL) == 0)
+        pending->waiting++;
+    free (body);
+}
+
 //  --------------------------------------------------------------------------
 //  Answers
 
@@ -283,6 +300,23 @@ s_answer_kill (desk_t *self, pending_t *pending)
         s_reply_error (self, pending, streq (result, "missing")? "no such session on this node": result);
 }
 
+//  The supervisor's word on a disable or enable
+static void
+s_answer_catalog (desk_t *self, pending_t *pending)
+{
+    json_t *outcome = pending->figures.supervisor;
+    const char *error = json_string_value (json_object_get (outcome, "error"));
+    if (!outcome)
+        s_reply_error (self, pending, "the supervisor did not answer in time");
+    else
+    if (error)
+        s_reply_error (self, pending, error);
+    else
+        s_reply_ok (self, pending, json_pack ("{s:s,s:s,s:b,s:O}", "kind", pending->request.kind,
+            "name", pending->request.target, "enabled", pending->request.command == CONTROL_ENABLE,
+            "changed", json_object_get (outcome, "changed")));
+}
+
 static void
 s_answer_cleanup (desk_t *self, pending_t *pending)
 {
@@ -311,6 +345,8 @@ s_answer (desk_t *self, pending_t *pending)
         case CONTROL_SESSIONS: s_answer_sessions (self, pending); break;
         case CONTROL_SESSION:  s_answer_session (self, pending); break;
         case CONTROL_KILL:     s_answer_kill (self, pending); break;
+        case CONTROL_DISABLE:
+        case CONTROL_ENABLE:   s_answer_catalog (self, pending); break;
         case CONTROL_CLEANUP:  s_answer_cleanup (self, pending); break;
         case CONTROL_METRICS:  s_answer_metrics (self, pending); break;
         default:               s_reply_error (self, pending, "internal error"); break;
@@ -397,6 +433,10 @@ s_start (desk_t *self, pending_t *pending)
                        "KILL", request->id, NULL);
             //  A kill waits for the row's delete, as CLOSE does
             pending->deadline = zclock_mono () + self->config->store_timeout * 2 + GATHER_MS;
+            break;
+        case CONTROL_DISABLE:
+        case CONTROL_ENABLE:
+            s_ask_supervisor (self, pending);
             break;
         case CONTROL_CLEANUP:
             s_send_tagged (zsock_resolve (self->cleanup), NULL, "CYCLE", pending, NULL, NULL,
@@ -524,7 +564,7 @@ s_handle_pipe (desk_t *self)
     if (frames_is (&frames [0], "$TERM"))
         self->terminated = true;
     else
-    if (count == 3 && frames_is (&frames [0], "FIGURES"))
+    if (count == 3 && (frames_is (&frames [0], "FIGURES") || frames_is (&frames [0], "CATALOG")))
         s_arrived (self, &frames [1], "supervisor", &frames [2]);
     frames_close (frames, count < 3? count: 3);
     return true;

@@ -16,6 +16,7 @@
                               RESUME peer, sid, event id   host/lifecycle.c
                               CLOSE peer, sid, ""          host/lifecycle.c
                               UPDATED "", "", uri          host/subscriptions.c
+                              CATALOG "", "", change       host/lists.c
                               STATS tag                    host/operator.c
                               $TERM                        here
       tool pool (DEALER)      PROGRESS, LOG, DONE, BUSY,   host/calls.c
@@ -47,6 +48,7 @@
 #include "actors/host/calls.h"
 #include "actors/host/host.h"
 #include "actors/host/lifecycle.h"
+#include "actors/host/lists.h"
 #include "actors/host/operator.h"
 #include "actors/host/ops.h"
 #include "actors/host/subscriptions.h"
@@ -70,6 +72,9 @@ host_route (host_t *self, zmq_msg_t *frames, int count)
 
     if (count == 4 && frames_is (&frames [0], "UPDATED"))
         subscriptions_updated (self, &frames [3]);
+    else
+    if (count == 4 && frames_is (&frames [0], "CATALOG"))
+        lists_change (self, &frames [3]);
     else
     if (count == 4 && frames_is (&frames [0], "NEW"))
         lifecycle_open (self, peer, sid, &frames [3]);
@@ -199,6 +204,7 @@ s_stop (host_t *self)
 {
     host_tracking_destroy (&self->ops, &self->loading, &self->op_timers);
     asks_destroy (self);
+    lists_destroy (self);
     host_tracking_destroy (&self->calls, &self->by_request, &self->timers);
     zhashx_destroy (&self->sessions);
     zsock_destroy (&self->db);

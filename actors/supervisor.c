@@ -17,7 +17,9 @@
     Sends to session hosts: NEW|MSG|LISTEN|CLOSE peer, sid, body; UPDATED "", "",
     uri; STATS tag
     Takes, from the control actor's pipe: FIGURES tag (answers FIGURES tag,
-    JSON), DRAIN, SHUTDOWN.
+    JSON), CATALOG tag, change (an operator's disable or enable: answers
+    CATALOG tag, JSON, and sends CATALOG "", "", change to every host),
+    DRAIN, SHUTDOWN.
     Takes, on its own pipe: SHUTDOWN (drain, then stop), $TERM.
     Sends on its pipe: SHUTDOWN once a shutdown has drained.
 
@@ -55,6 +57,7 @@ typedef struct {
     zsock_t *pipe;              //  to mcpzd's main thread
     const config_t *config;
     catalog_t *table;
+    zhashx_t *hidden [LISTS];   //  rows an operator disabled, by list
     zsock_t *router;            //  clients
     void *router_raw;
     zactor_t *pool;             //  the tool pool
@@ -369,23 +372,60 @@ s_host_figures (supervisor_t *self, zmq_msg_t *body)
 //  --------------------------------------------------------------------------
 //  Hosts and actors
 
-//  News a host has for every host (a resource changed): sent on to each,
-//  itself too, as command, "", "", body. A host too busy to take it now
-//  misses it: news is not worth stalling the supervisor for.
+//  Sends command, "", "", body to every host. News (a resource changed)
+//  that a host is too busy to take now is missed: not worth stalling the
+//  supervisor for. A change of what sessions see (must) waits for room:
+//  hosts always drain, and every host must hold the same lists.
 static void
-s_broadcast (supervisor_t *self, zmq_msg_t *frames)
+s_broadcast (supervisor_t *self, const char *command, const void *body, size_t size, bool must)
 {
     for (int index = 0; index < self->host_count; index++) {
         void *socket = self->host_raw [index];
-        if (zmq_send (socket, zmq_msg_data (&frames [0]), zmq_msg_size (&frames [0]),
-                      ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
+        if (zmq_send (socket, command, strlen (command), ZMQ_SNDMORE | (must? 0: ZMQ_DONTWAIT)) == -1) {
             self->undeliverable++;
             continue;
         }
         zmq_send (socket, "", 0, ZMQ_SNDMORE);
         zmq_send (socket, "", 0, ZMQ_SNDMORE);
-        zmq_send (socket, zmq_msg_data (&frames [4]), zmq_msg_size (&frames [4]), 0);
+        zmq_send (socket, body, size, 0);
     }
+}
+
+//  An operator's disable or enable (control actor): checked against the
+//  catalog, kept, and sent to every host when it changes something.
+static void
+s_catalog (supervisor_t *self, const char *tag, zmq_msg_t *body)
+{
+    json_t *change = json_loadb ((const char *) zmq_msg_data (body), zmq_msg_size (body), 0, NULL);
+    const char *action = json_string_value (json_object_get (change, "action"));
+    const char *kind_name = json_string_value (json_object_get (change, "kind"));
+    const char *name = json_string_value (json_object_get (change, "name"));
+    int kind = catalog_kind (kind_name);
+    json_t *outcome;
+    if (!action || !name || kind < 0 || !catalog_has (self->table, (list_kind_t) kind, name)) {
+        char error [160];
+        snprintf (error, sizeof (error), "no such %s: %.100s", kind_name? kind_name: "row", name? name: "");
+        outcome = json_pack ("{s:s}", "error", error);
+    }
+    else {
+        bool disable = streq (action, "disable");
+        bool hidden = zhashx_lookup (self->hidden [kind], name) != NULL;
+        if (disable && !hidden)
+            zhashx_insert (self->hidden [kind], name, (void *) 1);
+        else
+        if (!disable && hidden)
+            zhashx_delete (self->hidden [kind], name);
+        if (disable != hidden) {
+            log_info (s_name, "%s %s %sd by an operator", kind_name, name, action);
+            s_broadcast (self, "CATALOG", zmq_msg_data (body), zmq_msg_size (body), true);
+        }
+        outcome = json_pack ("{s:b}", "changed", disable != hidden);
+    }
+    char *text = outcome? json_dumps (outcome, JSON_COMPACT): NULL;
+    frames_send_strings (zsock_resolve (self->control), "CATALOG", tag, text? text: "{}", NULL);
+    free (text);
+    json_decref (outcome);
+    json_decref (change);
 }
 
 static bool
@@ -396,7 +436,7 @@ s_handle_host (supervisor_t *self, int host)
     if (frames_recv (self->host_raw [host], frames, 5, &count, ZMQ_DONTWAIT))
         return false;
     if (count == 5 && frames_is (&frames [0], "UPDATED"))
-        s_broadcast (self, frames);
+        s_broadcast (self, "UPDATED", zmq_msg_data (&frames [4]), zmq_msg_size (&frames [4]), false);
     else
     if (count == 5)
         s_to_client (self, frames);
@@ -410,20 +450,23 @@ s_handle_host (supervisor_t *self, int host)
 static bool
 s_handle_control (supervisor_t *self)
 {
-    zmq_msg_t frames [2];
+    zmq_msg_t frames [3];
     int count;
-    if (frames_recv (zsock_resolve (self->control), frames, 2, &count, ZMQ_DONTWAIT))
+    if (frames_recv (zsock_resolve (self->control), frames, 3, &count, ZMQ_DONTWAIT))
         return false;
     char tag [16];
     if (count == 2 && frames_is (&frames [0], "FIGURES") && frames_text (&frames [1], tag, sizeof (tag)))
         s_figures (self, tag);
+    else
+    if (count == 3 && frames_is (&frames [0], "CATALOG") && frames_text (&frames [1], tag, sizeof (tag)))
+        s_catalog (self, tag, &frames [2]);
     else
     if (frames_is (&frames [0], "DRAIN"))
         s_drain_start (self);
     else
     if (frames_is (&frames [0], "SHUTDOWN"))
         s_shutdown_start (self);
-    frames_close (frames, count < 2? count: 2);
+    frames_close (frames, count < 3? count: 3);
     return true;
 }
 
@@ -570,6 +613,8 @@ s_stop (supervisor_t *self)
     zactor_destroy (&self->pool);
     zsock_destroy (&self->router);
     ids_destroy (&self->ids);
+    for (int kind = 0; kind < LISTS; kind++)
+        zhashx_destroy (&self->hidden [kind]);
 }
 
 static int
@@ -577,7 +622,10 @@ s_start (supervisor_t *self, char *error, size_t error_size)
 {
     self->started = zclock_mono ();
     self->ids = ids_new ();
-    if (!self->ids) {
+    bool made = self->ids != NULL;
+    for (int kind = 0; kind < LISTS; kind++)
+        made &= (self->hidden [kind] = zhashx_new ()) != NULL;
+    if (!made) {
         snprintf (error, error_size, "out of memory");
         return -1;
     }

@@ -203,7 +203,7 @@ s_run (worker_t *self, zmq_msg_t *frames)
     self->call = &call;
     json_t *params = frames_text (&frames [3], method, sizeof (method))?
         json_loadb (zmq_msg_data (&frames [4]), zmq_msg_size (&frames [4]), 0, NULL): NULL;
-    int code = params? catalog_resolve (self->table, method, params, &call, &target,
+    int code = params? catalog_resolve (self->table, NULL, method, params, &call, &target,
                                         message, sizeof (message)): JSONRPC_INTERNAL_ERROR;
     if (code)
         tool_call_fail (&call, code, params? message: "tool worker got a malformed call");

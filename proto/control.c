@@ -9,8 +9,11 @@
 
 static const char *const s_names [CONTROL_COMMANDS] = {
     "stats", "sessions", "session", "kill", "cleanup", "metrics", "drain",
-    "shutdown", "config"
+    "shutdown", "config", "disable", "enable"
 };
+
+//  What disable and enable name: exactly one of these arguments
+static const char *const s_kinds [] = { "tool", "resource", "template", "prompt" };
 
 const char *
 control_command_name (control_command_t command)
@@ -36,6 +39,27 @@ s_parse_id (json_t *root, control_request_t *request, char *error, size_t error_
     if (!mcpz_sid_valid (json_string_value (id), json_string_length (id)))
         return s_error (error, error_size, "%s: \"id\" is not a session id (32 lowercase hex)", request->name);
     memcpy (request->id, json_string_value (id), MCPZ_SID_SIZE + 1);
+    return 0;
+}
+
+static int
+s_parse_target (json_t *root, control_request_t *request, char *error, size_t error_size)
+{
+    for (size_t index = 0; index < sizeof (s_kinds) / sizeof (s_kinds [0]); index++) {
+        json_t *value = json_object_get (root, s_kinds [index]);
+        if (!value)
+            continue;
+        if (request->kind)
+            return s_error (error, error_size, "%s names one of tool, resource, template, prompt", request->name);
+        if (!json_is_string (value) || json_string_length (value) == 0
+        ||  json_string_length (value) >= sizeof (request->target))
+            return s_error (error, error_size, "%s: the name must be a string of 1 to 1023 bytes", request->name);
+        request->kind = s_kinds [index];
+        strcpy (request->target, json_string_value (value));
+    }
+    if (!request->kind)
+        return s_error (error, error_size, "%s needs one of \"tool\", \"resource\", \"template\", \"prompt\"",
+                        request->name);
     return 0;
 }
 
@@ -89,6 +113,9 @@ control_parse (const char *data, size_t size, control_request_t *request,
             else
             if (request->command == CONTROL_SESSIONS)
                 rc = s_parse_page (root, request, error, error_size);
+            else
+            if (request->command == CONTROL_DISABLE || request->command == CONTROL_ENABLE)
+                rc = s_parse_target (root, request, error, error_size);
         }
     }
     json_decref (root);
@@ -147,6 +174,14 @@ control_test (bool verbose)
     assert (request.limit == 5 && streq (request.cursor, "abc"));
     assert (s_parse ("{\"command\":\"kill\",\"id\":\"0123456789abcdef0123456789abcdef\"}", &request, error) == 0);
     assert (streq (request.id, "0123456789abcdef0123456789abcdef"));
+    assert (s_parse ("{\"command\":\"disable\",\"tool\":\"echo\"}", &request, error) == 0);
+    assert (request.command == CONTROL_DISABLE && streq (request.kind, "tool") && streq (request.target, "echo"));
+    assert (s_parse ("{\"command\":\"enable\",\"template\":\"a/{b}\"}", &request, error) == 0);
+    assert (streq (request.kind, "template"));
+    assert (s_parse ("{\"command\":\"disable\"}", &request, error) == -1 && strstr (error, "tool"));
+    assert (s_parse ("{\"command\":\"disable\",\"tool\":\"a\",\"prompt\":\"b\"}", &request, error) == -1);
+    assert (s_parse ("{\"command\":\"disable\",\"tool\":\"\"}", &request, error) == -1);
+    assert (s_parse ("{\"command\":\"disable\",\"tool\":3}", &request, error) == -1);
 
     assert (s_parse ("not json", &request, error) == -1 && strstr (error, "not JSON"));
     assert (s_parse ("[1]", &request, error) == -1 && strstr (error, "object"));

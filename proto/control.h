@@ -21,6 +21,8 @@ typedef enum {
     CONTROL_DRAIN,
     CONTROL_SHUTDOWN,
     CONTROL_CONFIG,         //  effective settings and where each came from
+    CONTROL_DISABLE,        //  hide a tool, resource, template or prompt
+    CONTROL_ENABLE,         //  show it again
     CONTROL_COMMANDS        //  how many there are
 } control_command_t;
 
@@ -30,6 +32,8 @@ typedef struct {
     char id [33];           //  session id for session/kill, else ""
     int limit;              //  sessions: page size (1..1000, default 100)
     char cursor [65];       //  sessions: opaque cursor, "" for the first page
+    const char *kind;       //  disable/enable: tool, resource, template or prompt
+    char target [1024];     //  disable/enable: its name, URI or URI template
 } control_request_t;
 
 //  Parses and checks a request. Returns 0, or -1 with error (up to

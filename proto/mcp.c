@@ -87,14 +87,14 @@ mcp_init_result (int version, unsigned capabilities)
         unsigned bit;
         const char *text;
     } s_declared [] = {
-        { MCP_CAP_TOOLS,       "\"tools\":{}" },
+        { MCP_CAP_TOOLS,       "\"tools\":{\"listChanged\":true}" },
         { MCP_CAP_LOGGING,     "\"logging\":{}" },
-        { MCP_CAP_RESOURCES,   "\"resources\":{\"subscribe\":true}" },
-        { MCP_CAP_PROMPTS,     "\"prompts\":{}" },
+        { MCP_CAP_RESOURCES,   "\"resources\":{\"subscribe\":true,\"listChanged\":true}" },
+        { MCP_CAP_PROMPTS,     "\"prompts\":{\"listChanged\":true}" },
         { MCP_CAP_COMPLETIONS, "\"completions\":{}" },
     };
     capabilities = mcp_version_capabilities (version, capabilities);
-    char declared [160] = "";
+    char declared [200] = "";
     for (size_t index = 0; index < sizeof (s_declared) / sizeof (s_declared [0]); index++)
         if (capabilities & s_declared [index].bit) {
             if (*declared)
@@ -251,7 +251,7 @@ mcp_test (bool verbose)
     json_decref (result);
     free (text);
     text = mcp_init_result (0, MCP_CAP_COMPLETIONS | MCP_CAP_PROMPTS);
-    assert (strstr (text, "\"capabilities\":{\"prompts\":{}}"));
+    assert (strstr (text, "\"capabilities\":{\"prompts\":{\"listChanged\":true}}"));
     free (text);
     text = mcp_init_result (3, 0);
     assert (strstr (text, "\"capabilities\":{}"));

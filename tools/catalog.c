@@ -40,11 +40,8 @@ catalog_destroy (catalog_t **self_p)
     assert (self_p);
     catalog_t *self = *self_p;
     if (self) {
-        for (int kind = 0; kind < LISTS; kind++) {
-            for (size_t page = 0; page < self->lists [kind].page_count; page++)
-                free (self->lists [kind].pages [page]);
-            free (self->lists [kind].pages);
-        }
+        for (int kind = 0; kind < LISTS; kind++)
+            catalog_pages_destroy (&self->lists [kind].pages, self->lists [kind].page_count);
         free (self);
         *self_p = NULL;
     }
@@ -73,13 +70,19 @@ s_key (list_kind_t kind, const void *def)
     }
 }
 
+static bool
+s_hidden (const catalog_filter_t *filter, list_kind_t kind, const char *key)
+{
+    return filter && filter->hidden (filter->arg, kind, key);
+}
+
 static const void *
-s_find (catalog_t *self, list_kind_t kind, const char *key)
+s_find (catalog_t *self, const catalog_filter_t *filter, list_kind_t kind, const char *key)
 {
     list_t *list = &self->lists [kind];
     for (size_t index = 0; index < list->size; index++)
         if (streq (s_key (kind, list->defs [index]), key))
-            return list->defs [index];
+            return s_hidden (filter, kind, key)? NULL: list->defs [index];
     return NULL;
 }
 
@@ -88,7 +91,7 @@ s_add (catalog_t *self, list_kind_t kind, const void *def, bool valid)
 {
     list_t *list = &self->lists [kind];
     const char *key = s_key (kind, def);
-    if (!valid || !key || s_find (self, kind, key) || list->size == CATALOG_MAX || list->pages)
+    if (!valid || !key || s_find (self, NULL, kind, key) || list->size == CATALOG_MAX || list->pages)
         return -1;
     list->defs [list->size++] = def;
     return 0;
@@ -206,14 +209,17 @@ s_item_json (list_kind_t kind, const void *def)
     return item;
 }
 
+//  The result text of one page: count items from first (indexes into
+//  items, the visible rows)
 static char *
-s_page_text (list_kind_t kind, list_t *list, size_t first, size_t count, size_t page)
+s_page_text (list_kind_t kind, list_t *list, size_t *items, size_t first, size_t count,
+             size_t total, size_t page)
 {
-    json_t *items = json_array ();
+    json_t *array = json_array ();
     for (size_t index = first; index < first + count; index++)
-        json_array_append_new (items, s_item_json (kind, list->defs [index]));
-    json_t *result = json_pack ("{s:o}", s_list_keys [kind], items);
-    if (first + count < list->size) {
+        json_array_append_new (array, s_item_json (kind, list->defs [items [index]]));
+    json_t *result = json_pack ("{s:o}", s_list_keys [kind], array);
+    if (first + count < total) {
         char cursor [40];
         snprintf (cursor, sizeof (cursor), CURSOR_PREFIX "%zu", page + 1);
         json_object_set_new (result, "nextCursor", json_string (cursor));
@@ -223,24 +229,69 @@ s_page_text (list_kind_t kind, list_t *list, size_t first, size_t count, size_t 
     return text;
 }
 
+char **
+catalog_pages_new (catalog_t *self, list_kind_t kind, int page_size,
+                   const catalog_filter_t *filter, size_t *count_p)
+{
+    assert (page_size > 0);
+    list_t *list = &self->lists [kind];
+    size_t *items = (size_t *) calloc (list->size + 1, sizeof (size_t));
+    size_t total = 0;
+    for (size_t index = 0; items && index < list->size; index++)
+        if (!s_hidden (filter, kind, s_key (kind, list->defs [index])))
+            items [total++] = index;
+    size_t pages = total? (total + (size_t) page_size - 1) / (size_t) page_size: 1;
+    char **texts = items? (char **) calloc (pages, sizeof (char *)): NULL;
+    bool failed = !texts;
+    for (size_t page = 0; texts && page < pages; page++) {
+        size_t first = page * (size_t) page_size;
+        size_t count = total - first < (size_t) page_size? total - first: (size_t) page_size;
+        texts [page] = s_page_text (kind, list, items, first, count, total, page);
+        failed |= !texts [page];
+    }
+    free (items);
+    if (failed) {
+        catalog_pages_destroy (&texts, pages);
+        return NULL;
+    }
+    *count_p = pages;
+    return texts;
+}
+
+void
+catalog_pages_destroy (char ***pages_p, size_t count)
+{
+    if (*pages_p) {
+        for (size_t page = 0; page < count; page++)
+            free ((*pages_p) [page]);
+        free (*pages_p);
+        *pages_p = NULL;
+    }
+}
+
+const char *
+catalog_pages_find (char **pages, size_t count, const char *cursor)
+{
+    if (!cursor)
+        return pages [0];
+    size_t prefix = strlen (CURSOR_PREFIX);
+    if (strncmp (cursor, CURSOR_PREFIX, prefix) || !isdigit ((unsigned char) cursor [prefix]))
+        return NULL;
+    char *end;
+    unsigned long page = strtoul (cursor + prefix, &end, 10);
+    if (*end || page == 0 || page >= count)
+        return NULL;
+    return pages [page];
+}
+
 int
 catalog_freeze (catalog_t *self, int page_size)
 {
-    assert (page_size > 0);
     for (int kind = 0; kind < LISTS; kind++) {
         list_t *list = &self->lists [kind];
-        size_t pages = list->size? (list->size + (size_t) page_size - 1) / (size_t) page_size: 1;
-        list->pages = (char **) calloc (pages, sizeof (char *));
+        list->pages = catalog_pages_new (self, (list_kind_t) kind, page_size, NULL, &list->page_count);
         if (!list->pages)
             return -1;
-        list->page_count = pages;
-        for (size_t page = 0; page < pages; page++) {
-            size_t first = page * (size_t) page_size;
-            size_t count = list->size - first < (size_t) page_size? list->size - first: (size_t) page_size;
-            list->pages [page] = s_page_text ((list_kind_t) kind, list, first, count, page);
-            if (!list->pages [page])
-                return -1;
-        }
     }
     return 0;
 }
@@ -248,17 +299,7 @@ catalog_freeze (catalog_t *self, int page_size)
 const char *
 catalog_page (catalog_t *self, list_kind_t kind, const char *cursor)
 {
-    list_t *list = &self->lists [kind];
-    if (!cursor)
-        return list->pages [0];
-    size_t prefix = strlen (CURSOR_PREFIX);
-    if (strncmp (cursor, CURSOR_PREFIX, prefix) || !isdigit ((unsigned char) cursor [prefix]))
-        return NULL;
-    char *end;
-    unsigned long page = strtoul (cursor + prefix, &end, 10);
-    if (*end || page == 0 || page >= list->page_count)
-        return NULL;
-    return list->pages [page];
+    return catalog_pages_find (self->lists [kind].pages, self->lists [kind].page_count, cursor);
 }
 
 size_t
@@ -290,7 +331,7 @@ catalog_capabilities (catalog_t *self)
 const tool_def_t *
 catalog_tool (catalog_t *self, const char *name)
 {
-    return (const tool_def_t *) s_find (self, LIST_TOOLS, name);
+    return (const tool_def_t *) s_find (self, NULL, LIST_TOOLS, name);
 }
 
 //  --------------------------------------------------------------------------
@@ -343,21 +384,38 @@ s_template_has (const char *template, const char *name)
 }
 
 static const template_def_t *
-s_template_for (catalog_t *self, const char *uri)
+s_template_for (catalog_t *self, const catalog_filter_t *filter, const char *uri)
 {
     list_t *list = &self->lists [LIST_TEMPLATES];
     for (size_t index = 0; index < list->size; index++) {
         const template_def_t *def = (const template_def_t *) list->defs [index];
-        if (s_template_match (def->uri_template, uri, NULL))
+        if (s_template_match (def->uri_template, uri, NULL)
+        &&  !s_hidden (filter, LIST_TEMPLATES, def->uri_template))
             return def;
     }
     return NULL;
 }
 
 bool
-catalog_has_uri (catalog_t *self, const char *uri)
+catalog_has_uri (catalog_t *self, const catalog_filter_t *filter, const char *uri)
 {
-    return s_find (self, LIST_RESOURCES, uri) || s_template_for (self, uri);
+    return s_find (self, filter, LIST_RESOURCES, uri) || s_template_for (self, filter, uri);
+}
+
+bool
+catalog_has (catalog_t *self, list_kind_t kind, const char *key)
+{
+    return s_find (self, NULL, kind, key) != NULL;
+}
+
+int
+catalog_kind (const char *name)
+{
+    static const char *const s_names [LISTS] = { "tool", "resource", "template", "prompt" };
+    for (int kind = 0; kind < LISTS; kind++)
+        if (name && streq (name, s_names [kind]))
+            return kind;
+    return -1;
 }
 
 //  --------------------------------------------------------------------------
@@ -398,7 +456,7 @@ s_fail (char *message, size_t size, int code, const char *format, const char *de
 }
 
 static int
-s_resolve_tool (catalog_t *self, json_t *params, tool_call_t *call, catalog_target_t *target,
+s_resolve_tool (catalog_t *self, const catalog_filter_t *filter, json_t *params, tool_call_t *call, catalog_target_t *target,
                 char *message, size_t size)
 {
     json_t *name = json_object_get (params, "name");
@@ -407,7 +465,7 @@ s_resolve_tool (catalog_t *self, json_t *params, tool_call_t *call, catalog_targ
         return s_fail (message, size, JSONRPC_INVALID_PARAMS, "tools/call needs params with a tool name%s", NULL);
     if (arguments && !json_is_object (arguments))
         return s_fail (message, size, JSONRPC_INVALID_PARAMS, "tool arguments must be an object%s", NULL);
-    const tool_def_t *def = catalog_tool (self, json_string_value (name));
+    const tool_def_t *def = (const tool_def_t *) s_find (self, filter, LIST_TOOLS, json_string_value (name));
     if (!def)
         return s_fail (message, size, JSONRPC_INVALID_PARAMS, "unknown tool: %s", json_string_value (name));
     if (!arguments)
@@ -422,7 +480,7 @@ s_resolve_tool (catalog_t *self, json_t *params, tool_call_t *call, catalog_targ
 }
 
 static int
-s_resolve_read (catalog_t *self, json_t *params, tool_call_t *call, catalog_target_t *target,
+s_resolve_read (catalog_t *self, const catalog_filter_t *filter, json_t *params, tool_call_t *call, catalog_target_t *target,
                 char *message, size_t size)
 {
     const char *uri = json_string_value (json_object_get (params, "uri"));
@@ -430,14 +488,14 @@ s_resolve_read (catalog_t *self, json_t *params, tool_call_t *call, catalog_targ
         return s_fail (message, size, JSONRPC_INVALID_PARAMS, "resources/read needs params with a uri%s", NULL);
     call->kind = CALL_READ;
     call->uri = uri;
-    const resource_def_t *resource = (const resource_def_t *) s_find (self, LIST_RESOURCES, uri);
+    const resource_def_t *resource = (const resource_def_t *) s_find (self, filter, LIST_RESOURCES, uri);
     if (resource) {
         call->def = resource;
         target->run = resource->read? resource->read: s_read_static;
         target->is_inline = resource->read? resource->is_inline: true;
         return 0;
     }
-    const template_def_t *template = s_template_for (self, uri);
+    const template_def_t *template = s_template_for (self, filter, uri);
     if (!template)
         return s_fail (message, size, MCP_RESOURCE_NOT_FOUND, "resource not found: %s", uri);
     call->def = template;
@@ -465,7 +523,7 @@ s_prompt_arguments (const prompt_def_t *def, json_t *arguments, char *message, s
 }
 
 static int
-s_resolve_prompt (catalog_t *self, json_t *params, tool_call_t *call, catalog_target_t *target,
+s_resolve_prompt (catalog_t *self, const catalog_filter_t *filter, json_t *params, tool_call_t *call, catalog_target_t *target,
                   char *message, size_t size)
 {
     json_t *name = json_object_get (params, "name");
@@ -474,7 +532,7 @@ s_resolve_prompt (catalog_t *self, json_t *params, tool_call_t *call, catalog_ta
         return s_fail (message, size, JSONRPC_INVALID_PARAMS, "prompts/get needs params with a prompt name%s", NULL);
     if (arguments && !json_is_object (arguments))
         return s_fail (message, size, JSONRPC_INVALID_PARAMS, "prompt arguments must be an object%s", NULL);
-    const prompt_def_t *def = (const prompt_def_t *) s_find (self, LIST_PROMPTS, json_string_value (name));
+    const prompt_def_t *def = (const prompt_def_t *) s_find (self, filter, LIST_PROMPTS, json_string_value (name));
     if (!def)
         return s_fail (message, size, JSONRPC_INVALID_PARAMS, "unknown prompt: %s", json_string_value (name));
     if (!arguments)
@@ -500,7 +558,7 @@ s_prompt_has (const prompt_def_t *def, const char *name)
 }
 
 static int
-s_resolve_complete (catalog_t *self, json_t *params, tool_call_t *call, catalog_target_t *target,
+s_resolve_complete (catalog_t *self, const catalog_filter_t *filter, json_t *params, tool_call_t *call, catalog_target_t *target,
                     char *message, size_t size)
 {
     json_t *ref = json_object_get (params, "ref");
@@ -516,7 +574,7 @@ s_resolve_complete (catalog_t *self, json_t *params, tool_call_t *call, catalog_
     bool is_inline = true;
     if (streq (type, "ref/prompt")) {
         const char *prompt = json_string_value (json_object_get (ref, "name"));
-        const prompt_def_t *def = prompt? (const prompt_def_t *) s_find (self, LIST_PROMPTS, prompt): NULL;
+        const prompt_def_t *def = prompt? (const prompt_def_t *) s_find (self, filter, LIST_PROMPTS, prompt): NULL;
         if (!def)
             return s_fail (message, size, JSONRPC_INVALID_PARAMS, "unknown prompt: %s", prompt);
         if (!s_prompt_has (def, name))
@@ -528,7 +586,7 @@ s_resolve_complete (catalog_t *self, json_t *params, tool_call_t *call, catalog_
     else
     if (streq (type, "ref/resource")) {
         const char *uri = json_string_value (json_object_get (ref, "uri"));
-        const template_def_t *def = uri? (const template_def_t *) s_find (self, LIST_TEMPLATES, uri): NULL;
+        const template_def_t *def = uri? (const template_def_t *) s_find (self, filter, LIST_TEMPLATES, uri): NULL;
         if (!def)
             return s_fail (message, size, JSONRPC_INVALID_PARAMS, "unknown resource template: %s", uri);
         if (!s_template_has (def->uri_template, name))
@@ -549,7 +607,7 @@ s_resolve_complete (catalog_t *self, json_t *params, tool_call_t *call, catalog_
 }
 
 int
-catalog_resolve (catalog_t *self, const char *method, json_t *params,
+catalog_resolve (catalog_t *self, const catalog_filter_t *filter, const char *method, json_t *params,
                  tool_call_t *call, catalog_target_t *target,
                  char *message, size_t size)
 {
@@ -557,13 +615,13 @@ catalog_resolve (catalog_t *self, const char *method, json_t *params,
     if (!json_is_object (params))
         return s_fail (message, size, JSONRPC_INVALID_PARAMS, "%s needs params", method);
     if (streq (method, "tools/call"))
-        return s_resolve_tool (self, params, call, target, message, size);
+        return s_resolve_tool (self, filter, params, call, target, message, size);
     if (streq (method, "resources/read"))
-        return s_resolve_read (self, params, call, target, message, size);
+        return s_resolve_read (self, filter, params, call, target, message, size);
     if (streq (method, "prompts/get"))
-        return s_resolve_prompt (self, params, call, target, message, size);
+        return s_resolve_prompt (self, filter, params, call, target, message, size);
     if (streq (method, "completion/complete"))
-        return s_resolve_complete (self, params, call, target, message, size);
+        return s_resolve_complete (self, filter, params, call, target, message, size);
     return s_fail (message, size, JSONRPC_METHOD_NOT_FOUND, "method not found%s", NULL);
 }
 
@@ -663,7 +721,7 @@ s_run (catalog_t *catalog, const char *method, const char *params_text, char **r
     tool_call_t call = { 0 };
     catalog_target_t target;
     char message [200];
-    *code_p = catalog_resolve (catalog, method, params, &call, &target, message, sizeof (message));
+    *code_p = catalog_resolve (catalog, NULL, method, params, &call, &target, message, sizeof (message));
     *result_p = NULL;
     if (*code_p == 0) {
         target.run (&call);
@@ -739,7 +797,7 @@ catalog_test (bool verbose)
     assert (code == MCP_RESOURCE_NOT_FOUND);
     s_run (catalog, "resources/read", "{\"uri\":\"test://items//data\"}", &result, &code);
     assert (code == MCP_RESOURCE_NOT_FOUND);
-    assert (catalog_has_uri (catalog, "test://items/7/data") && !catalog_has_uri (catalog, "test://nope"));
+    assert (catalog_has_uri (catalog, NULL, "test://items/7/data") && !catalog_has_uri (catalog, NULL, "test://nope"));
     s_run (catalog, "prompts/get", "{\"name\":\"greet\",\"arguments\":{\"topic\":\"x\"}}", &result, &code);
     assert (code == 0 && strstr (result, "\"messages\":[{\"role\":\"user\""));
     free (result);

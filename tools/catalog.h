@@ -14,6 +14,13 @@ typedef struct _catalog_t catalog_t;
 
 typedef enum { LIST_TOOLS, LIST_RESOURCES, LIST_TEMPLATES, LIST_PROMPTS, LISTS } list_kind_t;
 
+//  What a caller does not see: rows for which hidden says true (key is a
+//  tool or prompt name, a resource URI or a URI template)
+typedef struct {
+    bool (*hidden) (void *arg, list_kind_t kind, const char *key);
+    void *arg;
+} catalog_filter_t;
+
 //  What runs a request, found by catalog_resolve
 typedef struct {
     tool_fn *run;
@@ -57,20 +64,46 @@ size_t
 const char *
     catalog_page (catalog_t *self, list_kind_t kind, const char *cursor);
 
+//  The pages of a list without what filter hides (may be NULL): result
+//  texts, *count_p of them (at least one, maybe empty). NULL out of
+//  memory; else free with catalog_pages_destroy.
+char **
+    catalog_pages_new (catalog_t *self, list_kind_t kind, int page_size,
+                       const catalog_filter_t *filter, size_t *count_p);
+
+void
+    catalog_pages_destroy (char ***pages_p, size_t count);
+
+//  The page a cursor names (the first for NULL), or NULL for a cursor
+//  never given out.
+const char *
+    catalog_pages_find (char **pages, size_t count, const char *cursor);
+
 const tool_def_t *
     catalog_tool (catalog_t *self, const char *name);
 
-//  True when uri names a resource or matches a template.
+//  True when uri names a resource or matches a template filter leaves
+//  visible (filter may be NULL).
 bool
-    catalog_has_uri (catalog_t *self, const char *uri);
+    catalog_has_uri (catalog_t *self, const catalog_filter_t *filter, const char *uri);
+
+//  True when the list holds a row of this key.
+bool
+    catalog_has (catalog_t *self, list_kind_t kind, const char *key);
+
+//  The list_kind_t a name says (tool, resource, template, prompt), or -1.
+int
+    catalog_kind (const char *name);
 
 //  Finds what a tools/call, resources/read, prompts/get or
-//  completion/complete names and checks its params: fills call (kind, def,
+//  completion/complete names, among what filter (may be NULL) leaves
+//  visible, and checks its params: fills call (kind, def,
 //  arguments, uri, argument, value; all borrowed from params or
 //  target->owned) and target. Returns 0, or a JSON-RPC error code with
 //  message filled.
 int
-    catalog_resolve (catalog_t *self, const char *method, json_t *params,
+    catalog_resolve (catalog_t *self, const catalog_filter_t *filter,
+                     const char *method, json_t *params,
                      tool_call_t *call, catalog_target_t *target,
                      char *message, size_t size);
 

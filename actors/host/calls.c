@@ -27,6 +27,7 @@
 #include "actors/host/calls.h"
 #include "actors/host/asks.h"
 #include "actors/host/host.h"
+#include "actors/host/lists.h"
 #include "proto/jsonw.h"
 #include "proto/mcp.h"
 #include "runtime/frames.h"
@@ -196,7 +197,7 @@ calls_start (host_t *self, request_t *request, method_t method)
     tool_call_t call = { 0 };
     catalog_target_t target;
     char message [200];
-    int code = catalog_resolve (self->table, methods_name (method), request->params,
+    int code = catalog_resolve (self->table, lists_filter (self), methods_name (method), request->params,
                                 &call, &target, message, sizeof (message));
     if (code)
         host_answer_error (self, request->session, request->peer, request->id, code, message);

@@ -46,6 +46,11 @@ struct _host_t {
     zhashx_t *sessions;         //  session id -> session_t
     size_t max_sessions;        //  this host's share of --max-sessions
     unsigned capabilities;      //  mcp_capability_t bits sessions are offered
+    //  The lists as this host shows them (lists.c)
+    zhashx_t *hidden [LISTS];   //  rows an operator disabled, or NULL
+    char **pages [LISTS];       //  pages without them, or NULL: the catalog's
+    size_t page_counts [LISTS];
+    catalog_filter_t filter;
     batch_t *collecting;        //  while set, answers go into this batch
     bool terminated;
 

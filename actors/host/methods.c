@@ -13,6 +13,7 @@
 #include "actors/host/asks.h"
 #include "actors/host/calls.h"
 #include "actors/host/host.h"
+#include "actors/host/lists.h"
 #include "actors/host/subscriptions.h"
 #include "proto/jsonw.h"
 #include "proto/mcp.h"
@@ -39,42 +40,28 @@ s_ping (host_t *self, request_t *request)
     host_answer_result (self, request->session, request->peer, request->id, "{}");
 }
 
-//  One page of a list; a cursor it did not give out is -32602
-static void
-s_list (host_t *self, request_t *request, list_kind_t kind)
-{
-    json_t *cursor = json_object_get (request->params, "cursor");
-    const char *page = cursor && !json_is_string (cursor)? NULL:
-                       catalog_page (self->table, kind, json_string_value (cursor));
-    if (page)
-        host_answer_result (self, request->session, request->peer, request->id, page);
-    else
-        host_answer_error (self, request->session, request->peer, request->id,
-                           JSONRPC_INVALID_PARAMS, "invalid cursor");
-}
-
 static void
 s_tools_list (host_t *self, request_t *request)
 {
-    s_list (self, request, LIST_TOOLS);
+    lists_answer (self, request, LIST_TOOLS);
 }
 
 static void
 s_resources_list (host_t *self, request_t *request)
 {
-    s_list (self, request, LIST_RESOURCES);
+    lists_answer (self, request, LIST_RESOURCES);
 }
 
 static void
 s_templates_list (host_t *self, request_t *request)
 {
-    s_list (self, request, LIST_TEMPLATES);
+    lists_answer (self, request, LIST_TEMPLATES);
 }
 
 static void
 s_prompts_list (host_t *self, request_t *request)
 {
-    s_list (self, request, LIST_PROMPTS);
+    lists_answer (self, request, LIST_PROMPTS);
 }
 
 //  tools/call, resources/read, prompts/get, completion/complete

@@ -12,6 +12,7 @@
 */
 #include "actors/host/subscriptions.h"
 #include "actors/host/host.h"
+#include "actors/host/lists.h"
 #include "proto/jsonw.h"
 #include "proto/mcp.h"
 
@@ -24,11 +25,11 @@ s_uri (host_t *self, request_t *request)
     if (!uri)
         host_answer_error (self, request->session, request->peer, request->id,
                            JSONRPC_INVALID_PARAMS, "params must name a resource uri");
-    else
-    if (!catalog_has_uri (self->table, uri))
+    bool known = uri && catalog_has_uri (self->table, lists_filter (self), uri);
+    if (uri && !known)
         host_answer_error (self, request->session, request->peer, request->id,
                            MCP_RESOURCE_NOT_FOUND, "resource not found");
-    return uri && catalog_has_uri (self->table, uri)? uri: NULL;
+    return known? uri: NULL;
 }
 
 void

@@ -9,7 +9,7 @@ import time
 import unittest
 
 from httptest import Http, http_port, read_event, start_http_class_server
-from mcpztest import LATEST, ServerTestCase, idkey, init_params, text_of
+from mcpztest import LATEST, ServerTestCase, control, idkey, init_params, text_of
 
 ALL_CAPABILITIES = {"sampling": {}, "elicitation": {}, "roots": {"listChanged": True}}
 
@@ -472,6 +472,87 @@ class AsksOverHttp(ServerTestCase):
         results = [m for m in resumed.messages if m.get("id") == h.next_id]
         self.assertEqual(len(results), 1, resumed)
         self.assertIn("reconnected", text_of(results[0]["result"]))
+
+
+class ListChanges(ServerTestCase):
+    """An operator disables and enables rows (control commands disable and
+    enable): lists, requests and subscriptions follow at once, and every
+    ready session hears list_changed, on both fronts."""
+
+    def setUp(self):
+        port = http_port()
+        self.server = self.start_server("--http", "127.0.0.1:%d" % port, "--conformance-fixtures")
+        self.server.http_port = port
+        self.zmq = ZmqFront(self, self.server)
+        self.zmq.c.listen(self.zmq.sid)
+        self.http = HttpFront(self, self.server)
+        stream = Http(port)
+        self.addCleanup(stream.close)
+        stream.sid, stream.version = self.http.sid, LATEST
+        stream.conn.request("GET", "/mcp", headers=stream.headers(accept="text/event-stream"))
+        self.stream = stream.conn.getresponse()
+        self.assertEqual(self.stream.status, 200)
+        read_event(self.stream, time.monotonic() + 5)   # its anchor
+
+    def operator(self, command, **target):
+        request = {"command": command}
+        request.update(target)
+        return control(self.server.control_ep, request)
+
+    def heard(self, notice):
+        m = self.zmq.c.expect(lambda m: m.method == notice, what=notice)
+        self.assertEqual(m.sid, self.zmq.sid)
+        _, data = read_event(self.stream, time.monotonic() + 5)
+        self.assertEqual(json.loads(data)["method"], notice)
+
+    def names(self, session, method, key, field="name"):
+        return [item[field] for item in session.rpc(method, {})["result"][key]]
+
+    def test_disable_and_enable_a_tool(self):
+        reply = self.operator("disable", tool="echo")
+        self.assertEqual(reply, {"ok": True, "kind": "tool", "name": "echo", "enabled": False, "changed": True})
+        self.heard("notifications/tools/list_changed")
+        for session in (self.zmq, self.http):
+            self.assertNotIn("echo", self.names(session, "tools/list", "tools"))
+            answer = session.rpc("tools/call", {"name": "echo", "arguments": {"text": "x"}})
+            self.assertEqual(answer["error"]["code"], -32602, answer)
+        #  Disabling again changes nothing and tells nobody
+        self.assertIs(self.operator("disable", tool="echo")["changed"], False)
+        self.zmq.c.expect_silence(0.3)
+        self.assertIs(self.operator("enable", tool="echo")["changed"], True)
+        self.heard("notifications/tools/list_changed")
+        for session in (self.zmq, self.http):
+            self.assertIn("echo", self.names(session, "tools/list", "tools"))
+            self.assertEqual(text_of(session.rpc("tools/call", {"name": "echo",
+                                                                "arguments": {"text": "x"}})["result"]), "x")
+
+    def test_disable_resources_templates_and_prompts(self):
+        self.operator("disable", resource="test://static-text")
+        self.heard("notifications/resources/list_changed")
+        self.operator("disable", template="test://template/{id}/data")
+        self.heard("notifications/resources/list_changed")
+        self.operator("disable", prompt="test_simple_prompt")
+        self.heard("notifications/prompts/list_changed")
+        for session in (self.zmq, self.http):
+            self.assertNotIn("test://static-text", self.names(session, "resources/list", "resources", "uri"))
+            self.assertEqual(self.names(session, "resources/templates/list", "resourceTemplates"), [])
+            self.assertNotIn("test_simple_prompt", self.names(session, "prompts/list", "prompts"))
+            for method, params, code in (("resources/read", {"uri": "test://static-text"}, -32002),
+                                         ("resources/read", {"uri": "test://template/1/data"}, -32002),
+                                         ("resources/subscribe", {"uri": "test://static-text"}, -32002),
+                                         ("prompts/get", {"name": "test_simple_prompt"}, -32602)):
+                self.assertEqual(session.rpc(method, params)["error"]["code"], code, (method, params))
+            self.assertIn("contents", session.rpc("resources/read", {"uri": "test://static-binary"})["result"])
+
+    def test_operator_errors(self):
+        for request in ({"tool": "nope"}, {"prompt": "echo"}, {"resource": "test://nothing"},
+                        {"template": "test://static-text"}):
+            reply = self.operator("disable", **request)
+            self.assertIs(reply["ok"], False, reply)
+            self.assertIn("no such", reply["error"])
+        for request in ({}, {"tool": ""}, {"tool": 1}, {"tool": "echo", "prompt": "x"}):
+            self.assertIs(self.operator("enable", **request)["ok"], False, request)
+        self.zmq.c.expect_silence(0.3)
 
 
 class WithoutFixtures(ServerTestCase):
