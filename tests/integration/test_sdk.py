@@ -18,6 +18,7 @@ from mcpztest import REPO, ServerTestCase, control, tcp_endpoint
 
 NPM = os.environ.get("MCPZ_NPM") or os.path.join(REPO, "build", "npm")
 CLIENT = os.path.join(REPO, "tests", "interop", "sdk_client.mjs")
+SURFACE = os.path.join(REPO, "tests", "interop", "sdk_surface.mjs")
 
 
 class Sdk(ServerTestCase):
@@ -27,6 +28,7 @@ class Sdk(ServerTestCase):
             self.fail("the MCP SDK is not installed in %s: run scripts/npm-deps" % NPM)
         # ESM resolves packages from the script's own directory
         shutil.copy(CLIENT, NPM)
+        shutil.copy(SURFACE, NPM)
 
     def start(self, port, endpoint, db):
         server = self.start_server("--http", str(port), "--store", "sqlite:" + db,
@@ -94,6 +96,32 @@ class Sdk(ServerTestCase):
         self.assertIsNone(step("deleted")["sessionId"])
         self.assertEqual(step("after-delete")["status"], 404)
         self.assertEqual(node.wait(10), 0, node.stderr.read())
+
+    def test_sdk_client_on_the_whole_surface(self):
+        """Issue 11: the SDK client's handlers answer sampling, elicitation
+        and roots; a subscription hears its update; prompts, completion,
+        resources and templates."""
+        port = http_port()
+        self.start_server("--http", str(port), "--conformance-fixtures")
+        run = subprocess.run(["node", os.path.join(NPM, "sdk_surface.mjs"), "http://127.0.0.1:%d/mcp" % port],
+                             capture_output=True, text=True, timeout=60, cwd=NPM)
+        self.assertEqual(run.returncode, 0, run.stderr[-3000:])
+        steps = {record["step"]: record for record in map(json.loads, run.stdout.splitlines())}
+        capabilities = steps["initialize"]["capabilities"]
+        self.assertEqual(capabilities["resources"], {"subscribe": True, "listChanged": True})
+        self.assertIn("completions", capabilities)
+        self.assertIn("sampled: hello", steps["sampling"]["text"])
+        self.assertEqual(steps["elicitation"]["asked"], ["who are you?"])
+        self.assertIn("ann@example.com", steps["elicitation"]["text"])
+        self.assertEqual(steps["roots"]["roots"], [{"uri": "file:///second", "name": "second"}])
+        self.assertEqual(steps["subscription"]["updates"], ["test://watched-resource"])
+        self.assertEqual(len(steps["prompts"]["names"]), 4)
+        self.assertEqual(steps["prompts"]["text"], "Prompt with arguments: arg1='a', arg2='b'")
+        self.assertEqual(steps["completion"]["values"], ["paris", "park", "party"])
+        self.assertEqual(sorted(steps["resources"]["uris"]),
+                         ["test://static-binary", "test://static-text", "test://watched-resource"])
+        self.assertEqual(steps["resources"]["templates"], ["test://template/{id}/data"])
+        self.assertEqual(json.loads(steps["resources"]["text"])["id"], "42")
 
     def http_figures(self, server):
         return control(server.control_ep, {"command": "stats"})["supervisor"]["http"]
