@@ -34,6 +34,9 @@ static const command_t s_commands [] = {
     { "drain", "", "Stops taking new sessions; open ones are still served." },
     { "shutdown", "", "Drains, waits for calls in flight (up to --drain-timeout), exits 0." },
     { "config", "", "Shows every effective setting and where it came from (flag, env,\nfile, default)." },
+    { "disable", "tool|resource|template|prompt NAME", "Takes a tool, resource (by URI), resource template (by URI template)\n"
+      "or prompt out of every session's lists and requests; sessions hear\nlist_changed." },
+    { "enable", "tool|resource|template|prompt NAME", "Puts back what disable took out; sessions hear list_changed." },
     { "call", "[--endpoint EP] TOOL [key=value...]", "Opens an MCP session, calls TOOL, prints its text and closes the\n"
       "session. A value that parses as JSON is sent as JSON, else as a string.\n"
       "Exit 1 when the result is a tool error." },
@@ -239,6 +242,12 @@ s_print_reply (const char *command, json_t *reply)
     if (streq (command, "shutdown"))
         printf ("shutting down after a drain\n");
     else
+    if (streq (command, "disable") || streq (command, "enable"))
+        printf ("%s %s %s%s\n", json_string_value (json_object_get (reply, "kind")),
+                json_string_value (json_object_get (reply, "name")),
+                json_is_true (json_object_get (reply, "enabled"))? "enabled": "disabled",
+                json_is_true (json_object_get (reply, "changed"))? "": " already");
+    else
         s_print_fields (reply, 0);
 }
 
@@ -256,6 +265,14 @@ s_control (options_t *options, int argc, char *argv [])
             return 2;
         }
         json_object_set_new (request, "id", json_string (argv [1]));
+    }
+    if (streq (command, "disable") || streq (command, "enable")) {
+        if (argc < 3) {
+            fprintf (stderr, "mcpzctl: %s needs tool, resource, template or prompt, then a name\n", command);
+            json_decref (request);
+            return 2;
+        }
+        json_object_set_new (request, argv [1], json_string (argv [2]));
     }
     if (streq (command, "sessions")) {
         if (argc > 1)
