@@ -455,21 +455,38 @@ s_fail (char *message, size_t size, int code, const char *format, const char *de
     return code;
 }
 
+//  What tools/call and prompts/get share: a name among the visible rows of
+//  the list, and arguments that are an object (an empty one when absent)
 static int
-s_resolve_tool (catalog_t *self, const catalog_filter_t *filter, json_t *params, tool_call_t *call, catalog_target_t *target,
-                char *message, size_t size)
+s_named (catalog_t *self, const catalog_filter_t *filter, list_kind_t kind, json_t *params,
+         catalog_target_t *target, const void **def_p, json_t **arguments_p,
+         char *message, size_t size)
 {
+    const char *what = kind == LIST_TOOLS? "tool": "prompt";
     json_t *name = json_object_get (params, "name");
     json_t *arguments = json_object_get (params, "arguments");
     if (!json_is_string (name))
-        return s_fail (message, size, JSONRPC_INVALID_PARAMS, "tools/call needs params with a tool name%s", NULL);
+        return s_fail (message, size, JSONRPC_INVALID_PARAMS, "params need the %s's name", what);
     if (arguments && !json_is_object (arguments))
-        return s_fail (message, size, JSONRPC_INVALID_PARAMS, "tool arguments must be an object%s", NULL);
-    const tool_def_t *def = (const tool_def_t *) s_find (self, filter, LIST_TOOLS, json_string_value (name));
-    if (!def)
-        return s_fail (message, size, JSONRPC_INVALID_PARAMS, "unknown tool: %s", json_string_value (name));
-    if (!arguments)
-        arguments = target->owned = json_object ();
+        return s_fail (message, size, JSONRPC_INVALID_PARAMS, "%s arguments must be an object", what);
+    *def_p = s_find (self, filter, kind, json_string_value (name));
+    if (!*def_p)
+        return s_fail (message, size, JSONRPC_INVALID_PARAMS,
+                       kind == LIST_TOOLS? "unknown tool: %s": "unknown prompt: %s", json_string_value (name));
+    *arguments_p = arguments? arguments: (target->owned = json_object ());
+    return 0;
+}
+
+static int
+s_resolve_tool (catalog_t *self, const catalog_filter_t *filter, json_t *params,
+                tool_call_t *call, catalog_target_t *target, char *message, size_t size)
+{
+    const void *found;
+    json_t *arguments;
+    int code = s_named (self, filter, LIST_TOOLS, params, target, &found, &arguments, message, size);
+    if (code)
+        return code;
+    const tool_def_t *def = (const tool_def_t *) found;
     call->kind = CALL_TOOL;
     call->def = def;
     call->arguments = arguments;
@@ -480,8 +497,8 @@ s_resolve_tool (catalog_t *self, const catalog_filter_t *filter, json_t *params,
 }
 
 static int
-s_resolve_read (catalog_t *self, const catalog_filter_t *filter, json_t *params, tool_call_t *call, catalog_target_t *target,
-                char *message, size_t size)
+s_resolve_read (catalog_t *self, const catalog_filter_t *filter, json_t *params,
+                tool_call_t *call, catalog_target_t *target, char *message, size_t size)
 {
     const char *uri = json_string_value (json_object_get (params, "uri"));
     if (!uri)
@@ -523,21 +540,16 @@ s_prompt_arguments (const prompt_def_t *def, json_t *arguments, char *message, s
 }
 
 static int
-s_resolve_prompt (catalog_t *self, const catalog_filter_t *filter, json_t *params, tool_call_t *call, catalog_target_t *target,
-                  char *message, size_t size)
+s_resolve_prompt (catalog_t *self, const catalog_filter_t *filter, json_t *params,
+                  tool_call_t *call, catalog_target_t *target, char *message, size_t size)
 {
-    json_t *name = json_object_get (params, "name");
-    json_t *arguments = json_object_get (params, "arguments");
-    if (!json_is_string (name))
-        return s_fail (message, size, JSONRPC_INVALID_PARAMS, "prompts/get needs params with a prompt name%s", NULL);
-    if (arguments && !json_is_object (arguments))
-        return s_fail (message, size, JSONRPC_INVALID_PARAMS, "prompt arguments must be an object%s", NULL);
-    const prompt_def_t *def = (const prompt_def_t *) s_find (self, filter, LIST_PROMPTS, json_string_value (name));
-    if (!def)
-        return s_fail (message, size, JSONRPC_INVALID_PARAMS, "unknown prompt: %s", json_string_value (name));
-    if (!arguments)
-        arguments = target->owned = json_object ();
-    int code = s_prompt_arguments (def, arguments, message, size);
+    const void *found;
+    json_t *arguments;
+    int code = s_named (self, filter, LIST_PROMPTS, params, target, &found, &arguments, message, size);
+    if (code)
+        return code;
+    const prompt_def_t *def = (const prompt_def_t *) found;
+    code = s_prompt_arguments (def, arguments, message, size);
     if (code)
         return code;
     call->kind = CALL_PROMPT;
@@ -558,8 +570,8 @@ s_prompt_has (const prompt_def_t *def, const char *name)
 }
 
 static int
-s_resolve_complete (catalog_t *self, const catalog_filter_t *filter, json_t *params, tool_call_t *call, catalog_target_t *target,
-                    char *message, size_t size)
+s_resolve_complete (catalog_t *self, const catalog_filter_t *filter, json_t *params,
+                    tool_call_t *call, catalog_target_t *target, char *message, size_t size)
 {
     json_t *ref = json_object_get (params, "ref");
     const char *type = json_string_value (json_object_get (ref, "type"));
@@ -607,8 +619,8 @@ s_resolve_complete (catalog_t *self, const catalog_filter_t *filter, json_t *par
 }
 
 int
-catalog_resolve (catalog_t *self, const catalog_filter_t *filter, const char *method, json_t *params,
-                 tool_call_t *call, catalog_target_t *target,
+catalog_resolve (catalog_t *self, const catalog_filter_t *filter, const char *method,
+                 json_t *params, tool_call_t *call, catalog_target_t *target,
                  char *message, size_t size)
 {
     memset (target, 0, sizeof (*target));

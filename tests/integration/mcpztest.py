@@ -47,7 +47,7 @@ PYTHON = sys.executable or "/usr/bin/python3"
 SIGNATURE = b"MCPZ/1"
 VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
 LATEST = "2025-11-25"
-DEMO_TOOLS = ("echo", "add", "sleep", "progress", "fail")
+DEMO_TOOLS = ("echo", "add", "sleep", "progress", "fail", "roots", "touch")
 
 #  Default bound for one answer. Generous: the machine has two cores and
 #  the suite may run next to a build.

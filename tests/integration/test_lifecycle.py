@@ -24,7 +24,7 @@ class Lifecycle(ServerTestCase):
         self.assertEqual(result.get("protocolVersion"), expect_version, repr(m))
         caps = result.get("capabilities")
         self.assertIsInstance(caps, dict, repr(m))
-        self.assertEqual(caps.get("tools"), {}, repr(m))
+        self.assertEqual(caps.get("tools"), {"listChanged": True}, repr(m))
         self.assertEqual(caps.get("logging"), {}, repr(m))
         info = result.get("serverInfo")
         self.assertIsInstance(info, dict, repr(m))
