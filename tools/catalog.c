@@ -763,7 +763,7 @@ catalog_test (bool verbose)
     static const template_def_t items = {
         .uri_template = "test://items/{id}/data", .name = "items", .read = s_template_read, .is_inline = true
     };
-    static const prompt_argument_t arguments [] = { { "topic", "what about", true }, { NULL } };
+    static const prompt_argument_t arguments [] = { { "topic", "what about", true }, { .name = NULL } };
     static const prompt_def_t prompt = {
         .name = "greet", .description = "says hi", .arguments = arguments, .get = s_prompt_get, .is_inline = true
     };

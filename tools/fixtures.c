@@ -340,11 +340,11 @@ s_complete_argument (tool_call_t *call)
 }
 
 static const prompt_argument_t s_two_arguments [] = {
-    { "arg1", "First test argument", true }, { "arg2", "Second test argument", true }, { NULL }
+    { "arg1", "First test argument", true }, { "arg2", "Second test argument", true }, { .name = NULL }
 };
 
 static const prompt_argument_t s_resource_argument [] = {
-    { "resourceUri", "URI of the resource to embed", true }, { NULL }
+    { "resourceUri", "URI of the resource to embed", true }, { .name = NULL }
 };
 
 static const prompt_def_t s_prompts [] = {
