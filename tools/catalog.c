@@ -752,7 +752,9 @@ catalog_test (bool verbose)
     static const tool_def_t twice = {
         .name = "twice", .description = "doubles", .input_schema = "{\"type\":\"object\"}",
         .is_inline = true, .call = s_twice, .title = "Twice", .read_only = HINT_TRUE,
-        .destructive = HINT_FALSE, .output_schema = "{\"type\":\"object\"}"
+        .destructive = HINT_FALSE, .output_schema = "{\"type\":\"object\"}",
+        .icons = "[{\"src\":\"https://example.com/i.png\",\"mimeType\":\"image/png\"}]",
+        .meta = "{\"example.com/owner\":\"ops\"}"
     };
     static const tool_def_t thrice = {
         .name = "thrice", .description = "triples", .input_schema = "{}", .call = s_twice
@@ -785,6 +787,8 @@ catalog_test (bool verbose)
     assert (strstr (page, "\"name\":\"twice\"") && strstr (page, "\"nextCursor\":\"mcpz-page-1\""));
     assert (strstr (page, "\"annotations\":{\"readOnlyHint\":true,\"destructiveHint\":false}"));
     assert (strstr (page, "\"title\":\"Twice\"") && strstr (page, "\"outputSchema\""));
+    assert (strstr (page, "\"icons\":[{\"src\":\"https://example.com/i.png\",\"mimeType\":\"image/png\"}]"));
+    assert (strstr (page, "\"_meta\":{\"example.com/owner\":\"ops\"}"));
     page = catalog_page (catalog, LIST_TOOLS, "mcpz-page-1");
     assert (strstr (page, "thrice") && !strstr (page, "nextCursor") && !strstr (page, "annotations"));
     assert (!catalog_page (catalog, LIST_TOOLS, "mcpz-page-2"));
