@@ -100,7 +100,8 @@ struct _tool_call_t {
     const char *uri;                //  resources/read: the URI asked for
     const char *argument;           //  completion: the argument's name
     const char *value;              //  completion: what the user typed so far
-    //  Runner hooks; an inline runner has no wait, ask or detach
+    //  Runner hooks; an inline runner has no wait or ask, and detach does
+    //  nothing there (inline code answers before any stream could end)
     void (*progress) (tool_call_t *self, double progress, double total,
                       const char *message);
     bool (*wait) (tool_call_t *self, int ms);

@@ -93,6 +93,17 @@ s_relay_log (host_t *self, session_t *session, zmq_msg_t *peer,
     host_send (self, "MSG", peer, session->id, session, body, size);
 }
 
+//  News for every host (the supervisor sends it to each, this one too)
+static void
+s_publish (host_t *self, const char *kind, const void *body, size_t size)
+{
+    frames_send_text (self->raw, kind, ZMQ_SNDMORE);
+    frames_send_text (self->raw, "", ZMQ_SNDMORE);
+    frames_send_text (self->raw, "", ZMQ_SNDMORE);
+    frames_send_text (self->raw, "", ZMQ_SNDMORE);
+    frames_send_copy (self->raw, body, size, 0);
+}
+
 //  Inline code logs straight to its caller
 typedef struct {
     host_t *host;
@@ -110,11 +121,21 @@ s_inline_log (tool_call_t *call, const char *level, const char *logger, const ch
     free (params);
 }
 
+//  Inline code may announce a resource change; it has no stream to detach
+static void
+s_inline_notify (tool_call_t *call, const char *what, const char *detail)
+{
+    inline_t *context = (inline_t *) call->runner;
+    if (streq (what, "UPDATED"))
+        s_publish (context->host, what, detail, strlen (detail));
+}
+
 static void
 s_run_inline (host_t *self, request_t *request, tool_call_t *call, catalog_target_t *target)
 {
     inline_t context = { self, request };
     call->log = s_inline_log;
+    call->notify = s_inline_notify;
     call->runner = &context;
     target->run (call);
     catalog_check_output (call);
@@ -404,17 +425,6 @@ s_detach (host_t *self, call_t *call)
     host_end (self, &call->peer, session->id);
 }
 
-//  News for every host (the supervisor sends it to each, this one too)
-static void
-s_publish (host_t *self, const char *kind, zmq_msg_t *body)
-{
-    frames_send_text (self->raw, kind, ZMQ_SNDMORE);
-    frames_send_text (self->raw, "", ZMQ_SNDMORE);
-    frames_send_text (self->raw, "", ZMQ_SNDMORE);
-    frames_send_text (self->raw, "", ZMQ_SNDMORE);
-    frames_send_copy (self->raw, zmq_msg_data (body), zmq_msg_size (body), 0);
-}
-
 void
 calls_handle_pool (host_t *self, zmq_msg_t *frames, int count)
 {
@@ -439,7 +449,7 @@ calls_handle_pool (host_t *self, zmq_msg_t *frames, int count)
         s_detach (self, call);
     else
     if (frames_is (&frames [0], "UPDATED") && count == 3)
-        s_publish (self, "UPDATED", &frames [2]);
+        s_publish (self, "UPDATED", zmq_msg_data (&frames [2]), zmq_msg_size (&frames [2]));
     else
     if (frames_is (&frames [0], "DONE") && count == 5)
         s_done (self, call, frames);
