@@ -18,8 +18,8 @@
     uri; STATS tag
     Takes, from the control actor's pipe: FIGURES tag (answers FIGURES tag,
     JSON), CATALOG tag, change (an operator's disable or enable: answers
-    CATALOG tag, JSON, and sends CATALOG "", "", change to every host),
-    DRAIN, SHUTDOWN.
+    CATALOG tag, JSON, and sends CATALOG "", "", the whole disabled set to
+    every host, never waiting on one), DRAIN, SHUTDOWN.
     Takes, on its own pipe: SHUTDOWN (drain, then stop), $TERM.
     Sends on its pipe: SHUTDOWN once a shutdown has drained.
 
@@ -35,6 +35,7 @@
 #include "actors/http/edge.h"
 #include "actors/session_host.h"
 #include "actors/tool_pool.h"
+#include "proto/jsonw.h"
 #include "proto/mcpz.h"
 #include "runtime/actor.h"
 #include "runtime/frames.h"
@@ -48,6 +49,7 @@
 #define RETRY_DRAIN_MS    1000      //  retry_after_ms while draining
 #define BATCH             256       //  messages handled per socket per pass
 #define DRAIN_POLL_MS     100       //  how often a shutdown checks the hosts
+#define CATALOG_RETRY_MS  10        //  how soon a busy host is offered the disabled set again
 
 //  ERR statuses the edge counts apart
 static const int s_statuses [] = { 400, 404, 413, 503 };
@@ -58,6 +60,8 @@ typedef struct {
     const config_t *config;
     catalog_t *table;
     zhashx_t *hidden [LISTS];   //  rows an operator disabled, by list
+    bool *catalog_stale;        //  per host: has not got the set as it is
+    int catalog_pending;        //  hosts still to get it
     zsock_t *router;            //  clients
     void *router_raw;
     zactor_t *pool;             //  the tool pool
@@ -106,8 +110,10 @@ s_to_client (supervisor_t *self, zmq_msg_t *frames)
         http_edge_deliver (self->http, frames);
         return;
     }
-    if (frames_is (&frames [0], "END"))
-        return;                 //  MCPZ/1 has no word for it
+    //  MCPZ/1 has no word for an END, nor for a priming event (an event id
+    //  with no message: an HTTP stream's place to resume from)
+    if (frames_is (&frames [0], "END") || (zmq_msg_size (&frames [4]) == 0 && frames_is (&frames [0], "MSG")))
+        return;
     if (zmq_msg_send (&frames [1], self->router_raw, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
         self->undeliverable++;
         return;
@@ -372,16 +378,15 @@ s_host_figures (supervisor_t *self, zmq_msg_t *body)
 //  --------------------------------------------------------------------------
 //  Hosts and actors
 
-//  Sends command, "", "", body to every host. News (a resource changed)
-//  that a host is too busy to take now is missed: not worth stalling the
-//  supervisor for. A change of what sessions see (must) waits for room:
-//  hosts always drain, and every host must hold the same lists.
+//  News a host has for every host (a resource changed): sent on to each,
+//  itself too, as UPDATED, "", "", uri. A host too busy to take it now
+//  misses it: news is not worth stalling the supervisor for.
 static void
-s_broadcast (supervisor_t *self, const char *command, const void *body, size_t size, bool must)
+s_broadcast (supervisor_t *self, const void *body, size_t size)
 {
     for (int index = 0; index < self->host_count; index++) {
         void *socket = self->host_raw [index];
-        if (zmq_send (socket, command, strlen (command), ZMQ_SNDMORE | (must? 0: ZMQ_DONTWAIT)) == -1) {
+        if (zmq_send (socket, "UPDATED", 7, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
             self->undeliverable++;
             continue;
         }
@@ -389,6 +394,40 @@ s_broadcast (supervisor_t *self, const char *command, const void *body, size_t s
         zmq_send (socket, "", 0, ZMQ_SNDMORE);
         zmq_send (socket, body, size, 0);
     }
+}
+
+//  The whole disabled set, {"tool": [names], "resource": [...], ...}, to
+//  every host that has not got it as it is now. Never waits: a host that
+//  is busy sending to the supervisor must never find it waiting on it in
+//  turn; a host with a full queue gets the set on a later pass.
+static void
+s_catalog_flush (supervisor_t *self)
+{
+    json_t *set = json_object ();
+    for (int kind = 0; kind < LISTS; kind++) {
+        json_t *names = json_array ();
+        for (void *item = zhashx_first (self->hidden [kind]); item; item = zhashx_next (self->hidden [kind]))
+            json_array_append_new (names, json_string ((const char *) zhashx_cursor (self->hidden [kind])));
+        json_object_set_new (set, catalog_kind_name ((list_kind_t) kind), names);
+    }
+    char *body = json_dumps (set, JSON_COMPACT);
+    json_decref (set);
+    self->catalog_pending = 0;
+    for (int index = 0; index < self->host_count; index++) {
+        if (!self->catalog_stale [index])
+            continue;
+        void *socket = self->host_raw [index];
+        if (body && zmq_send (socket, "CATALOG", 7, ZMQ_SNDMORE | ZMQ_DONTWAIT) == 7) {
+            //  Later parts of a multipart message never hit the HWM
+            zmq_send (socket, "", 0, ZMQ_SNDMORE);
+            zmq_send (socket, "", 0, ZMQ_SNDMORE);
+            zmq_send (socket, body, strlen (body), 0);
+            self->catalog_stale [index] = false;
+        }
+        else
+            self->catalog_pending++;
+    }
+    free (body);
 }
 
 //  An operator's disable or enable (control actor): checked against the
@@ -404,7 +443,9 @@ s_catalog (supervisor_t *self, const char *tag, zmq_msg_t *body)
     json_t *outcome;
     if (!action || !name || kind < 0 || !catalog_has (self->table, (list_kind_t) kind, name)) {
         char error [160];
-        snprintf (error, sizeof (error), "no such %s: %.100s", kind_name? kind_name: "row", name? name: "");
+        //  Cut on a character boundary: a cut one is not a JSON string
+        int shown = name? (int) jsonw_utf8_prefix (name, strlen (name), 100): 0;
+        snprintf (error, sizeof (error), "no such %s: %.*s", kind_name? kind_name: "row", shown, name? name: "");
         outcome = json_pack ("{s:s}", "error", error);
     }
     else {
@@ -417,7 +458,9 @@ s_catalog (supervisor_t *self, const char *tag, zmq_msg_t *body)
             zhashx_delete (self->hidden [kind], name);
         if (disable != hidden) {
             log_info (s_name, "%s %s %sd by an operator", kind_name, name, action);
-            s_broadcast (self, "CATALOG", zmq_msg_data (body), zmq_msg_size (body), true);
+            for (int index = 0; index < self->host_count; index++)
+                self->catalog_stale [index] = true;
+            s_catalog_flush (self);
         }
         outcome = json_pack ("{s:b}", "changed", disable != hidden);
     }
@@ -436,7 +479,7 @@ s_handle_host (supervisor_t *self, int host)
     if (frames_recv (self->host_raw [host], frames, 5, &count, ZMQ_DONTWAIT))
         return false;
     if (count == 5 && frames_is (&frames [0], "UPDATED"))
-        s_broadcast (self, "UPDATED", zmq_msg_data (&frames [4]), zmq_msg_size (&frames [4]), false);
+        s_broadcast (self, zmq_msg_data (&frames [4]), zmq_msg_size (&frames [4]));
     else
     if (count == 5)
         s_to_client (self, frames);
@@ -579,7 +622,8 @@ s_start_actors (supervisor_t *self, char *error, size_t error_size)
     zsys_set_rcvhwm (half);
     self->hosts = (zactor_t **) calloc ((size_t) self->host_count, sizeof (zactor_t *));
     self->host_raw = (void **) calloc ((size_t) self->host_count, sizeof (void *));
-    int rc = self->hosts && self->host_raw? 0: -1;
+    self->catalog_stale = (bool *) calloc ((size_t) self->host_count, sizeof (bool));
+    int rc = self->hosts && self->host_raw && self->catalog_stale? 0: -1;
     for (int index = 0; rc == 0 && index < self->host_count; index++) {
         session_host_args_t args = { config, self->table, index, self->host_count, endpoint,
                                      cleanup_endpoint, control_endpoint, self->db_endpoints,
@@ -615,6 +659,7 @@ s_stop (supervisor_t *self)
     ids_destroy (&self->ids);
     for (int kind = 0; kind < LISTS; kind++)
         zhashx_destroy (&self->hidden [kind]);
+    free (self->catalog_stale);
 }
 
 static int
@@ -702,6 +747,11 @@ s_loop (supervisor_t *self)
         long http = self->http? http_edge_timeout (self->http): -1;
         if (http >= 0 && (timeout < 0 || http < timeout))
             timeout = http;
+        if (self->catalog_pending) {
+            s_catalog_flush (self);
+            if (self->catalog_pending && (timeout < 0 || timeout > CATALOG_RETRY_MS))
+                timeout = CATALOG_RETRY_MS;
+        }
         if (zmq_poll (items, count, timeout) == -1) {
             if (errno == EINTR)
                 continue;

@@ -9,7 +9,7 @@
     --tool-queue), and which call each worker runs.
 
     Takes, on its ROUTER from session hosts (DEALER):
-      CALL   call-id, method, params JSON, trace ("session/request"
+      CALL   call-id, method, params JSON, timeout ms, trace ("session/request"
              for the debug log of the request's phases)
       CANCEL call-id          drop it if queued, else tell its worker
       TELL   call-id, JSON    for the worker running it (an ASK's answer)
@@ -33,7 +33,7 @@
 //  Messages that may wait on the pool's socket in each direction per host.
 //  Hosts send without waiting and turn a full queue into a 503.
 #define POOL_HWM 100000
-#define CALL_FRAMES 6           //  host, CALL, call-id, name, arguments, trace
+#define CALL_FRAMES 7           //  host, CALL, call-id, method, params, timeout, trace
 
 typedef struct {
     zmq_msg_t frames [CALL_FRAMES];
@@ -78,8 +78,8 @@ s_idle_slot (pool_t *self)
     return NULL;
 }
 
-//  Gives a call (frames host, CALL, call-id, name, arguments) to a worker;
-//  the frames are moved out.
+//  Gives a call (frames host, CALL, call-id, method, params, timeout) to a
+//  worker; the frames are moved out.
 static void
 s_dispatch (pool_t *self, slot_t *slot, zmq_msg_t *frames)
 {
@@ -87,7 +87,7 @@ s_dispatch (pool_t *self, slot_t *slot, zmq_msg_t *frames)
     zmq_msg_copy (&slot->host, &frames [0]);
     zmq_msg_copy (&slot->call_id, &frames [2]);
     slot->started = zclock_usecs ();
-    if (!frames_text (&frames [5], slot->trace, sizeof (slot->trace)))
+    if (!frames_text (&frames [6], slot->trace, sizeof (slot->trace)))
         strcpy (slot->trace, "?");
     log_debug ("tools", "request %s dispatched to worker %d", slot->trace,
                (int) (slot - self->slots));
@@ -95,7 +95,8 @@ s_dispatch (pool_t *self, slot_t *slot, zmq_msg_t *frames)
     zmq_msg_send (&frames [0], slot->raw, ZMQ_SNDMORE);     //  host
     zmq_msg_send (&frames [2], slot->raw, ZMQ_SNDMORE);
     zmq_msg_send (&frames [3], slot->raw, ZMQ_SNDMORE);
-    zmq_msg_send (&frames [4], slot->raw, 0);
+    zmq_msg_send (&frames [4], slot->raw, ZMQ_SNDMORE);
+    zmq_msg_send (&frames [5], slot->raw, 0);
     self->calls++;
 }
 
@@ -174,8 +175,9 @@ static void
 s_handle_tell (pool_t *self, zmq_msg_t *frames)
 {
     slot_t *slot = s_running (self, &frames [0], &frames [2]);
-    if (slot) {
-        zmq_msg_send (&frames [1], slot->raw, ZMQ_SNDMORE);
+    //  Never wait on a worker busy in its own code: a host asks a call
+    //  one thing at a time, so a full pipe means a worker that stopped reading
+    if (slot && zmq_msg_send (&frames [1], slot->raw, ZMQ_SNDMORE | ZMQ_DONTWAIT) != -1) {
         zmq_msg_send (&frames [2], slot->raw, ZMQ_SNDMORE);
         zmq_msg_send (&frames [3], slot->raw, 0);
     }

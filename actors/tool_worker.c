@@ -6,7 +6,7 @@
     not.
 
     Takes, on its pipe from the tool pool:
-      CALL   host, call-id, method, params JSON
+      CALL   host, call-id, method, params JSON, timeout ms
       CANCEL call-id            stop the running call if it is this one
       TELL   call-id, JSON      the answer to its ASK, or {"changed":"roots"}
       $TERM                     stop; a running call is cancelled first
@@ -34,6 +34,7 @@ typedef struct {
     bool cancelled;             //  the running call was cancelled
     bool terminated;            //  $TERM arrived
     tool_call_t *call;          //  the running call
+    int64_t deadline;           //  the call's (mono ms): past it nobody reads an answer
     json_t *answer;             //  TELL with the answer to its ASK
 } worker_t;
 
@@ -69,16 +70,20 @@ s_handle_control (worker_t *self, zmq_msg_t *frames, int count)
     }
 }
 
-//  Takes pipe messages until ms pass (-1: no limit), the call is
-//  cancelled, or the answer to its ASK is in. Returns false on cancel.
+//  Takes pipe messages until ms pass (-1: until the call's deadline), the
+//  call is cancelled, or the answer to its ASK is in. Returns false on
+//  cancel, and when the call's deadline passed while it waited for an
+//  answer: the host may not have been able to tell it (its CANCEL is
+//  dropped when the pool's queue is full), and a worker must never wait
+//  for nobody.
 static bool
 s_listen (worker_t *self, int ms)
 {
-    int64_t deadline = ms < 0? INT64_MAX: zclock_mono () + ms;
+    int64_t deadline = ms < 0? self->deadline: zclock_mono () + ms;
     while (!self->cancelled && !(ms < 0 && self->answer)) {
-        int64_t left = ms < 0? -1: deadline - zclock_mono ();
-        if (ms >= 0 && left <= 0)
-            return true;
+        int64_t left = deadline - zclock_mono ();
+        if (left <= 0)
+            return ms >= 0;
         zmq_pollitem_t item = { self->raw, 0, ZMQ_POLLIN, 0 };
         if (zmq_poll (&item, 1, (long) left) > 0) {
             zmq_msg_t frames [3];
@@ -234,19 +239,21 @@ tool_worker_actor (zsock_t *pipe, void *args)
     zmq_msg_init (&self.call_id);
     zsock_signal (pipe, 0);
     while (!self.terminated) {
-        zmq_msg_t frames [5];
+        zmq_msg_t frames [6];
         int count;
-        if (frames_recv (self.raw, frames, 5, &count, 0))
+        if (frames_recv (self.raw, frames, 6, &count, 0))
             break;                  //  interrupted or context ended
-        if (frames_is (&frames [0], "CALL") && count == 5) {
+        char timeout [16];
+        if (frames_is (&frames [0], "CALL") && count == 6 && frames_text (&frames [5], timeout, sizeof (timeout))) {
             zmq_msg_copy (&self.host, &frames [1]);
             zmq_msg_copy (&self.call_id, &frames [2]);
+            self.deadline = zclock_mono () + atol (timeout);
             self.cancelled = false;
             s_run (&self, frames);
         }
         else
             s_handle_control (&self, frames, count);
-        frames_close (frames, count < 5? count: 5);
+        frames_close (frames, count < 6? count: 6);
     }
     zmq_msg_close (&self.host);
     zmq_msg_close (&self.call_id);

@@ -408,14 +408,21 @@ catalog_has (catalog_t *self, list_kind_t kind, const char *key)
     return s_find (self, NULL, kind, key) != NULL;
 }
 
+static const char *const s_kind_names [LISTS] = { "tool", "resource", "template", "prompt" };
+
 int
 catalog_kind (const char *name)
 {
-    static const char *const s_names [LISTS] = { "tool", "resource", "template", "prompt" };
     for (int kind = 0; kind < LISTS; kind++)
-        if (name && streq (name, s_names [kind]))
+        if (name && streq (name, s_kind_names [kind]))
             return kind;
     return -1;
+}
+
+const char *
+catalog_kind_name (list_kind_t kind)
+{
+    return s_kind_names [kind];
 }
 
 //  --------------------------------------------------------------------------

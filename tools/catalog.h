@@ -95,6 +95,10 @@ bool
 int
     catalog_kind (const char *name);
 
+//  The name of a list_kind_t: tool, resource, template or prompt.
+const char *
+    catalog_kind_name (list_kind_t kind);
+
 //  Finds what a tools/call, resources/read, prompts/get or
 //  completion/complete names, among what filter (may be NULL) leaves
 //  visible, and checks its params: fills call (kind, def,

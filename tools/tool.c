@@ -49,16 +49,27 @@ tool_call_content (tool_call_t *self, json_t *content, json_t *structured, bool 
     s_result (self, result);
 }
 
+//  Wraps what was given (taken) as the one field of a result object; NULL
+//  when it is not an array
+static json_t *
+s_wrap (const char *key, json_t *array)
+{
+    if (json_is_array (array))
+        return json_pack ("{s:o}", key, array);
+    json_decref (array);
+    return NULL;
+}
+
 void
 tool_call_contents (tool_call_t *self, json_t *contents)
 {
-    s_result (self, json_is_array (contents)? json_pack ("{s:o}", "contents", contents): NULL);
+    s_result (self, s_wrap ("contents", contents));
 }
 
 void
 tool_call_messages (tool_call_t *self, const char *description, json_t *messages)
 {
-    json_t *result = json_is_array (messages)? json_pack ("{s:o}", "messages", messages): NULL;
+    json_t *result = s_wrap ("messages", messages);
     if (result && description)
         json_object_set_new (result, "description", json_string (description));
     s_result (self, result);
@@ -73,8 +84,12 @@ tool_call_completions (tool_call_t *self, json_t *values)
     size_t total = json_array_size (values);
     while (json_array_size (values) > COMPLETION_MAX)
         json_array_remove (values, COMPLETION_MAX);
-    s_result (self, json_is_array (values)? json_pack ("{s:{s:o,s:I,s:b}}", "completion",
-        "values", values, "total", (json_int_t) total, "hasMore", total > COMPLETION_MAX): NULL);
+    json_t *completion = s_wrap ("values", values);
+    if (completion) {
+        json_object_set_new (completion, "total", json_integer ((json_int_t) total));
+        json_object_set_new (completion, "hasMore", json_boolean (total > COMPLETION_MAX));
+    }
+    s_result (self, completion? json_pack ("{s:o}", "completion", completion): NULL);
 }
 
 void

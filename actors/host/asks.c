@@ -120,6 +120,7 @@ asks_start (host_t *self, call_t *call, zmq_msg_t *body)
     zhashx_insert (self->asks, key, call);
     call->asking = id;
     call->asked_roots |= roots;
+    call->roots_told &= !roots;
     host_send (self, "MSG", &call->peer, session->id, session, text, size);
 }
 
@@ -176,6 +177,9 @@ asks_roots_changed (host_t *self, session_t *session)
         return;
     for (call_t *call = (call_t *) zhashx_first (self->calls); call;
          call = (call_t *) zhashx_next (self->calls))
-        if (call->asked_roots && streq (call->sid, session->id))
+        if (call->asked_roots && !call->roots_told && streq (call->sid, session->id)) {
+            //  Once until it asks again: a client cannot flood a worker
+            call->roots_told = true;
             calls_tell (self, call, "{\"changed\":\"roots\"}");
+        }
 }

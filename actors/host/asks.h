@@ -24,8 +24,9 @@ void
 bool
     asks_answer (host_t *self, session_t *session, jsonrpc_t *msg);
 
-//  The call ended: its ask, if any, is withdrawn (the client is told with
-//  notifications/cancelled).
+//  The call ends: its ask, if any, is withdrawn (the client is told with
+//  notifications/cancelled). Called before the call's last message, so
+//  the notice goes on the stream the ask went on while it is open.
 void
     asks_end_call (host_t *self, call_t *call);
 

@@ -5,7 +5,7 @@
     Owns: the calls in flight on tool workers (call_t), their deadlines and
     their index by "session/request id" for notifications/cancelled.
     Sends to the tool pool (DEALER):
-      CALL call-id, method, params JSON, trace;  CANCEL call-id;
+      CALL call-id, method, params JSON, timeout ms, trace;  CANCEL call-id;
       TELL call-id, JSON (asks.c)
     Takes from the tool pool:
       PROGRESS call-id, JSON;  LOG call-id, JSON;  ASK call-id, JSON (asks.c);
@@ -192,6 +192,9 @@ s_dispatch (host_t *self, request_t *request, method_t method, int timeout_ms, j
     frames_send_copy (self->tools_raw, &call->call_id, sizeof (call->call_id), ZMQ_SNDMORE);
     frames_send_text (self->tools_raw, methods_name (method), ZMQ_SNDMORE);
     frames_send_owned (self->tools_raw, text, strlen (text), ZMQ_SNDMORE);
+    char timeout [16];
+    snprintf (timeout, sizeof (timeout), "%d", timeout_ms > 0? timeout_ms: self->config->request_timeout);
+    frames_send_text (self->tools_raw, timeout, ZMQ_SNDMORE);
     frames_send_text (self->tools_raw, key, 0);
     memcpy (call->sid, session->id, sizeof (call->sid));
     call->method = method;
@@ -268,6 +271,8 @@ calls_cancel (host_t *self, session_t *session, json_t *request_id)
         return;
     host_phase (self, PHASE_CANCELLED, call->sid, call->id, call->received);
     host_outcome (self, call->method, OUTCOME_CANCELLED, 0);
+    //  Its ask is withdrawn while the stream it went on is still open
+    asks_end_call (self, call);
     //  A cancelled request gets no answer (MCP); a batch's ends with the
     //  batch, a lone one now
     if (!call->batch)
@@ -309,6 +314,7 @@ calls_end_session (host_t *self, session_t *session)
             zlistx_add_end (ended, call);
     for (call_t *call = (call_t *) zlistx_first (ended); call;
          call = (call_t *) zlistx_next (ended)) {
+        asks_end_call (self, call);
         self->collecting = call->batch;
         host_refuse (self, &call->peer, call->sid, 404, "session closed", call->id, -1);
         self->collecting = NULL;
@@ -325,6 +331,7 @@ s_expired (host_t *self, heap_node_t *node)
     session_t *session = (session_t *) zhashx_lookup (self->sessions, call->sid);
     char message [80];
     snprintf (message, sizeof (message), "request timed out after %d ms", call->timeout_ms);
+    asks_end_call (self, call);
     self->collecting = call->batch;
     if (session)
         host_answer_error (self, session, &call->peer, call->id, JSONRPC_REQUEST_TIMEOUT, message);
@@ -422,7 +429,7 @@ s_detach (host_t *self, call_t *call)
     if (!session || call->batch)
         return;                 //  a batch's answers go out as one
     host_send (self, "MSG", &call->peer, session->id, session, strdup (""), 0);
-    host_end (self, &call->peer, session->id);
+    host_send (self, "END", &call->peer, session->id, NULL, strdup ("detach"), 6);
 }
 
 void

@@ -26,6 +26,7 @@ typedef struct {
     batch_t *batch;             //  the batch it answers into, or NULL
     uint64_t asking;            //  id of its request to the client, or 0
     bool asked_roots;           //  it asked roots/list: tell it of changes
+    bool roots_told;            //  told since its last roots/list: once is enough
 } call_t;
 
 //  Creates the host's call tables (host_tracking_destroy frees them).

@@ -110,7 +110,9 @@ void
 //  END to peer: nothing more will come for its request (it was cancelled,
 //  its stream moved). Fronts that need no word of it drop it (MCPZ/1 has
 //  none); the HTTP edge ends the response. An END whose body is "session"
-//  (lifecycle.c) says the session ended: every stream of it ends.
+//  (lifecycle.c) says the session ended: every stream of it ends; one
+//  whose body is "detach" (calls.c) ends a stream the client can resume,
+//  and a response that cannot be a stream ignores it.
 void
     host_end (host_t *self, zmq_msg_t *peer, const char *sid);
 

@@ -5,8 +5,9 @@
     host's own pages of a list that has disabled rows (else the catalog's
     shared pages serve). Every host holds the same set: the supervisor
     sends each change to every host.
-    Takes: CATALOG "", "", {"action","kind","name"} from the supervisor
-    (session_host.c).
+    Takes: CATALOG "", "", {"tool": [names], "resource": [...], "template":
+    [...], "prompt": [...]} from the supervisor (session_host.c): the whole
+    disabled set, so a host that got it late still gets it right.
     Sends: notifications/tools/list_changed, notifications/resources/
     list_changed (resources and templates) or notifications/prompts/
     list_changed to every ready session, on its listener (kept for replay
@@ -46,7 +47,7 @@ lists_answer (host_t *self, request_t *request, list_kind_t kind)
 {
     json_t *cursor = json_object_get (request->params, "cursor");
     const char *page = NULL;
-    if (!cursor || json_is_string (cursor))
+    if (!cursor || json_is_null (cursor) || json_is_string (cursor))
         page = self->pages [kind]?
                catalog_pages_find (self->pages [kind], self->page_counts [kind], json_string_value (cursor)):
                catalog_page (self->table, kind, json_string_value (cursor));
@@ -70,34 +71,61 @@ s_notify (host_t *self, list_kind_t kind)
         }
 }
 
+//  True when the set holds exactly the names
+static bool
+s_same (zhashx_t *set, json_t *names)
+{
+    if ((set? zhashx_size (set): 0) != json_array_size (names))
+        return false;
+    size_t index;
+    json_t *name;
+    json_array_foreach (names, index, name)
+        if (!json_is_string (name) || !zhashx_lookup (set, json_string_value (name)))
+            return false;
+    return true;
+}
+
+//  The list shows what names leaves visible, in pages of this host's own
+//  (the catalog's shared pages while nothing is hidden)
+static void
+s_hide (host_t *self, list_kind_t kind, json_t *names)
+{
+    zhashx_destroy (&self->hidden [kind]);
+    catalog_pages_destroy (&self->pages [kind], self->page_counts [kind]);
+    if (!json_array_size (names))
+        return;
+    self->hidden [kind] = zhashx_new ();
+    size_t index;
+    json_t *name;
+    json_array_foreach (names, index, name)
+        if (json_is_string (name) && self->hidden [kind])
+            zhashx_insert (self->hidden [kind], json_string_value (name), (void *) 1);
+    catalog_filter_t filter = { s_hidden, self };
+    self->pages [kind] = catalog_pages_new (self->table, kind, self->config->page_size,
+                                            &filter, &self->page_counts [kind]);
+    if (!self->hidden [kind] || !self->pages [kind])
+        log_error (self->name, "no memory for a list's pages: its whole list shows");
+}
+
 void
 lists_change (host_t *self, zmq_msg_t *body)
 {
-    json_t *change = json_loadb ((const char *) zmq_msg_data (body), zmq_msg_size (body), 0, NULL);
-    const char *action = json_string_value (json_object_get (change, "action"));
-    const char *name = json_string_value (json_object_get (change, "name"));
-    int kind = catalog_kind (json_string_value (json_object_get (change, "kind")));
-    if (!action || !name || kind < 0) {
+    json_t *set = json_loadb ((const char *) zmq_msg_data (body), zmq_msg_size (body), 0, NULL);
+    if (!json_is_object (set))
         log_error (self->name, "malformed CATALOG from the supervisor");
-        json_decref (change);
-        return;
+    //  Resources and templates share one notice; it is sent once
+    bool notify [LISTS] = { false };
+    for (int kind = 0; json_is_object (set) && kind < LISTS; kind++) {
+        json_t *names = json_object_get (set, catalog_kind_name ((list_kind_t) kind));
+        if (s_same (self->hidden [kind], names))
+            continue;
+        s_hide (self, (list_kind_t) kind, names);
+        notify [kind == LIST_TEMPLATES? LIST_RESOURCES: kind] = true;
     }
-    if (!self->hidden [kind])
-        self->hidden [kind] = zhashx_new ();
-    if (streq (action, "disable"))
-        zhashx_insert (self->hidden [kind], name, (void *) 1);
-    else
-        zhashx_delete (self->hidden [kind], name);
-    json_decref (change);
-    catalog_pages_destroy (&self->pages [kind], self->page_counts [kind]);
-    if (zhashx_size (self->hidden [kind])) {
-        catalog_filter_t filter = { s_hidden, self };
-        self->pages [kind] = catalog_pages_new (self->table, (list_kind_t) kind, self->config->page_size,
-                                                &filter, &self->page_counts [kind]);
-        if (!self->pages [kind])
-            log_error (self->name, "no memory for list pages: the whole list shows");
-    }
-    s_notify (self, (list_kind_t) kind);
+    json_decref (set);
+    for (int kind = 0; kind < LISTS; kind++)
+        if (notify [kind])
+            s_notify (self, (list_kind_t) kind);
 }
 
 void

@@ -16,8 +16,9 @@ void
 const catalog_filter_t *
     lists_filter (host_t *self);
 
-//  CATALOG body {"action": "disable"|"enable", "kind", "name"} from the
-//  supervisor: the list changes, and every ready session hears it.
+//  CATALOG body, the whole disabled set {"tool": [names], "resource",
+//  "template", "prompt"} from the supervisor: the lists it changes change,
+//  and every ready session hears of each.
 void
     lists_change (host_t *self, zmq_msg_t *body);
 

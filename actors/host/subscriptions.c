@@ -58,7 +58,11 @@ void
 subscriptions_unsubscribe (host_t *self, request_t *request)
 {
     session_t *session = request->session;
-    const char *uri = s_uri (self, request);
+    //  What the session watches it may always stop watching, even a
+    //  resource an operator has disabled since
+    const char *uri = json_string_value (json_object_get (request->params, "uri"));
+    if (!uri || !json_object_get (session->subscriptions, uri))
+        uri = s_uri (self, request);
     if (!uri)
         return;
     json_object_del (session->subscriptions, uri);

@@ -223,7 +223,7 @@ http_edge_deliver (http_edge_t *self, zmq_msg_t *frames)
 {
     //  END "session": the session ended, every GET stream of it ends, even
     //  when the listener it was sent to is gone
-    if (frames_is (&frames [0], "END") && zmq_msg_size (&frames [4])
+    if (frames_is (&frames [0], "END") && frames_is (&frames [4], "session")
     &&  zmq_msg_size (&frames [2]) == MCPZ_SID_SIZE) {
         char sid [MCPZ_SID_SIZE + 1];
         memcpy (sid, zmq_msg_data (&frames [2]), MCPZ_SID_SIZE);
@@ -241,6 +241,13 @@ http_edge_deliver (http_edge_t *self, zmq_msg_t *frames)
     bool answer = frames_is (&frames [0], "ANS");
     bool ok = frames_is (&frames [0], "OK");
     bool error = frames_is (&frames [0], "ERR");
+    if (frames_is (&frames [0], "END") && frames_is (&frames [4], "detach")) {
+        //  A call ends its stream for the client to resume it (SEP-1699);
+        //  a response that is not a stream just waits for the answer
+        if (request->streaming)
+            edge_stream_end (request);
+    }
+    else
     if (frames_is (&frames [0], "END"))
         s_deliver_end (self, request);
     else

@@ -117,6 +117,7 @@ class Surface(ServerTestCase):
 
     def test_bad_cursors(self):
         def check(session):
+            self.assertIn("tools", session.rpc("tools/list", {"cursor": None})["result"])
             for method in ("tools/list", "resources/list", "resources/templates/list", "prompts/list"):
                 for cursor in ("garbage", "mcpz-page-99", "mcpz-page-0", "", 5, {"a": 1}):
                     self.assertError(session.rpc(method, {"cursor": cursor}), -32602, "cursor")
@@ -373,6 +374,12 @@ class AsksOverZeroMQ(ServerTestCase):
         result = self.c.wait(rid).result
         self.assertEqual(result["structuredContent"], {"roots": [{"uri": "file:///b"}]})
 
+    def test_detach_is_silent_over_zeromq(self):
+        #  MCPZ/1 has no stream to end: the result comes, and nothing else
+        result = self.c.tool(self.sid, "test_reconnection")
+        self.assertIn("reconnected", text_of(result))
+        self.c.expect_silence(0.3)
+
     def test_unknown_responses_are_ignored(self):
         for body in ({"jsonrpc": "2.0", "id": 987654, "result": {}},
                      {"jsonrpc": "2.0", "id": "x", "error": {"code": 1, "message": "m"}},
@@ -455,6 +462,33 @@ class AsksOverHttp(ServerTestCase):
         result = json.loads(data)
         self.assertEqual(result["id"], call["id"])
         self.assertIn("Ann", text_of(result["result"]))
+
+    def test_withdrawn_ask_on_the_calls_stream(self):
+        """A call that times out while its ask waits: the stream carries the
+        ask, then notifications/cancelled for it, then the -32001 error."""
+        port = http_port()
+        server = self.start_server("--http", "127.0.0.1:%d" % port, "--conformance-fixtures",
+                                   "--request-timeout", "700")
+        server.http_port = port
+        h = HttpFront(self, server, ALL_CAPABILITIES).h
+        h.next_id += 1
+        answer = h.post({"jsonrpc": "2.0", "id": h.next_id, "method": "tools/call",
+                         "params": {"name": "test_sampling", "arguments": {"prompt": "x"}}})
+        messages = answer.messages
+        self.assertEqual([m.get("method") for m in messages],
+                         ["sampling/createMessage", "notifications/cancelled", None], messages)
+        self.assertEqual(messages[1]["params"]["requestId"], messages[0]["id"])
+        self.assertEqual(messages[2]["error"]["code"], -32001)
+
+    def test_detach_with_json_only_answers_in_json(self):
+        session = HttpFront(self, self.server)
+        h = session.h
+        h.next_id += 1
+        answer = h.post({"jsonrpc": "2.0", "id": h.next_id, "method": "tools/call",
+                         "params": {"name": "test_reconnection", "arguments": {}}},
+                        headers=h.headers(accept="application/json"))
+        self.assertEqual(answer.status, 200)
+        self.assertIn("reconnected", text_of(answer.json["result"]))
 
     def test_reconnection_gets_the_result(self):
         session = HttpFront(self, self.server)
@@ -544,7 +578,17 @@ class ListChanges(ServerTestCase):
                 self.assertEqual(session.rpc(method, params)["error"]["code"], code, (method, params))
             self.assertIn("contents", session.rpc("resources/read", {"uri": "test://static-binary"})["result"])
 
+    def test_unsubscribe_after_disable(self):
+        uri = "test://watched-resource"
+        self.assertEqual(self.zmq.rpc("resources/subscribe", {"uri": uri})["result"], {})
+        self.operator("disable", resource=uri)
+        self.heard("notifications/resources/list_changed")
+        self.assertEqual(self.zmq.rpc("resources/unsubscribe", {"uri": uri})["result"], {})
+        self.assertEqual(self.zmq.rpc("resources/subscribe", {"uri": uri})["error"]["code"], -32002)
+
     def test_operator_errors(self):
+        reply = self.operator("disable", tool="a" * 99 + "\u00e9")
+        self.assertIs(reply["ok"], False, reply)
         for request in ({"tool": "nope"}, {"prompt": "echo"}, {"resource": "test://nothing"},
                         {"template": "test://static-text"}):
             reply = self.operator("disable", **request)
