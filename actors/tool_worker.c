@@ -25,6 +25,11 @@
 
 #include <inttypes.h>
 
+//  A worker gives up waiting for the client this long after its call's
+//  deadline: the host ends the call first, and this is only for a CANCEL
+//  that could not reach the worker
+#define DEADLINE_GRACE_MS 1000
+
 typedef struct {
     zsock_t *pipe;              //  to the tool pool
     void *raw;                  //  the pipe's libzmq socket
@@ -247,7 +252,7 @@ tool_worker_actor (zsock_t *pipe, void *args)
         if (frames_is (&frames [0], "CALL") && count == 6 && frames_text (&frames [5], timeout, sizeof (timeout))) {
             zmq_msg_copy (&self.host, &frames [1]);
             zmq_msg_copy (&self.call_id, &frames [2]);
-            self.deadline = zclock_mono () + atol (timeout);
+            self.deadline = zclock_mono () + atol (timeout) + DEADLINE_GRACE_MS;
             self.cancelled = false;
             s_run (&self, frames);
         }

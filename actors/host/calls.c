@@ -353,6 +353,7 @@ s_done (host_t *self, call_t *call, zmq_msg_t *frames)
 {
     session_t *session = (session_t *) zhashx_lookup (self->sessions, call->sid);
     assert (session);           //  closing a session ends its calls first
+    asks_end_call (self, call);     //  a worker that gave up waiting
     self->collecting = call->batch;
     if (zmq_msg_size (&frames [2]) > 0) {
         size_t size = zmq_msg_size (&frames [2]);
