@@ -764,10 +764,12 @@ s_loop (supervisor_t *self)
             if (items [index + 3].revents & ZMQ_POLLIN)
                 for (int batch = 0; batch < BATCH && s_handle_host (self, index); batch++)
                     ;
-        if (items [1].revents & ZMQ_POLLIN)
-            s_drain (self, s_handle_client);
+        //  The control actor's word before clients': an operator who was
+        //  told "draining" may open a session next, and it must be refused
         if (items [2].revents & ZMQ_POLLIN)
             s_drain (self, s_handle_control);
+        if (items [1].revents & ZMQ_POLLIN)
+            s_drain (self, s_handle_client);
         //  After the hosts' answers: their responses leave in this run
         if (self->http && ((items [count - 1].revents & ZMQ_POLLIN) || http == 0
                            || http_edge_timeout (self->http) == 0))
