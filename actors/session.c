@@ -64,6 +64,15 @@ session_set_listener (session_t *self, zmq_msg_t *peer)
     return zmq_msg_copy (self->listener, peer);
 }
 
+void
+session_heard (session_t *self, zmq_msg_t *peer)
+{
+    size_t size = zmq_msg_size (peer);
+    self->last_peer_size = size <= SESSION_PEER_MAX? (uint8_t) size: 0;
+    if (self->last_peer_size)
+        memcpy (self->last_peer, zmq_msg_data (peer), size);
+}
+
 uint64_t
 session_next_event (session_t *self)
 {
@@ -99,6 +108,8 @@ session_test (bool verbose)
     assert (session_set_listener (session, &peer) == 0);
     assert (session_set_listener (session, &peer) == 0);
     assert (zmq_msg_size (session->listener) == 5);
+    session_heard (session, &peer);
+    assert (session->last_peer_size == 5);
     zmq_msg_close (&peer);
     session_destroy (&session);
     printf ("OK\n");

@@ -14,6 +14,8 @@
 #include "runtime/ring.h"
 #include <zmq.h>
 
+#define SESSION_PEER_MAX 15
+
 typedef enum {
     SESSION_PERSISTING,     //  initialize seen, row being written; unanswered
     SESSION_INITIALIZING,   //  answered initialize, waiting for initialized
@@ -38,6 +40,11 @@ typedef struct {
     ring_t *ring;                   //  replay buffer, NULL until the first event
     zmq_msg_t *listener;            //  routing id of the LISTEN peer, or NULL
     json_t *subscriptions;          //  URIs watched, as object keys; NULL: none
+    //  The peer that spoke last, when its routing id is this short (ZeroMQ's
+    //  own ids are 5 bytes, the HTTP edge's 9): where notices go when the
+    //  session has no listener (spec/mcpz-1.md §4)
+    uint8_t last_peer_size;
+    uint8_t last_peer [SESSION_PEER_MAX];
 } session_t;
 
 //  Takes ownership of client_info and capabilities (new references).
@@ -56,6 +63,10 @@ void
 //  Makes peer the session's listener (copied). Returns 0 or -1.
 int
     session_set_listener (session_t *self, zmq_msg_t *peer);
+
+//  Remembers peer as the one that spoke last (when its id fits).
+void
+    session_heard (session_t *self, zmq_msg_t *peer);
 
 //  The next event id for a server MSG of this session.
 uint64_t

@@ -67,8 +67,10 @@ host_route (host_t *self, zmq_msg_t *frames, int count)
     if (count == 4)
         frames_text (&frames [2], sid, sizeof (sid));
     session_t *session = *sid? (session_t *) zhashx_lookup (self->sessions, sid): NULL;
-    if (session)
+    if (session) {
         session->last_activity_ms = zclock_mono ();
+        session_heard (session, peer);
+    }
 
     if (count == 4 && frames_is (&frames [0], "UPDATED"))
         subscriptions_updated (self, &frames [3]);

@@ -95,6 +95,20 @@ host_send (host_t *self, const char *kind, zmq_msg_t *peer, const char *sid,
 }
 
 void
+host_notify (host_t *self, session_t *session, char *body, size_t size)
+{
+    if (session->listener || !session->last_peer_size) {
+        host_send (self, "MSG", session->listener, session->id, session, body, size);
+        return;
+    }
+    zmq_msg_t peer;
+    zmq_msg_init_size (&peer, session->last_peer_size);
+    memcpy (zmq_msg_data (&peer), session->last_peer, session->last_peer_size);
+    host_send (self, "MSG", &peer, session->id, session, body, size);
+    zmq_msg_close (&peer);
+}
+
+void
 host_end (host_t *self, zmq_msg_t *peer, const char *sid)
 {
     host_send (self, "END", peer, sid, NULL, strdup (""), 0);

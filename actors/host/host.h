@@ -107,6 +107,12 @@ void
     host_send (host_t *self, const char *kind, zmq_msg_t *peer, const char *sid,
                session_t *session, char *body, size_t size);
 
+//  A notice not tied to a request (list changed, resource updated): to the
+//  session's listener, else to the peer that spoke last, else kept for
+//  replay only. Takes ownership of body.
+void
+    host_notify (host_t *self, session_t *session, char *body, size_t size);
+
 //  END to peer: nothing more will come for its request (it was cancelled,
 //  its stream moved). Fronts that need no word of it drop it (MCPZ/1 has
 //  none); the HTTP edge ends the response. An END whose body is "session"

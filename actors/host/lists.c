@@ -67,7 +67,7 @@ s_notify (host_t *self, list_kind_t kind)
         if (session->state == SESSION_READY) {
             size_t size;
             char *body = jsonrpc_encode_notification (s_notices [kind], NULL, &size);
-            host_send (self, "MSG", session->listener, session->id, session, body, size);
+            host_notify (self, session, body, size);
         }
 }
 

@@ -87,7 +87,7 @@ subscriptions_updated (host_t *self, zmq_msg_t *uri)
         &&  json_object_get (session->subscriptions, text)) {
             size_t size;
             char *body = jsonrpc_encode_notification ("notifications/resources/updated", params, &size);
-            host_send (self, "MSG", session->listener, session->id, session, body, size);
+            host_notify (self, session, body, size);
         }
     free (params);
     free (text);

@@ -411,6 +411,21 @@ class Updates(ServerTestCase):
         toucher.rpc("tools/call", {"name": "touch", "arguments": {"uri": uri}})
         watcher.c.expect_silence(0.3)
 
+    def test_without_a_listener_to_the_peer_that_spoke_last(self):
+        """spec/mcpz-1.md section 4: a session with no listener gets its
+        notices on the peer that spoke last."""
+        server = self.start_server("--conformance-fixtures")
+        watcher, toucher = ZmqFront(self, server), ZmqFront(self, server)
+        uri = "test://watched-resource"
+        self.assertEqual(watcher.rpc("resources/subscribe", {"uri": uri})["result"], {})
+        toucher.rpc("tools/call", {"name": "touch", "arguments": {"uri": uri}})
+        update = watcher.c.expect(lambda m: m.method == "notifications/resources/updated", what="update")
+        self.assertEqual(update.sid, watcher.sid)
+        reply = control(server.control_ep, {"command": "disable", "prompt": "test_simple_prompt"})
+        self.assertIs(reply["changed"], True)
+        for session in (watcher, toucher):
+            session.c.expect(lambda m: m.method == "notifications/prompts/list_changed", what="list_changed")
+
     def test_over_http_on_the_get_stream(self):
         port = http_port()
         port_server = self.start_server("--http", "127.0.0.1:%d" % port, "--conformance-fixtures")
