@@ -59,6 +59,8 @@ typedef struct {
     void *hosts_raw;
     int host_count;
     zsock_t *tools, *db, *cleanup;  //  the other actors
+    zsock_t *upstreams;         //  one DEALER to every upstream
+    int upstream_count;
     int db_count;
     zlistx_t *pending;          //  pending_t
     uint32_t next_tag;
@@ -112,6 +114,7 @@ s_pending_destroy (pending_t **pending_p)
         frames_close (pending->envelope, pending->envelope_size);
         json_decref (pending->figures.hosts);
         json_decref (pending->figures.db);
+        json_decref (pending->figures.upstreams);
         json_decref (pending->figures.tools);
         json_decref (pending->figures.cleanup);
         json_decref (pending->figures.supervisor);
@@ -170,8 +173,16 @@ s_to_all_hosts (desk_t *self, pending_t *pending, const char *command,
         s_to_host (self, pending, host, command, arg1, arg2);
 }
 
+//  Each upstream's figures
+static void
+s_ask_upstreams (desk_t *self, pending_t *pending)
+{
+    for (int index = 0; index < self->upstream_count; index++)
+        s_send_tagged (zsock_resolve (self->upstreams), NULL, "STATS", pending, NULL, NULL, &pending->waiting);
+}
+
 //  The figures every stats-like answer gathers: hosts, pool, DB workers,
-//  cleanup, supervisor.
+//  cleanup, upstreams, supervisor.
 static void
 s_ask_everyone (desk_t *self, pending_t *pending)
 {
@@ -181,6 +192,7 @@ s_ask_everyone (desk_t *self, pending_t *pending)
     for (int index = 0; index < self->db_count; index++)
         s_send_tagged (zsock_resolve (self->db), NULL, "STATS", pending, NULL, NULL, &pending->waiting);
     s_send_tagged (zsock_resolve (self->cleanup), NULL, "STATS", pending, NULL, NULL, &pending->waiting);
+    s_ask_upstreams (self, pending);
     char tag [16];
     snprintf (tag, sizeof (tag), "%" PRIu32, pending->tag);
     if (frames_send_strings (zsock_resolve (self->pipe), "FIGURES", tag, NULL) == 0)
@@ -347,6 +359,10 @@ s_answer (desk_t *self, pending_t *pending)
         case CONTROL_KILL:     s_answer_kill (self, pending); break;
         case CONTROL_DISABLE:
         case CONTROL_ENABLE:   s_answer_catalog (self, pending); break;
+        case CONTROL_UPSTREAMS:
+            s_reply_ok (self, pending, json_pack ("{s:O,s:b}", "upstreams", pending->figures.upstreams,
+                        "partial", pending->waiting > 0));
+            break;
         case CONTROL_CLEANUP:  s_answer_cleanup (self, pending); break;
         case CONTROL_METRICS:  s_answer_metrics (self, pending); break;
         default:               s_reply_error (self, pending, "internal error"); break;
@@ -372,6 +388,11 @@ s_arrived (desk_t *self, zmq_msg_t *tag, const char *source, zmq_msg_t *body)
     else
     if (streq (source, "db"))
         json_array_append (pending->figures.db, json? json: json_null ());
+    else
+    if (streq (source, "upstream")) {
+        if (json)
+            json_array_append (pending->figures.upstreams, json);
+    }
     else {
         json_t **slot = streq (source, "tools")? &pending->figures.tools:
                         streq (source, "cleanup")? &pending->figures.cleanup: &pending->figures.supervisor;
@@ -438,6 +459,9 @@ s_start (desk_t *self, pending_t *pending)
         case CONTROL_ENABLE:
             s_ask_supervisor (self, pending);
             break;
+        case CONTROL_UPSTREAMS:
+            s_ask_upstreams (self, pending);
+            break;
         case CONTROL_CLEANUP:
             s_send_tagged (zsock_resolve (self->cleanup), NULL, "CYCLE", pending, NULL, NULL,
                            &pending->waiting);
@@ -479,6 +503,7 @@ s_handle_operator (desk_t *self)
     pending->deadline = zclock_mono () + GATHER_MS;
     pending->figures.hosts = json_array ();
     pending->figures.db = json_array ();
+    pending->figures.upstreams = json_array ();
     char error [256];
     control_request_t *request = &pending->request;
     if (control_parse (zmq_msg_data (body), zmq_msg_size (body), request, error, sizeof (error)))
@@ -584,8 +609,14 @@ s_setup (desk_t *self, control_args_t *args, char *error, size_t error_size)
     self->tools = zsock_new (ZMQ_DEALER);
     self->cleanup = zsock_new (ZMQ_DEALER);
     self->db = zsock_new (ZMQ_DEALER);
-    if (!self->pending || !self->hosts || !self->tools || !self->cleanup || !self->db)
+    self->upstreams = zsock_new (ZMQ_DEALER);
+    self->upstream_count = args->upstream_count;
+    if (!self->pending || !self->hosts || !self->tools || !self->cleanup || !self->db || !self->upstreams)
         return -1;
+    //  One DEALER deals one STATS to each upstream
+    for (int index = 0; index < args->upstream_count; index++)
+        if (zsock_connect (self->upstreams, "%s-%d", args->upstreams, index) == -1)
+            return -1;
     zlistx_set_destructor (self->pending, (zlistx_destructor_fn *) s_pending_destroy);
     zsock_set_router_mandatory (self->hosts, 1);
     zsock_set_sndtimeo (self->hosts, 0);
@@ -615,6 +646,7 @@ s_drain (desk_t *self, void *socket, bool (*handler) (desk_t *))
 static bool s_handle_tools (desk_t *self)   { return s_handle_dealer (self, self->tools, "tools"); }
 static bool s_handle_db (desk_t *self)      { return s_handle_dealer (self, self->db, "db"); }
 static bool s_handle_cleanup (desk_t *self) { return s_handle_dealer (self, self->cleanup, "cleanup"); }
+static bool s_handle_upstreams (desk_t *self) { return s_handle_dealer (self, self->upstreams, "upstream"); }
 
 static void
 s_teardown (desk_t *self)
@@ -625,6 +657,7 @@ s_teardown (desk_t *self)
     zsock_destroy (&self->tools);
     zsock_destroy (&self->cleanup);
     zsock_destroy (&self->db);
+    zsock_destroy (&self->upstreams);
 }
 
 void
@@ -644,11 +677,12 @@ control_actor (zsock_t *pipe, void *args)
         { self.hosts_raw, 0, ZMQ_POLLIN, 0 },
         { zsock_resolve (self.tools), 0, ZMQ_POLLIN, 0 },
         { zsock_resolve (self.cleanup), 0, ZMQ_POLLIN, 0 },
-        { zsock_resolve (self.db), 0, ZMQ_POLLIN, 0 }
+        { zsock_resolve (self.db), 0, ZMQ_POLLIN, 0 },
+        { zsock_resolve (self.upstreams), 0, ZMQ_POLLIN, 0 }
     };
     while (!self.terminated) {
         long timeout = s_expire (&self);
-        if (zmq_poll (items, self.db_count? 6: 5, timeout) == -1) {
+        if (zmq_poll (items, 7, timeout) == -1) {
             if (errno == EINTR)
                 continue;
             break;
@@ -661,8 +695,10 @@ control_actor (zsock_t *pipe, void *args)
             s_drain (&self, items [3].socket, s_handle_tools);
         if (items [4].revents & ZMQ_POLLIN)
             s_drain (&self, items [4].socket, s_handle_cleanup);
-        if (self.db_count && (items [5].revents & ZMQ_POLLIN))
+        if (items [5].revents & ZMQ_POLLIN)
             s_drain (&self, items [5].socket, s_handle_db);
+        if (items [6].revents & ZMQ_POLLIN)
+            s_drain (&self, items [6].socket, s_handle_upstreams);
         if (items [1].revents & ZMQ_POLLIN)
             s_drain (&self, self.control_raw, s_handle_operator);
     }

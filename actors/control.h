@@ -13,6 +13,8 @@ typedef struct {
     const char *cleanup_endpoint;   //  the cleanup actor
     char (*db_endpoints) [64];  //  the DB workers, none when store is none
     int db_count;
+    const char *upstreams;      //  upstream N's endpoint is this and "-N"
+    int upstream_count;
 } control_args_t;
 
 //  zactor body; start with actor_start. Fails to start (with the reason)

@@ -53,6 +53,7 @@
 #include "actors/host/ops.h"
 #include "actors/host/subscriptions.h"
 #include "actors/host/sweep.h"
+#include "actors/host/upstreams.h"
 #include "proto/mcp.h"
 #include "runtime/actor.h"
 #include "runtime/frames.h"
@@ -77,6 +78,9 @@ host_route (host_t *self, zmq_msg_t *frames, int count)
     else
     if (count == 4 && frames_is (&frames [0], "CATALOG"))
         lists_change (self, &frames [3]);
+    else
+    if (count == 4 && frames_is (&frames [0], "UPSTREAM"))
+        upstreams_change (self, &frames [3]);
     else
     if (count == 4 && frames_is (&frames [0], "NEW"))
         lifecycle_open (self, peer, sid, &frames [3]);
@@ -146,7 +150,7 @@ s_connect (host_t *self, session_host_args_t *args)
     self->tools = s_dealer (NULL, self->config->tool_queue, 100000, &args->tools_endpoint, 1);
     self->cleanup = s_dealer (identity, 0, 0, &args->cleanup_endpoint, 1);
     self->control = s_dealer (identity, 0, 0, &args->control_endpoint, 1);
-    if (!self->tools || !self->cleanup || !self->control)
+    if (!self->tools || !self->cleanup || !self->control || upstreams_setup (self, args->upstreams))
         return -1;
     self->tools_raw = zsock_resolve (self->tools);
     self->cleanup_raw = zsock_resolve (self->cleanup);
@@ -166,7 +170,9 @@ s_start (host_t *self, session_host_args_t *args)
 {
     self->config = args->config;
     self->table = args->table;
-    self->capabilities = catalog_capabilities (self->table);
+    //  What upstreams offer comes and goes while mcpz runs
+    self->capabilities = catalog_capabilities (self->table)
+                       | (self->config->upstream_count? MCP_CAP_RESOURCES | MCP_CAP_PROMPTS | MCP_CAP_COMPLETIONS: 0);
     snprintf (self->name, sizeof (self->name), "host %d", args->index);
     self->max_sessions = ((size_t) args->config->max_sessions + (size_t) args->count - 1)
                        / (size_t) args->count;
@@ -207,6 +213,7 @@ s_stop (host_t *self)
     host_tracking_destroy (&self->ops, &self->loading, &self->op_timers);
     asks_destroy (self);
     lists_destroy (self);
+    upstreams_destroy (self);
     host_tracking_destroy (&self->calls, &self->by_request, &self->timers);
     zhashx_destroy (&self->sessions);
     zsock_destroy (&self->db);
@@ -234,14 +241,18 @@ session_host_actor (zsock_t *pipe, void *args)
         return;
     }
     actor_ready (pipe, NULL);
-    zmq_pollitem_t items [] = {
+    zmq_pollitem_t items [5 + CONFIG_MAX_UPSTREAMS] = {
         { self.raw, 0, ZMQ_POLLIN, 0 },
         { self.tools_raw, 0, ZMQ_POLLIN, 0 },
         { self.cleanup_raw, 0, ZMQ_POLLIN, 0 },
         { self.control_raw, 0, ZMQ_POLLIN, 0 },
         { self.db_raw, 0, ZMQ_POLLIN, 0 }
     };
-    int item_count = self.db? 5: 4;
+    //  Upstreams answer as the tool pool does, after the DB item (if any)
+    int upstreams = self.db? 5: 4;
+    for (int index = 0; index < self.upstream_count; index++)
+        items [upstreams + index] = (zmq_pollitem_t) { self.upstream_raw [index], 0, ZMQ_POLLIN, 0 };
+    int item_count = upstreams + self.upstream_count;
     bool worked = false;
     while (!self.terminated) {
         //  After a pass with work, the next message is often microseconds
@@ -263,6 +274,9 @@ session_host_actor (zsock_t *pipe, void *args)
         //  Answers first: they free room in the queues behind them
         if (items [1].revents & ZMQ_POLLIN)
             s_drain (&self, self.tools_raw, calls_handle_pool);
+        for (int index = 0; index < self.upstream_count; index++)
+            if (items [upstreams + index].revents & ZMQ_POLLIN)
+                s_drain (&self, self.upstream_raw [index], calls_handle_pool);
         if (self.db && (items [4].revents & ZMQ_POLLIN))
             s_drain (&self, self.db_raw, ops_handle_db);
         if (items [2].revents & ZMQ_POLLIN)

@@ -16,6 +16,7 @@ typedef struct {
     const char *control_endpoint;   //  the control actor's inproc endpoint
     char (*db_endpoints) [64];  //  the DB workers; none when store is none
     int db_count;
+    const char *upstreams;      //  upstream N's endpoint is this and "-N"
 } session_host_args_t;
 
 //  zactor body; args is a session_host_args_t, read before the actor signals.

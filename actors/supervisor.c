@@ -35,6 +35,7 @@
 #include "actors/http/edge.h"
 #include "actors/session_host.h"
 #include "actors/tool_pool.h"
+#include "actors/upstream/upstream.h"
 #include "proto/jsonw.h"
 #include "proto/mcpz.h"
 #include "runtime/actor.h"
@@ -60,8 +61,12 @@ typedef struct {
     const config_t *config;
     catalog_t *table;
     zhashx_t *hidden [LISTS];   //  rows an operator disabled, by list
-    bool *catalog_stale;        //  per host: has not got the set as it is
-    int catalog_pending;        //  hosts still to get it
+    char upstream_endpoint [64];    //  upstream N binds this and "-N"
+    uint32_t *stale;            //  per host: what it has not got as it is now (s_offer)
+    int offers_pending;         //  offers still to make
+    zactor_t *upstreams [CONFIG_MAX_UPSTREAMS];
+    char *upstream_lists [CONFIG_MAX_UPSTREAMS];    //  each one's lists, as it sent them last
+    int upstream_count;
     zsock_t *router;            //  clients
     void *router_raw;
     zactor_t *pool;             //  the tool pool
@@ -396,12 +401,9 @@ s_broadcast (supervisor_t *self, const void *body, size_t size)
     }
 }
 
-//  The whole disabled set, {"tool": [names], "resource": [...], ...}, to
-//  every host that has not got it as it is now. Never waits: a host that
-//  is busy sending to the supervisor must never find it waiting on it in
-//  turn; a host with a full queue gets the set on a later pass.
-static void
-s_catalog_flush (supervisor_t *self)
+//  The whole disabled set, {"tool": [names], "resource": [...], ...}
+static char *
+s_catalog_text (supervisor_t *self)
 {
     json_t *set = json_object ();
     for (int kind = 0; kind < LISTS; kind++) {
@@ -412,22 +414,47 @@ s_catalog_flush (supervisor_t *self)
     }
     char *body = json_dumps (set, JSON_COMPACT);
     json_decref (set);
-    self->catalog_pending = 0;
-    for (int index = 0; index < self->host_count; index++) {
-        if (!self->catalog_stale [index])
-            continue;
-        void *socket = self->host_raw [index];
-        if (body && zmq_send (socket, "CATALOG", 7, ZMQ_SNDMORE | ZMQ_DONTWAIT) == 7) {
-            //  Later parts of a multipart message never hit the HWM
-            zmq_send (socket, "", 0, ZMQ_SNDMORE);
-            zmq_send (socket, "", 0, ZMQ_SNDMORE);
-            zmq_send (socket, body, strlen (body), 0);
-            self->catalog_stale [index] = false;
+    return body;
+}
+
+//  What every host must hold as it is now, to every host that has not got
+//  it: the disabled set (CATALOG, bit 0) and each upstream's lists
+//  (UPSTREAM, bit 1 + its index), whole each time. Never waits: a host
+//  that is busy sending to the supervisor must never find it waiting on it
+//  in turn; a host with a full queue gets it on a later pass.
+static void
+s_offer (supervisor_t *self)
+{
+    char *catalog = NULL;
+    self->offers_pending = 0;
+    for (int index = 0; index < self->host_count; index++)
+        for (int item = 0; item <= self->upstream_count; item++) {
+            uint32_t bit = 1u << item;
+            if (!(self->stale [index] & bit))
+                continue;
+            if (item == 0 && !catalog)
+                catalog = s_catalog_text (self);
+            const char *body = item? self->upstream_lists [item - 1]: catalog;
+            void *socket = self->host_raw [index];
+            if (body && zmq_send (socket, item? "UPSTREAM": "CATALOG", item? 8: 7, ZMQ_SNDMORE | ZMQ_DONTWAIT) != -1) {
+                //  Later parts of a multipart message never hit the HWM
+                zmq_send (socket, "", 0, ZMQ_SNDMORE);
+                zmq_send (socket, "", 0, ZMQ_SNDMORE);
+                zmq_send (socket, body, strlen (body), 0);
+                self->stale [index] &= ~bit;
+            }
+            else
+                self->offers_pending++;
         }
-        else
-            self->catalog_pending++;
-    }
-    free (body);
+    free (catalog);
+}
+
+static void
+s_mark_stale (supervisor_t *self, int item)
+{
+    for (int index = 0; index < self->host_count; index++)
+        self->stale [index] |= 1u << item;
+    s_offer (self);
 }
 
 //  An operator's disable or enable (control actor): checked against the
@@ -458,9 +485,7 @@ s_catalog (supervisor_t *self, const char *tag, zmq_msg_t *body)
             zhashx_delete (self->hidden [kind], name);
         if (disable != hidden) {
             log_info (s_name, "%s %s %sd by an operator", kind_name, name, action);
-            for (int index = 0; index < self->host_count; index++)
-                self->catalog_stale [index] = true;
-            s_catalog_flush (self);
+            s_mark_stale (self, 0);
         }
         outcome = json_pack ("{s:b}", "changed", disable != hidden);
     }
@@ -590,6 +615,39 @@ s_start_store (supervisor_t *self, char *error, size_t error_size)
     return 0;
 }
 
+//  One actor per upstream, its endpoint the prefix and its index
+static int
+s_start_upstreams (supervisor_t *self, char *error, size_t error_size)
+{
+    for (int index = 0; index < self->config->upstream_count; index++) {
+        char endpoint [96];
+        snprintf (endpoint, sizeof (endpoint), "%s-%d", self->upstream_endpoint, index);
+        upstream_args_t args = { self->config, &self->config->upstreams [index], endpoint };
+        self->upstreams [index] = actor_start (upstream_actor, &args, error, error_size);
+        if (!self->upstreams [index])
+            return -1;
+        self->upstream_count++;
+    }
+    return 0;
+}
+
+//  An upstream's LISTS: every host gets them
+static bool
+s_handle_upstream (supervisor_t *self, int index)
+{
+    zmq_msg_t frames [2];
+    int count;
+    if (frames_recv (zsock_resolve (self->upstreams [index]), frames, 2, &count, ZMQ_DONTWAIT))
+        return false;
+    if (count == 2 && frames_is (&frames [0], "LISTS")) {
+        free (self->upstream_lists [index]);
+        self->upstream_lists [index] = strndup ((const char *) zmq_msg_data (&frames [1]), zmq_msg_size (&frames [1]));
+        s_mark_stale (self, 1 + index);
+    }
+    frames_close (frames, count < 2? count: 2);
+    return true;
+}
+
 static int
 s_start_actors (supervisor_t *self, char *error, size_t error_size)
 {
@@ -608,8 +666,13 @@ s_start_actors (supervisor_t *self, char *error, size_t error_size)
     self->cleanup = actor_start (cleanup_actor, &cleanup_args, error, error_size);
     if (!self->cleanup)
         return -1;
+    snprintf (self->upstream_endpoint, sizeof (self->upstream_endpoint), "inproc://mcpz-upstream-%p",
+              (void *) self);
+    if (s_start_upstreams (self, error, error_size))
+        return -1;
     control_args_t control_args = { config, control_endpoint, self->host_count, endpoint,
-                                    cleanup_endpoint, self->db_endpoints, self->db_count };
+                                    cleanup_endpoint, self->db_endpoints, self->db_count,
+                                    self->upstream_endpoint, self->upstream_count };
     self->control = actor_start (control_actor, &control_args, error, error_size);
     if (!self->control)
         return -1;
@@ -622,12 +685,12 @@ s_start_actors (supervisor_t *self, char *error, size_t error_size)
     zsys_set_rcvhwm (half);
     self->hosts = (zactor_t **) calloc ((size_t) self->host_count, sizeof (zactor_t *));
     self->host_raw = (void **) calloc ((size_t) self->host_count, sizeof (void *));
-    self->catalog_stale = (bool *) calloc ((size_t) self->host_count, sizeof (bool));
-    int rc = self->hosts && self->host_raw && self->catalog_stale? 0: -1;
+    self->stale = (uint32_t *) calloc ((size_t) self->host_count, sizeof (uint32_t));
+    int rc = self->hosts && self->host_raw && self->stale? 0: -1;
     for (int index = 0; rc == 0 && index < self->host_count; index++) {
         session_host_args_t args = { config, self->table, index, self->host_count, endpoint,
                                      cleanup_endpoint, control_endpoint, self->db_endpoints,
-                                     self->db_count };
+                                     self->db_count, self->upstream_endpoint };
         self->hosts [index] = actor_start (session_host_actor, &args, error, error_size);
         if (!self->hosts [index])
             rc = -1;
@@ -649,6 +712,10 @@ s_stop (supervisor_t *self)
     free (self->hosts);
     free (self->host_raw);
     zactor_destroy (&self->control);
+    for (int index = 0; index < self->upstream_count; index++) {
+        zactor_destroy (&self->upstreams [index]);
+        free (self->upstream_lists [index]);
+    }
     zactor_destroy (&self->cleanup);
     for (int index = 0; self->db_workers && index < self->db_count; index++)
         zactor_destroy (&self->db_workers [index]);
@@ -659,7 +726,7 @@ s_stop (supervisor_t *self)
     ids_destroy (&self->ids);
     for (int kind = 0; kind < LISTS; kind++)
         zhashx_destroy (&self->hidden [kind]);
-    free (self->catalog_stale);
+    free (self->stale);
 }
 
 static int
@@ -725,7 +792,7 @@ static void
 s_loop (supervisor_t *self)
 {
     //  The HTTP edge's descriptor, when there is one, is polled last
-    int count = self->host_count + 3 + (self->http? 1: 0);
+    int count = self->host_count + 3 + self->upstream_count + (self->http? 1: 0);
     zmq_pollitem_t *items = (zmq_pollitem_t *) calloc ((size_t) count, sizeof (zmq_pollitem_t));
     assert (items);
     items [0] = (zmq_pollitem_t) { zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0 };
@@ -733,6 +800,9 @@ s_loop (supervisor_t *self)
     items [2] = (zmq_pollitem_t) { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 };
     for (int index = 0; index < self->host_count; index++)
         items [index + 3] = (zmq_pollitem_t) { self->host_raw [index], 0, ZMQ_POLLIN, 0 };
+    int upstreams = self->host_count + 3;
+    for (int index = 0; index < self->upstream_count; index++)
+        items [upstreams + index] = (zmq_pollitem_t) { zsock_resolve (self->upstreams [index]), 0, ZMQ_POLLIN, 0 };
     if (self->http)
         items [count - 1] = (zmq_pollitem_t) { NULL, http_edge_fd (self->http), ZMQ_POLLIN, 0 };
 
@@ -747,9 +817,9 @@ s_loop (supervisor_t *self)
         long http = self->http? http_edge_timeout (self->http): -1;
         if (http >= 0 && (timeout < 0 || http < timeout))
             timeout = http;
-        if (self->catalog_pending) {
-            s_catalog_flush (self);
-            if (self->catalog_pending && (timeout < 0 || timeout > CATALOG_RETRY_MS))
+        if (self->offers_pending) {
+            s_offer (self);
+            if (self->offers_pending && (timeout < 0 || timeout > CATALOG_RETRY_MS))
                 timeout = CATALOG_RETRY_MS;
         }
         if (zmq_poll (items, count, timeout) == -1) {
@@ -763,6 +833,10 @@ s_loop (supervisor_t *self)
         for (int index = 0; index < self->host_count; index++)
             if (items [index + 3].revents & ZMQ_POLLIN)
                 for (int batch = 0; batch < BATCH && s_handle_host (self, index); batch++)
+                    ;
+        for (int index = 0; index < self->upstream_count; index++)
+            if (items [upstreams + index].revents & ZMQ_POLLIN)
+                while (s_handle_upstream (self, index))
                     ;
         //  The control actor's word before clients': an operator who was
         //  told "draining" may open a session next, and it must be refused

@@ -9,7 +9,7 @@
 
 static const char *const s_names [CONTROL_COMMANDS] = {
     "stats", "sessions", "session", "kill", "cleanup", "metrics", "drain",
-    "shutdown", "config", "disable", "enable"
+    "shutdown", "config", "disable", "enable", "upstreams"
 };
 
 //  What disable and enable name: exactly one of these arguments

@@ -23,6 +23,7 @@ typedef enum {
     CONTROL_CONFIG,         //  effective settings and where each came from
     CONTROL_DISABLE,        //  hide a tool, resource, template or prompt
     CONTROL_ENABLE,         //  show it again
+    CONTROL_UPSTREAMS,      //  the MCP servers behind mcpz
     CONTROL_COMMANDS        //  how many there are
 } control_command_t;
 

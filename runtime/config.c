@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 typedef enum { KIND_INT, KIND_STRING, KIND_LIST, KIND_BOOL, KIND_LEVEL, KIND_FORMAT,
-               KIND_STORE } kind_t;
+               KIND_STORE, KIND_UPSTREAM } kind_t;
 
 typedef struct {
     const char *name;           //  flag without dashes
@@ -57,6 +57,8 @@ static const option_t s_options [] = {
     { "log-level", KIND_LEVEL, offsetof (config_t, log_level), false, 0, 0, 0, "info", "error, warn, info or debug" },
     { "log-format", KIND_FORMAT, offsetof (config_t, log_json), false, 0, 0, 0, "text", "text or json" },
     OPT_BOOL ("no-demo-tools", demo_tools, true, "do not load the demo tools"),
+    { "upstream", KIND_UPSTREAM, offsetof (config_t, upstreams), false, 0, 0, 0, NULL,
+      "an MCP server behind mcpz: NAME=stdio:COMMAND ARGS... or NAME=http(s)://URL (repeatable)" },
     OPT_BOOL ("conformance-fixtures", conformance_fixtures, false,
               "load the fixtures the official MCP conformance suite expects"),
     OPT_INT ("page-size", page_size, 1, 10000, "100", "items per page of tools/list, resources/list, prompts/list"),
@@ -94,6 +96,46 @@ s_fail (char *error, size_t error_size, const char *format, ...)
     vsnprintf (error, error_size, format, args);
     va_end (args);
     return -1;
+}
+
+//  The upstream called name, made (with defaults) when new; NULL when full.
+static config_upstream_t *
+s_upstream (config_t *self, const char *name, size_t length)
+{
+    for (int index = 0; index < self->upstream_count; index++)
+        if (strlen (self->upstreams [index].name) == length
+        &&  memcmp (self->upstreams [index].name, name, length) == 0)
+            return &self->upstreams [index];
+    if (self->upstream_count == CONFIG_MAX_UPSTREAMS)
+        return NULL;
+    config_upstream_t *upstream = &self->upstreams [self->upstream_count++];
+    memset (upstream, 0, sizeof (*upstream));
+    memcpy (upstream->name, name, length);
+    upstream->instances = 1;
+    upstream->ping_ms = 5000;
+    upstream->max_inflight = 64;
+    upstream->queue = 1024;
+    return upstream;
+}
+
+//  A name is what prefixes its rows: letters, digits and '-' (no '_', so
+//  NAME_x splits one way only)
+static bool
+s_upstream_name_valid (const char *name, size_t length)
+{
+    if (length == 0 || length > CONFIG_UPSTREAM_NAME)
+        return false;
+    for (size_t at = 0; at < length; at++)
+        if (!isalnum ((unsigned char) name [at]) && name [at] != '-')
+            return false;
+    return true;
+}
+
+static bool
+s_upstream_spec_valid (const char *spec)
+{
+    return (strncmp (spec, "stdio:", 6) == 0 && spec [6] && spec [6] != ' ')
+        || strncmp (spec, "http://", 7) == 0 || strncmp (spec, "https://", 8) == 0;
 }
 
 static bool
@@ -159,6 +201,20 @@ s_set (config_t *self, const option_t *option, const char *value,
                                CONFIG_MAX_LISTEN, option->name);
             strcpy (self->listen [self->listen_count++], value);
             return 0;
+        case KIND_UPSTREAM: {
+            const char *equals = strchr (value, '=');
+            size_t length = equals? (size_t) (equals - value): 0;
+            if (!equals || !s_upstream_name_valid (value, length) || !s_upstream_spec_valid (equals + 1)
+            ||  strlen (equals + 1) >= sizeof (self->upstreams [0].spec))
+                return s_fail (error, error_size, "%s: %s takes NAME=stdio:COMMAND ARGS... or "
+                               "NAME=http(s)://URL, NAME of letters, digits and '-', not '%s'",
+                               origin, option->name, value);
+            config_upstream_t *upstream = s_upstream (self, value, length);
+            if (!upstream)
+                return s_fail (error, error_size, "%s: at most %d upstreams", origin, CONFIG_MAX_UPSTREAMS);
+            strcpy (upstream->spec, equals + 1);
+            return 0;
+        }
         case KIND_STORE:
             if (!s_store_valid (value))
                 return s_fail (error, error_size, "%s: %s must be none, sqlite:PATH or postgresql://..., not '%s'",
@@ -190,8 +246,78 @@ s_defaults (config_t *self)
         strcpy (self->node_id, "mcpz");
 }
 
+//  One integer setting of an upstream section
+static int
+s_upstream_int (const char *upstream, const char *name, const char *value, long min, long max,
+                int *field, char *error, size_t error_size)
+{
+    char *end = NULL;
+    errno = 0;
+    long number = value? strtol (value, &end, 10): 0;
+    if (!value || !*value || *end || errno || number < min || number > max)
+        return s_fail (error, error_size, "config: upstream %s: %s must be an integer from %ld to %ld",
+                       upstream, name, min, max);
+    *field = (int) number;
+    return 0;
+}
+
+//  The file's upstreams section: one child per upstream, named as it is,
+//  with spec, instances, cwd, env, headers, timeout, ping, max-inflight,
+//  queue.
+static int
+s_load_upstreams (config_t *self, zconfig_t *section, char *error, size_t error_size)
+{
+    for (zconfig_t *child = zconfig_child (section); child; child = zconfig_next (child)) {
+        const char *name = zconfig_name (child);
+        if (!s_upstream_name_valid (name, strlen (name)))
+            return s_fail (error, error_size, "config: upstream name '%s' must be letters, digits and '-'", name);
+        config_upstream_t *upstream = s_upstream (self, name, strlen (name));
+        if (!upstream)
+            return s_fail (error, error_size, "config: at most %d upstreams", CONFIG_MAX_UPSTREAMS);
+        for (zconfig_t *item = zconfig_child (child); item; item = zconfig_next (item)) {
+            const char *key = zconfig_name (item);
+            const char *value = zconfig_value (item)? zconfig_value (item): "";
+            struct { const char *key; char *field; size_t size; } strings [] = {
+                { "spec", upstream->spec, sizeof (upstream->spec) },
+                { "cwd", upstream->cwd, sizeof (upstream->cwd) },
+                { "env", upstream->env, sizeof (upstream->env) },
+                { "headers", upstream->headers, sizeof (upstream->headers) },
+            };
+            struct { const char *key; int *field; long min, max; } numbers [] = {
+                { "instances", &upstream->instances, 1, 64 },
+                { "timeout", &upstream->timeout_ms, 0, 86400000 },
+                { "ping", &upstream->ping_ms, 100, 3600000 },
+                { "max-inflight", &upstream->max_inflight, 1, 100000 },
+                { "queue", &upstream->queue, 1, 10000000 },
+            };
+            bool known = false;
+            for (size_t at = 0; at < sizeof (strings) / sizeof (strings [0]); at++)
+                if (streq (key, strings [at].key)) {
+                    if (strlen (value) >= strings [at].size)
+                        return s_fail (error, error_size, "config: upstream %s: %s is too long", name, key);
+                    strcpy (strings [at].field, value);
+                    known = true;
+                }
+            for (size_t at = 0; at < sizeof (numbers) / sizeof (numbers [0]); at++)
+                if (streq (key, numbers [at].key)) {
+                    if (s_upstream_int (name, key, value, numbers [at].min, numbers [at].max,
+                                        numbers [at].field, error, error_size))
+                        return -1;
+                    known = true;
+                }
+            if (!known)
+                return s_fail (error, error_size, "config: upstream %s: unknown setting '%s'", name, key);
+        }
+        if (*upstream->spec && !s_upstream_spec_valid (upstream->spec))
+            return s_fail (error, error_size, "config: upstream %s: spec must be stdio:COMMAND ARGS... "
+                           "or an http(s):// URL", name);
+    }
+    return 0;
+}
+
 //  The settings file: top-level "name = value" lines, or the same under a
-//  "mcpz" section. A comma-separated listen names several endpoints.
+//  "mcpz" section. A comma-separated listen names several endpoints; an
+//  upstreams section holds the upstreams' own settings.
 static int
 s_load_file (config_t *self, char *error, size_t error_size)
 {
@@ -207,6 +333,10 @@ s_load_file (config_t *self, char *error, size_t error_size)
             const char *value = zconfig_value (item);
             if (pass == 0 && streq (name, "mcpz"))
                 continue;
+            if (streq (name, "upstreams")) {
+                rc = s_load_upstreams (self, item, error, error_size);
+                continue;
+            }
             const option_t *option = s_option (name, strlen (name));
             if (!option || streq (name, "config"))
                 rc = s_fail (error, error_size, "config: unknown setting '%s' in %s", name, self->config_file);
@@ -333,6 +463,10 @@ config_load (config_t *self, int argc, char *argv [], char *envp [],
         return s_fail (error, error_size, "--http: '%s' is not PORT or ADDR:PORT", self->http);
     if (self->http_path [0] != '/')
         return s_fail (error, error_size, "--http-path: '%s' must start with /", self->http_path);
+    for (int index = 0; index < self->upstream_count; index++)
+        if (!*self->upstreams [index].spec)
+            return s_fail (error, error_size, "upstream %s: no spec (--upstream %s=stdio:COMMAND or =URL)",
+                           self->upstreams [index].name, self->upstreams [index].name);
     return 0;
 }
 
@@ -378,6 +512,16 @@ config_describe (const config_t *self)
                 for (int at = 0; at < self->listen_count; at++)
                     json_array_append_new (value, json_string (self->listen [at]));
                 break;
+            case KIND_UPSTREAM:
+                value = json_array ();
+                for (int at = 0; at < self->upstream_count; at++) {
+                    const config_upstream_t *upstream = &self->upstreams [at];
+                    json_array_append_new (value, json_pack ("{s:s,s:s,s:i,s:s,s:i,s:i,s:i,s:i}",
+                        "name", upstream->name, "spec", upstream->spec, "instances", upstream->instances,
+                        "cwd", upstream->cwd, "timeout_ms", upstream->timeout_ms, "ping_ms", upstream->ping_ms,
+                        "max_inflight", upstream->max_inflight, "queue", upstream->queue));
+                }
+                break;
             case KIND_STORE:
             case KIND_STRING: value = json_string (field); break;
         }
@@ -412,6 +556,13 @@ config_test (bool verbose)
     config_t config;
     char error [256];
     char *no_env [] = { NULL };
+    assert (s_load (&config, no_env, error, "--upstream", "every-thing=stdio:node server.js stdio",
+                    "--upstream", "web=https://example.com/mcp", NULL) == 0);
+    assert (config.upstream_count == 2 && streq (config.upstreams [0].name, "every-thing"));
+    assert (streq (config.upstreams [0].spec, "stdio:node server.js stdio") && config.upstreams [0].instances == 1);
+    assert (s_load (&config, no_env, error, "--upstream", "bad_name=stdio:x", NULL) == -1 && strstr (error, "NAME"));
+    assert (s_load (&config, no_env, error, "--upstream", "a=ftp://x", NULL) == -1);
+    assert (s_load (&config, no_env, error, "--upstream", "a=stdio:", NULL) == -1);
     assert (s_load (&config, no_env, error, NULL) == 0);
     assert (config.listen_count == 1 && streq (config.listen [0], "tcp://127.0.0.1:5555"));
     assert (streq (config.store, "sqlite:mcpz.db"));

@@ -10,6 +10,23 @@
 #include <stddef.h>
 
 #define CONFIG_MAX_LISTEN 16
+#define CONFIG_MAX_UPSTREAMS 16
+#define CONFIG_UPSTREAM_NAME 32
+
+//  An MCP server behind mcpz (--upstream NAME=SPEC, and the settings
+//  file's upstreams section for the rest)
+typedef struct {
+    char name [CONFIG_UPSTREAM_NAME + 1];   //  letters, digits, '-': its rows are NAME_x
+    char spec [1024];           //  stdio:COMMAND ARGS... or an http(s):// URL
+    int instances;              //  child processes (stdio) or connections (HTTP)
+    char cwd [256];             //  children's working directory, "" = mcpzd's
+    char env [1024];            //  NAME=VALUE,... added to children's environment
+    char headers [1024];        //  HTTP request headers, "Name: value" lines joined by '\n'
+    int timeout_ms;             //  a call's deadline; 0 = --request-timeout
+    int ping_ms;                //  pings this often; no answer within it: replaced
+    int max_inflight;           //  requests in flight per instance
+    int queue;                  //  requests that may wait for an instance
+} config_upstream_t;
 
 typedef enum { LEVEL_ERROR, LEVEL_WARN, LEVEL_INFO, LEVEL_DEBUG } log_level_t;
 
@@ -54,6 +71,8 @@ typedef struct {
     int replay_events;          //  events kept per session for LISTEN
     int replay_bytes;           //  bytes kept per session for LISTEN
     int host_spin_us;           //  a host polls this long after work
+    config_upstream_t upstreams [CONFIG_MAX_UPSTREAMS];
+    int upstream_count;
     unsigned char source [64];  //  config_source_t of each option, table order
 } config_t;
 

@@ -209,17 +209,15 @@ s_item_json (list_kind_t kind, const void *def)
     return item;
 }
 
-//  The result text of one page: count items from first (indexes into
-//  items, the visible rows)
+//  The result text of one page: count items of array from first
 static char *
-s_page_text (list_kind_t kind, list_t *list, size_t *items, size_t first, size_t count,
-             size_t total, size_t page)
+s_page_text (list_kind_t kind, json_t *items, size_t first, size_t count, size_t page)
 {
     json_t *array = json_array ();
     for (size_t index = first; index < first + count; index++)
-        json_array_append_new (array, s_item_json (kind, list->defs [items [index]]));
+        json_array_append (array, json_array_get (items, index));
     json_t *result = json_pack ("{s:o}", s_list_keys [kind], array);
-    if (first + count < total) {
+    if (first + count < json_array_size (items)) {
         char cursor [40];
         snprintf (cursor, sizeof (cursor), CURSOR_PREFIX "%zu", page + 1);
         json_object_set_new (result, "nextCursor", json_string (cursor));
@@ -229,32 +227,46 @@ s_page_text (list_kind_t kind, list_t *list, size_t *items, size_t first, size_t
     return text;
 }
 
-char **
-catalog_pages_new (catalog_t *self, list_kind_t kind, int page_size,
-                   const catalog_filter_t *filter, size_t *count_p)
+json_t *
+catalog_items (catalog_t *self, list_kind_t kind, const catalog_filter_t *filter)
 {
-    assert (page_size > 0);
     list_t *list = &self->lists [kind];
-    size_t *items = (size_t *) calloc (list->size + 1, sizeof (size_t));
-    size_t total = 0;
+    json_t *items = json_array ();
     for (size_t index = 0; items && index < list->size; index++)
         if (!s_hidden (filter, kind, s_key (kind, list->defs [index])))
-            items [total++] = index;
+            json_array_append_new (items, s_item_json (kind, list->defs [index]));
+    return items;
+}
+
+char **
+catalog_pages_of (list_kind_t kind, json_t *items, int page_size, size_t *count_p)
+{
+    assert (page_size > 0);
+    size_t total = json_array_size (items);
     size_t pages = total? (total + (size_t) page_size - 1) / (size_t) page_size: 1;
-    char **texts = items? (char **) calloc (pages, sizeof (char *)): NULL;
-    bool failed = !texts;
-    for (size_t page = 0; texts && page < pages; page++) {
+    char **texts = (char **) calloc (pages, sizeof (char *));
+    bool failed = !texts || !items;
+    for (size_t page = 0; texts && !failed && page < pages; page++) {
         size_t first = page * (size_t) page_size;
         size_t count = total - first < (size_t) page_size? total - first: (size_t) page_size;
-        texts [page] = s_page_text (kind, list, items, first, count, total, page);
+        texts [page] = s_page_text (kind, items, first, count, page);
         failed |= !texts [page];
     }
-    free (items);
     if (failed) {
         catalog_pages_destroy (&texts, pages);
         return NULL;
     }
     *count_p = pages;
+    return texts;
+}
+
+char **
+catalog_pages_new (catalog_t *self, list_kind_t kind, int page_size,
+                   const catalog_filter_t *filter, size_t *count_p)
+{
+    json_t *items = catalog_items (self, kind, filter);
+    char **texts = catalog_pages_of (kind, items, page_size, count_p);
+    json_decref (items);
     return texts;
 }
 
@@ -337,6 +349,14 @@ catalog_tool (catalog_t *self, const char *name)
 //  --------------------------------------------------------------------------
 //  URI templates: {name} matches one or more characters other than '/'
 //  (RFC 6570 simple expansion encodes '/' in a value) up to the next literal.
+
+static bool s_template_match (const char *template, const char *uri, json_t *variables);
+
+bool
+catalog_template_match (const char *template, const char *uri)
+{
+    return s_template_match (template, uri, NULL);
+}
 
 //  Matches uri against template; fills variables (when not NULL) and
 //  returns true on a match.

@@ -74,6 +74,19 @@ char **
 void
     catalog_pages_destroy (char ***pages_p, size_t count);
 
+//  The list's rows that filter leaves visible, as the JSON items of a list
+//  result (a new array).
+json_t *
+    catalog_items (catalog_t *self, list_kind_t kind, const catalog_filter_t *filter);
+
+//  Pages of any items (borrowed), as catalog_pages_new makes them.
+char **
+    catalog_pages_of (list_kind_t kind, json_t *items, int page_size, size_t *count_p);
+
+//  True when uri matches a URI template (see template_def_t).
+bool
+    catalog_template_match (const char *template, const char *uri);
+
 //  The page a cursor names (the first for NULL), or NULL for a cursor
 //  never given out.
 const char *

@@ -249,6 +249,49 @@ s_others (const figures_t *figures, bool partial, metrics_t *metrics)
              partial);
 }
 
+//  Per upstream, labelled by its name (letters, digits and '-': nothing
+//  to escape)
+static void
+s_upstreams (const figures_t *figures, metrics_t *metrics)
+{
+    static const struct {
+        const char *name, *type, *help, *field;
+    } s_series [] = {
+        { "mcpz_upstream_calls_total", "counter", "Requests an upstream answered or failed.", "calls" },
+        { "mcpz_upstream_errors_total", "counter", "Requests an upstream failed (its errors and its instances').", "errors" },
+        { "mcpz_upstream_restarts_total", "counter", "Instances of an upstream taken down and started again.", "restarts" },
+        { "mcpz_upstream_busy_total", "counter", "Calls refused because an upstream's queue was full.", "busy" },
+        { "mcpz_upstream_inflight", "gauge", "Requests an upstream's instances hold now.", "inflight" },
+        { "mcpz_upstream_queued", "gauge", "Calls waiting for a free instance.", "queued" },
+    };
+    if (!json_array_size (figures->upstreams))
+        return;
+    for (size_t series = 0; series < sizeof (s_series) / sizeof (s_series [0]); series++) {
+        metrics_family (metrics, s_series [series].name, s_series [series].type, s_series [series].help);
+        size_t index;
+        json_t *upstream;
+        json_array_foreach (figures->upstreams, index, upstream) {
+            char labels [64];
+            snprintf (labels, sizeof (labels), "upstream=\"%s\"", json_string_value (json_object_get (upstream, "name")));
+            metrics_sample (metrics, s_series [series].name, labels,
+                            (double) json_integer_value (json_object_get (upstream, s_series [series].field)));
+        }
+    }
+    metrics_family (metrics, "mcpz_upstream_up", "gauge", "1 while every instance of an upstream is up.");
+    metrics_family (metrics, "mcpz_upstream_duration_seconds", "histogram", "Time an upstream took to answer.");
+    size_t index;
+    json_t *upstream;
+    json_array_foreach (figures->upstreams, index, upstream) {
+        char labels [64];
+        snprintf (labels, sizeof (labels), "upstream=\"%s\"", json_string_value (json_object_get (upstream, "name")));
+        const char *state = json_string_value (json_object_get (upstream, "state"));
+        metrics_sample (metrics, "mcpz_upstream_up", labels, state && strcmp (state, "up") == 0);
+        histogram_t latency = { 0 };
+        histogram_add_json (&latency, json_object_get (upstream, "latency"));
+        metrics_histogram (metrics, "mcpz_upstream_duration_seconds", labels, &latency);
+    }
+}
+
 char *
 figures_metrics (const figures_t *figures, bool partial)
 {
@@ -262,6 +305,7 @@ figures_metrics (const figures_t *figures, bool partial)
     s_refusals (figures, metrics);
     s_http (figures, metrics);
     s_others (figures, partial, metrics);
+    s_upstreams (figures, metrics);
     char *text = strdup (metrics_text (metrics));
     metrics_destroy (&metrics);
     return text;

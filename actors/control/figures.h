@@ -13,6 +13,7 @@ typedef struct {
     json_t *tools;              //  the tool pool
     json_t *cleanup;            //  cleanup's figures or report
     json_t *supervisor;         //  the supervisor's
+    json_t *upstreams;          //  array: each upstream's
 } figures_t;
 
 //  Sums one integer field over an array of figures.

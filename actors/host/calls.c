@@ -28,6 +28,7 @@
 #include "actors/host/asks.h"
 #include "actors/host/host.h"
 #include "actors/host/lists.h"
+#include "actors/host/upstreams.h"
 #include "proto/jsonw.h"
 #include "proto/mcp.h"
 #include "runtime/frames.h"
@@ -74,8 +75,8 @@ s_call_end (host_t *self, call_t *call)
 static void
 s_call_stop (host_t *self, call_t *call)
 {
-    if (zmq_send (self->tools_raw, "CANCEL", 6, ZMQ_SNDMORE | ZMQ_DONTWAIT) == 6)
-        zmq_send (self->tools_raw, &call->call_id, sizeof (call->call_id), 0);
+    if (zmq_send (call->socket, "CANCEL", 6, ZMQ_SNDMORE | ZMQ_DONTWAIT) == 6)
+        zmq_send (call->socket, &call->call_id, sizeof (call->call_id), 0);
     s_call_end (self, call);
 }
 
@@ -159,9 +160,11 @@ s_request_key (const char *sid, json_t *id)
     return key;
 }
 
-//  Hands the call to the tool pool without waiting; a full queue is a 503.
+//  Hands the call to the tool pool or an upstream (socket) without
+//  waiting; a full queue is a 503. params go as they are.
 static void
-s_dispatch (host_t *self, request_t *request, method_t method, int timeout_ms, json_t *token)
+s_dispatch (host_t *self, request_t *request, method_t method, void *socket, json_t *params,
+            int timeout_ms, json_t *token)
 {
     session_t *session = request->session;
     if (session->inflight >= (uint32_t) self->config->max_inflight) {
@@ -170,7 +173,7 @@ s_dispatch (host_t *self, request_t *request, method_t method, int timeout_ms, j
         return;
     }
     char *key = s_request_key (session->id, request->id);
-    char *text = json_dumps (request->params, JSON_COMPACT);
+    char *text = json_dumps (params, JSON_COMPACT);
     call_t *call = (call_t *) calloc (1, sizeof (call_t));
     if (!text || !call || !key) {
         free (text);
@@ -182,20 +185,21 @@ s_dispatch (host_t *self, request_t *request, method_t method, int timeout_ms, j
     }
     call->call_id = ++self->next_call;
     call->key = key;
-    if (zmq_send (self->tools_raw, "CALL", 4, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
+    call->socket = socket;
+    if (zmq_send (socket, "CALL", 4, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
         free (text);
         s_call_destroy (&call);
-        host_refuse (self, request->peer, session->id, 503, "tool workers are saturated",
-                     request->id, RETRY_QUEUE_MS);
+        host_refuse (self, request->peer, session->id, 503, socket == self->tools_raw?
+                     "tool workers are saturated": "the upstream is saturated", request->id, RETRY_QUEUE_MS);
         return;
     }
-    frames_send_copy (self->tools_raw, &call->call_id, sizeof (call->call_id), ZMQ_SNDMORE);
-    frames_send_text (self->tools_raw, methods_name (method), ZMQ_SNDMORE);
-    frames_send_owned (self->tools_raw, text, strlen (text), ZMQ_SNDMORE);
+    frames_send_copy (socket, &call->call_id, sizeof (call->call_id), ZMQ_SNDMORE);
+    frames_send_text (socket, methods_name (method), ZMQ_SNDMORE);
+    frames_send_owned (socket, text, strlen (text), ZMQ_SNDMORE);
     char timeout [16];
     snprintf (timeout, sizeof (timeout), "%d", timeout_ms > 0? timeout_ms: self->config->request_timeout);
-    frames_send_text (self->tools_raw, timeout, ZMQ_SNDMORE);
-    frames_send_text (self->tools_raw, key, 0);
+    frames_send_text (socket, timeout, ZMQ_SNDMORE);
+    frames_send_text (socket, key, 0);
     memcpy (call->sid, session->id, sizeof (call->sid));
     call->method = method;
     call->id = json_incref (request->id);
@@ -218,6 +222,8 @@ s_dispatch (host_t *self, request_t *request, method_t method, int timeout_ms, j
 void
 calls_start (host_t *self, request_t *request, method_t method)
 {
+    if (upstreams_route (self, request))
+        return;
     tool_call_t call = { 0 };
     catalog_target_t target;
     char message [200];
@@ -232,9 +238,19 @@ calls_start (host_t *self, request_t *request, method_t method)
         json_t *token = json_object_get (json_object_get (request->params, "_meta"), "progressToken");
         if (token && !json_is_string (token) && !json_is_integer (token))
             token = NULL;
-        s_dispatch (self, request, method, target.timeout_ms, token);
+        s_dispatch (self, request, method, self->tools_raw, request->params, target.timeout_ms, token);
     }
     catalog_target_clear (&target);
+}
+
+void
+calls_start_upstream (host_t *self, request_t *request, int upstream, json_t *params)
+{
+    json_t *token = json_object_get (json_object_get (params, "_meta"), "progressToken");
+    if (token && !json_is_string (token) && !json_is_integer (token))
+        token = NULL;
+    s_dispatch (self, request, request->method, self->upstream_raw [upstream], params,
+                self->config->upstreams [upstream].timeout_ms, token);
 }
 
 call_t *
@@ -255,9 +271,9 @@ calls_in_flight (host_t *self, session_t *session, json_t *id)
 void
 calls_tell (host_t *self, call_t *call, const char *json)
 {
-    if (zmq_send (self->tools_raw, "TELL", 4, ZMQ_SNDMORE | ZMQ_DONTWAIT) == 4) {
-        frames_send_copy (self->tools_raw, &call->call_id, sizeof (call->call_id), ZMQ_SNDMORE);
-        frames_send_text (self->tools_raw, json, 0);
+    if (zmq_send (call->socket, "TELL", 4, ZMQ_SNDMORE | ZMQ_DONTWAIT) == 4) {
+        frames_send_copy (call->socket, &call->call_id, sizeof (call->call_id), ZMQ_SNDMORE);
+        frames_send_text (call->socket, json, 0);
     }
 }
 

@@ -14,6 +14,7 @@
 //  A request running on a tool worker
 typedef struct {
     uint64_t call_id;           //  host-unique; also the hash key
+    void *socket;               //  where it runs: the tool pool or an upstream
     method_t method;            //  tools/call, resources/read, prompts/get, completion/complete
     char sid [MCPZ_SID_SIZE + 1];   //  its session
     json_t *id;                 //  JSON-RPC id of the request
@@ -49,6 +50,11 @@ call_t *
 //  Sends a message to the worker running call: TELL call-id, JSON.
 void
     calls_tell (host_t *self, call_t *call, const char *json);
+
+//  Runs a request on an upstream (upstreams.c found it there): params
+//  (borrowed) are what the upstream is asked, its own names restored.
+void
+    calls_start_upstream (host_t *self, request_t *request, int upstream, json_t *params);
 
 //  True when a call of session with this JSON-RPC id is in flight.
 bool

@@ -51,6 +51,11 @@ struct _host_t {
     char **pages [LISTS];       //  pages without them, or NULL: the catalog's
     size_t page_counts [LISTS];
     catalog_filter_t filter;
+    //  The MCP servers behind mcpz (upstreams.c)
+    int upstream_count;
+    zsock_t *upstream_sockets [CONFIG_MAX_UPSTREAMS];
+    void *upstream_raw [CONFIG_MAX_UPSTREAMS];
+    json_t *upstream_lists [CONFIG_MAX_UPSTREAMS];  //  as the supervisor sent them last
     batch_t *collecting;        //  while set, answers go into this batch
     bool terminated;
 

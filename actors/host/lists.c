@@ -15,6 +15,7 @@
 */
 #include "actors/host/lists.h"
 #include "actors/host/host.h"
+#include "actors/host/upstreams.h"
 #include "proto/jsonrpc.h"
 #include "runtime/log.h"
 
@@ -85,26 +86,53 @@ s_same (zhashx_t *set, json_t *names)
     return true;
 }
 
-//  The list shows what names leaves visible, in pages of this host's own
-//  (the catalog's shared pages while nothing is hidden)
+//  This host's pages of a list: the catalog's rows less the hidden ones,
+//  and the upstreams' rows; none (the catalog's shared pages serve) when
+//  it has neither
+static void
+s_repage (host_t *self, list_kind_t kind)
+{
+    catalog_pages_destroy (&self->pages [kind], self->page_counts [kind]);
+    json_t *items = catalog_items (self->table, kind, lists_filter (self));
+    size_t own = json_array_size (items);
+    upstreams_items (self, kind, items);
+    bool hidden = self->hidden [kind] && zhashx_size (self->hidden [kind]);
+    if (items && (hidden || json_array_size (items) > own)) {
+        self->pages [kind] = catalog_pages_of (kind, items, self->config->page_size, &self->page_counts [kind]);
+        if (!self->pages [kind])
+            log_error (self->name, "no memory for a list's pages: the catalog's show");
+    }
+    json_decref (items);
+}
+
+//  The list shows what names leaves visible
 static void
 s_hide (host_t *self, list_kind_t kind, json_t *names)
 {
     zhashx_destroy (&self->hidden [kind]);
-    catalog_pages_destroy (&self->pages [kind], self->page_counts [kind]);
-    if (!json_array_size (names))
-        return;
-    self->hidden [kind] = zhashx_new ();
+    self->hidden [kind] = json_array_size (names)? zhashx_new (): NULL;
     size_t index;
     json_t *name;
     json_array_foreach (names, index, name)
         if (json_is_string (name) && self->hidden [kind])
             zhashx_insert (self->hidden [kind], json_string_value (name), (void *) 1);
-    catalog_filter_t filter = { s_hidden, self };
-    self->pages [kind] = catalog_pages_new (self->table, kind, self->config->page_size,
-                                            &filter, &self->page_counts [kind]);
-    if (!self->hidden [kind] || !self->pages [kind])
-        log_error (self->name, "no memory for a list's pages: its whole list shows");
+    s_repage (self, kind);
+}
+
+void
+lists_upstreams_changed (host_t *self, const bool *changed)
+{
+    //  An upstream's URIs show as they are only while no other row has them
+    bool resources = changed [LIST_RESOURCES] || changed [LIST_TEMPLATES];
+    for (int kind = 0; kind < LISTS; kind++)
+        if (changed [kind] || (resources && (kind == LIST_RESOURCES || kind == LIST_TEMPLATES)))
+            s_repage (self, (list_kind_t) kind);
+    if (changed [LIST_TOOLS])
+        s_notify (self, LIST_TOOLS);
+    if (resources)
+        s_notify (self, LIST_RESOURCES);
+    if (changed [LIST_PROMPTS])
+        s_notify (self, LIST_PROMPTS);
 }
 
 void

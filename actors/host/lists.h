@@ -22,6 +22,11 @@ const catalog_filter_t *
 void
     lists_change (host_t *self, zmq_msg_t *body);
 
+//  One upstream's lists changed (changed says which kinds): pages are
+//  made again and every ready session hears of each list that changed.
+void
+    lists_upstreams_changed (host_t *self, const bool *changed);
+
 void
     lists_destroy (host_t *self);
 

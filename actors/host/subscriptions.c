@@ -13,6 +13,7 @@
 #include "actors/host/subscriptions.h"
 #include "actors/host/host.h"
 #include "actors/host/lists.h"
+#include "actors/host/upstreams.h"
 #include "proto/jsonw.h"
 #include "proto/mcp.h"
 
@@ -25,7 +26,8 @@ s_uri (host_t *self, request_t *request)
     if (!uri)
         host_answer_error (self, request->session, request->peer, request->id,
                            JSONRPC_INVALID_PARAMS, "params must name a resource uri");
-    bool known = uri && catalog_has_uri (self->table, lists_filter (self), uri);
+    bool known = uri && (catalog_has_uri (self->table, lists_filter (self), uri)
+                         || upstreams_has_uri (self, uri));
     if (uri && !known)
         host_answer_error (self, request->session, request->peer, request->id,
                            MCP_RESOURCE_NOT_FOUND, "resource not found");

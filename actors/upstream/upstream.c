@@ -1,0 +1,914 @@
+/*  upstream — an actor that puts one MCP server behind mcpz: a pool of
+    instances of it (stdio child processes), shared by every session.
+
+    Owns: its instances (child.c), the requests forwarded to them
+    (multiplexed by this actor's own JSON-RPC ids), the calls waiting for a
+    free instance (bounded by the upstream's queue), and what the server
+    lists (tools, resources, templates, prompts).
+
+    Takes, on its ROUTER from session hosts (DEALER), as the tool pool does:
+      CALL   call-id, method, params JSON, timeout ms, trace
+      CANCEL call-id              notifications/cancelled to the instance
+      TELL   call-id, JSON        the client's answer to a request the
+                                  instance made during that call
+      STATS  tag                  (from the control actor)
+    Sends to session hosts: PROGRESS, LOG, ASK call-id, JSON; DONE call-id,
+    result, code, message; BUSY call-id; STATS tag, JSON.
+    Sends on its pipe to the supervisor: LISTS JSON, whenever what the
+    server lists changes ({"name", "tools", "resources",
+    "resourceTemplates", "prompts"}, all empty while no instance is up).
+
+    Supervision: an instance that exits, or does not answer a ping within
+    the upstream's ping interval, is killed and started again after a
+    back-off (100 ms doubling to 5 s; reset once it stayed up 10 s); the
+    requests it held are answered with an error at once. Its stderr goes to
+    the log, a line at a time, under the upstream's name.
+
+    What a server sends that is not tied to a request (log messages, its
+    own requests to a client) goes to the session whose call it serves only
+    when that instance serves exactly one call: stdio carries no link from
+    a message to the request behind it, and a guess could hand one
+    session's data to another.
+*/
+#include "actors/upstream/upstream.h"
+#include "actors/upstream/child.h"
+#include "proto/jsonrpc.h"
+#include "proto/metrics.h"
+#include "runtime/actor.h"
+#include "runtime/frames.h"
+#include "runtime/log.h"
+#include "runtime/table.h"
+
+#include <inttypes.h>
+#include <signal.h>
+
+#define MAX_INSTANCES    64
+#define OUTPUT_LIMIT     (16 * 1024 * 1024)  //  bytes waiting for a child's stdin
+#define LINE_LIMIT       (64 * 1024 * 1024)  //  longest line a child may send
+#define START_TIMEOUT_MS 15000              //  initialize must be answered by then
+#define BACKOFF_FIRST_MS 100
+#define BACKOFF_MAX_MS   5000
+#define STABLE_MS        10000              //  up this long: back-off starts over
+#define GRACE_MS         1000               //  a forward outlives its deadline this long
+#define CALL_FRAMES      7                  //  host, CALL, call-id, method, params, timeout, trace
+
+typedef enum { INSTANCE_DOWN, INSTANCE_STARTING, INSTANCE_READY } instance_state_t;
+static const char *const s_states [] = { "down", "starting", "up" };
+
+typedef struct {
+    instance_state_t state;
+    child_t *child;
+    int inflight;               //  forwards it holds
+    uint64_t init_id;           //  id of its initialize request
+    uint64_t ping_id;           //  id of the ping it owes an answer, or 0
+    int64_t ping_sent;          //  when that ping went
+    int64_t next_ping;
+    int64_t started;            //  when it was started (START_TIMEOUT_MS)
+    int64_t up_since;
+    int64_t restart_at;         //  when a down instance starts again
+    int backoff_ms;
+    json_t *capabilities;       //  the server's, from initialize
+} instance_t;
+
+//  A call forwarded to an instance
+typedef struct {
+    uint64_t id;                //  our JSON-RPC id for it; the hash key
+    zmq_msg_t host;             //  routing id of the host that asked
+    uint64_t call_id;           //  the host's call id
+    int instance;
+    int64_t started;
+    int64_t deadline;
+    json_t *asked;              //  id of the instance's request to the client, or NULL
+} forward_t;
+
+typedef struct {
+    zmq_msg_t frames [CALL_FRAMES];
+} pending_t;
+
+//  Listing what the server offers, one method at a time, following cursors
+static const struct {
+    const char *method, *key, *capability;
+} s_lists [] = {
+    { "tools/list", "tools", "tools" },
+    { "resources/list", "resources", "resources" },
+    { "resources/templates/list", "resourceTemplates", "resources" },
+    { "prompts/list", "prompts", "prompts" },
+};
+#define LISTS_COUNT 4
+
+typedef struct {
+    zsock_t *pipe;
+    const config_t *config;
+    const config_upstream_t *upstream;
+    char name [64];             //  "upstream NAME", for logs
+    zsock_t *router;
+    void *raw;
+    instance_t instances [MAX_INSTANCES];
+    int count;
+    zhashx_t *forwards;         //  id -> forward_t
+    zlistx_t *queue;            //  pending_t, calls waiting for an instance
+    uint64_t next_id;
+    //  What the server lists
+    json_t *lists;              //  as published last
+    json_t *building;           //  being listed
+    int listing;                //  index into s_lists, -1 when not listing
+    int listing_instance;
+    uint64_t list_id;           //  id of the list request in flight
+    bool lists_stale;           //  list again once an instance is up
+    //  Figures
+    uint64_t calls, errors, restarts, busy;
+    histogram_t latency;
+    char last_error [256];
+    bool terminated;
+} upstream_t;
+
+static void
+s_forward_destroy (forward_t **forward_p)
+{
+    if (*forward_p) {
+        zmq_msg_close (&(*forward_p)->host);
+        json_decref ((*forward_p)->asked);
+        free (*forward_p);
+        *forward_p = NULL;
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Talking to session hosts
+
+static void
+s_to_host (upstream_t *self, zmq_msg_t *host, const char *command, uint64_t call_id)
+{
+    zmq_msg_t copy;
+    zmq_msg_init (&copy);
+    zmq_msg_copy (&copy, host);
+    zmq_msg_send (&copy, self->raw, ZMQ_SNDMORE);
+    frames_send_text (self->raw, command, ZMQ_SNDMORE);
+    frames_send_copy (self->raw, &call_id, sizeof (call_id), ZMQ_SNDMORE);
+}
+
+//  DONE with a result (text) or a JSON-RPC error
+static void
+s_done (upstream_t *self, forward_t *forward, const char *result, int code, const char *message)
+{
+    char code_text [16];
+    snprintf (code_text, sizeof (code_text), "%d", code);
+    s_to_host (self, &forward->host, "DONE", forward->call_id);
+    frames_send_text (self->raw, result? result: "", ZMQ_SNDMORE);
+    frames_send_text (self->raw, code_text, ZMQ_SNDMORE);
+    frames_send_text (self->raw, message? message: "", 0);
+    self->calls++;
+    self->errors += result == NULL;
+    if (result)
+        histogram_observe (&self->latency, (double) (zclock_usecs () - forward->started) / 1e6);
+}
+
+static void
+s_end_forward (upstream_t *self, forward_t *forward)
+{
+    if (forward->instance >= 0 && self->instances [forward->instance].inflight)
+        self->instances [forward->instance].inflight--;
+    zhashx_delete (self->forwards, &forward->id);
+}
+
+//  --------------------------------------------------------------------------
+//  Talking to instances
+
+static void s_instance_down (upstream_t *self, int index, const char *reason);
+
+//  Sends message (taken) to an instance; a child that does not read is
+//  taken down.
+static int
+s_send (upstream_t *self, int index, json_t *message)
+{
+    char *text = message? json_dumps (message, JSON_COMPACT): NULL;
+    json_decref (message);
+    instance_t *instance = &self->instances [index];
+    int rc = text && instance->child? child_send (instance->child, text, strlen (text), OUTPUT_LIMIT): -1;
+    free (text);
+    if (rc)
+        s_instance_down (self, index, "it does not read its input");
+    return rc;
+}
+
+static uint64_t
+s_request (upstream_t *self, int index, const char *method, json_t *params)
+{
+    uint64_t id = ++self->next_id;
+    json_t *request = json_pack ("{s:s,s:I,s:s}", "jsonrpc", "2.0", "id", (json_int_t) id, "method", method);
+    if (params)
+        json_object_set (request, "params", params);
+    return s_send (self, index, request) == 0? id: 0;
+}
+
+static void
+s_publish (upstream_t *self)
+{
+    json_t *lists = self->lists? json_deep_copy (self->lists): json_object ();
+    json_object_set_new (lists, "name", json_string (self->upstream->name));
+    char *text = json_dumps (lists, JSON_COMPACT);
+    json_decref (lists);
+    if (text)
+        frames_send_strings (zsock_resolve (self->pipe), "LISTS", text, NULL);
+    free (text);
+}
+
+static int
+s_ready_count (upstream_t *self)
+{
+    int ready = 0;
+    for (int index = 0; index < self->count; index++)
+        ready += self->instances [index].state == INSTANCE_READY;
+    return ready;
+}
+
+static void s_list_next (upstream_t *self);
+
+//  Lists everything again, on a ready instance
+static void
+s_list_start (upstream_t *self)
+{
+    self->lists_stale = true;
+    if (self->listing >= 0)
+        return;                 //  the listing under way starts over when done
+    for (int index = 0; index < self->count; index++)
+        if (self->instances [index].state == INSTANCE_READY) {
+            self->lists_stale = false;
+            self->listing = 0;
+            self->listing_instance = index;
+            json_decref (self->building);
+            self->building = json_object ();
+            s_list_next (self);
+            return;
+        }
+}
+
+//  Asks for the next list (cursor: the page after, or NULL), skipping what
+//  the server did not declare
+static void
+s_list_ask (upstream_t *self, const char *cursor)
+{
+    instance_t *instance = &self->instances [self->listing_instance];
+    while (self->listing < LISTS_COUNT
+    &&  !json_object_get (instance->capabilities, s_lists [self->listing].capability))
+        self->listing++;
+    if (self->listing == LISTS_COUNT) {
+        json_decref (self->lists);
+        self->lists = self->building;
+        self->building = NULL;
+        self->listing = -1;
+        s_publish (self);
+        if (self->lists_stale)
+            s_list_start (self);
+        return;
+    }
+    json_t *params = cursor? json_pack ("{s:s}", "cursor", cursor): NULL;
+    self->list_id = s_request (self, self->listing_instance, s_lists [self->listing].method, params);
+    json_decref (params);
+}
+
+static void
+s_list_next (upstream_t *self)
+{
+    s_list_ask (self, NULL);
+}
+
+//  A page of the list being made
+static void
+s_list_page (upstream_t *self, json_t *result)
+{
+    const char *key = s_lists [self->listing].key;
+    json_t *items = json_object_get (self->building, key);
+    if (!items) {
+        items = json_array ();
+        json_object_set_new (self->building, key, items);
+    }
+    json_array_extend (items, json_object_get (result, key));
+    const char *cursor = json_string_value (json_object_get (result, "nextCursor"));
+    if (!cursor)
+        self->listing++;
+    s_list_ask (self, cursor);
+}
+
+//  --------------------------------------------------------------------------
+//  Calls
+
+//  The ready instance with the fewest calls, under the in-flight bound; -1
+static int
+s_free_instance (upstream_t *self)
+{
+    int best = -1;
+    for (int index = 0; index < self->count; index++) {
+        instance_t *instance = &self->instances [index];
+        if (instance->state == INSTANCE_READY && instance->inflight < self->upstream->max_inflight
+        &&  (best < 0 || instance->inflight < self->instances [best].inflight))
+            best = index;
+    }
+    return best;
+}
+
+//  Sends a call (frames host, CALL, call-id, method, params, timeout) to an
+//  instance
+static void
+s_dispatch (upstream_t *self, int index, zmq_msg_t *frames)
+{
+    forward_t *forward = (forward_t *) calloc (1, sizeof (forward_t));
+    char method [64], timeout [16];
+    json_t *params = json_loadb (zmq_msg_data (&frames [4]), zmq_msg_size (&frames [4]), 0, NULL);
+    if (!forward || zmq_msg_size (&frames [2]) != sizeof (uint64_t)
+    ||  !frames_text (&frames [3], method, sizeof (method)) || !frames_text (&frames [5], timeout, sizeof (timeout))) {
+        free (forward);
+        json_decref (params);
+        return;
+    }
+    forward->id = ++self->next_id;
+    zmq_msg_init (&forward->host);
+    zmq_msg_copy (&forward->host, &frames [0]);
+    memcpy (&forward->call_id, zmq_msg_data (&frames [2]), sizeof (uint64_t));
+    forward->instance = index;
+    forward->started = zclock_usecs ();
+    forward->deadline = zclock_mono () + atol (timeout) + GRACE_MS;
+    //  Progress comes back under our id: the host's token is its own
+    json_t *meta = json_object_get (params, "_meta");
+    if (json_object_get (meta, "progressToken"))
+        json_object_set_new (meta, "progressToken", json_integer ((json_int_t) forward->id));
+    json_t *request = json_pack ("{s:s,s:I,s:s}", "jsonrpc", "2.0", "id", (json_int_t) forward->id,
+                                 "method", method);
+    if (params)
+        json_object_set_new (request, "params", params);
+    zhashx_insert (self->forwards, &forward->id, forward);
+    self->instances [index].inflight++;
+    s_send (self, index, request);
+}
+
+//  Queued calls go to instances that have room
+static void
+s_pump (upstream_t *self)
+{
+    int index;
+    while (zlistx_size (self->queue) && (index = s_free_instance (self)) >= 0) {
+        pending_t *pending = (pending_t *) zlistx_first (self->queue);
+        zlistx_detach_cur (self->queue);
+        s_dispatch (self, index, pending->frames);
+        frames_close (pending->frames, CALL_FRAMES);
+        free (pending);
+    }
+}
+
+static void
+s_handle_call (upstream_t *self, zmq_msg_t *frames)
+{
+    int index = zlistx_size (self->queue)? -1: s_free_instance (self);
+    if (index >= 0) {
+        s_dispatch (self, index, frames);
+        return;
+    }
+    pending_t *pending = zlistx_size (self->queue) < (size_t) self->upstream->queue?
+                         (pending_t *) calloc (1, sizeof (pending_t)): NULL;
+    if (!pending) {
+        self->busy++;
+        zmq_msg_send (&frames [0], self->raw, ZMQ_SNDMORE);
+        frames_send_text (self->raw, "BUSY", ZMQ_SNDMORE);
+        zmq_msg_send (&frames [2], self->raw, 0);
+        return;
+    }
+    for (int at = 0; at < CALL_FRAMES; at++) {
+        zmq_msg_init (&pending->frames [at]);
+        zmq_msg_move (&pending->frames [at], &frames [at]);
+    }
+    zlistx_add_end (self->queue, pending);
+}
+
+static forward_t *
+s_forward_of (upstream_t *self, zmq_msg_t *host, zmq_msg_t *call_id)
+{
+    if (zmq_msg_size (call_id) != sizeof (uint64_t))
+        return NULL;
+    uint64_t wanted;
+    memcpy (&wanted, zmq_msg_data (call_id), sizeof (wanted));
+    for (forward_t *forward = (forward_t *) zhashx_first (self->forwards); forward;
+         forward = (forward_t *) zhashx_next (self->forwards))
+        if (forward->call_id == wanted && zmq_msg_size (&forward->host) == zmq_msg_size (host)
+        &&  memcmp (zmq_msg_data (&forward->host), zmq_msg_data (host), zmq_msg_size (host)) == 0)
+            return forward;
+    return NULL;
+}
+
+//  The host gave up on a call (cancelled, timed out): so does the server
+static void
+s_handle_cancel (upstream_t *self, zmq_msg_t *frames)
+{
+    forward_t *forward = s_forward_of (self, &frames [0], &frames [2]);
+    if (forward) {
+        s_send (self, forward->instance, json_pack ("{s:s,s:s,s:{s:I,s:s}}", "jsonrpc", "2.0",
+            "method", "notifications/cancelled", "params", "requestId", (json_int_t) forward->id,
+            "reason", "the client cancelled the request"));
+        s_end_forward (self, forward);
+        s_pump (self);
+        return;
+    }
+    //  Still queued: it leaves the queue
+    for (pending_t *pending = (pending_t *) zlistx_first (self->queue); pending;
+         pending = (pending_t *) zlistx_next (self->queue))
+        if (zmq_msg_size (&pending->frames [0]) == zmq_msg_size (&frames [0])
+        &&  memcmp (zmq_msg_data (&pending->frames [0]), zmq_msg_data (&frames [0]), zmq_msg_size (&frames [0])) == 0
+        &&  zmq_msg_size (&pending->frames [2]) == zmq_msg_size (&frames [2])
+        &&  memcmp (zmq_msg_data (&pending->frames [2]), zmq_msg_data (&frames [2]), zmq_msg_size (&frames [2])) == 0) {
+            zlistx_detach_cur (self->queue);
+            frames_close (pending->frames, CALL_FRAMES);
+            free (pending);
+            return;
+        }
+}
+
+//  The client's answer to what the instance asked during a call
+static void
+s_handle_tell (upstream_t *self, zmq_msg_t *frames)
+{
+    forward_t *forward = s_forward_of (self, &frames [0], &frames [2]);
+    json_t *told = json_loadb (zmq_msg_data (&frames [3]), zmq_msg_size (&frames [3]), 0, NULL);
+    if (forward && forward->asked && json_is_object (told)) {
+        json_t *answer = json_pack ("{s:s,s:O}", "jsonrpc", "2.0", "id", forward->asked);
+        json_object_update (answer, told);
+        json_decref (forward->asked);
+        forward->asked = NULL;
+        s_send (self, forward->instance, answer);
+    }
+    json_decref (told);
+}
+
+static void
+s_handle_stats (upstream_t *self, zmq_msg_t *host, zmq_msg_t *tag)
+{
+    json_t *instances = json_array ();
+    int inflight = 0;
+    for (int index = 0; index < self->count; index++) {
+        instance_t *instance = &self->instances [index];
+        inflight += instance->inflight;
+        json_array_append_new (instances, json_pack ("{s:s,s:i,s:i}", "state", s_states [instance->state],
+            "pid", instance->child? (int) child_pid (instance->child): 0, "inflight", instance->inflight));
+    }
+    int ready = s_ready_count (self);
+    json_t *figures = json_pack ("{s:s,s:s,s:o,s:i,s:i,s:I,s:I,s:I,s:I,s:s,s:o}",
+        "name", self->upstream->name, "state", ready == self->count? "up": ready? "degraded": "down",
+        "instances", instances, "inflight", inflight, "queued", (int) zlistx_size (self->queue),
+        "calls", (json_int_t) self->calls, "errors", (json_int_t) self->errors,
+        "restarts", (json_int_t) self->restarts, "busy", (json_int_t) self->busy,
+        "last_error", self->last_error, "latency", histogram_to_json (&self->latency));
+    char *text = json_dumps (figures, JSON_COMPACT);
+    json_decref (figures);
+    zmq_msg_send (host, self->raw, ZMQ_SNDMORE);
+    frames_send_text (self->raw, "STATS", ZMQ_SNDMORE);
+    zmq_msg_send (tag, self->raw, ZMQ_SNDMORE);
+    frames_send_text (self->raw, text? text: "{}", 0);
+    free (text);
+}
+
+static void
+s_handle_host (upstream_t *self)
+{
+    zmq_msg_t frames [CALL_FRAMES];
+    int count;
+    if (frames_recv (self->raw, frames, CALL_FRAMES, &count, ZMQ_DONTWAIT))
+        return;
+    if (count == CALL_FRAMES && frames_is (&frames [1], "CALL"))
+        s_handle_call (self, frames);
+    else
+    if (count == 3 && frames_is (&frames [1], "CANCEL"))
+        s_handle_cancel (self, frames);
+    else
+    if (count == 4 && frames_is (&frames [1], "TELL"))
+        s_handle_tell (self, frames);
+    else
+    if (count == 3 && frames_is (&frames [1], "STATS"))
+        s_handle_stats (self, &frames [0], &frames [2]);
+    frames_close (frames, count < CALL_FRAMES? count: CALL_FRAMES);
+}
+
+//  --------------------------------------------------------------------------
+//  What instances send
+
+//  The one call an instance serves, or NULL when it serves none or several
+static forward_t *
+s_only_call (upstream_t *self, int index)
+{
+    if (self->instances [index].inflight != 1)
+        return NULL;
+    for (forward_t *forward = (forward_t *) zhashx_first (self->forwards); forward;
+         forward = (forward_t *) zhashx_next (self->forwards))
+        if (forward->instance == index)
+            return forward;
+    return NULL;
+}
+
+static void
+s_on_initialized (upstream_t *self, int index, json_t *result)
+{
+    instance_t *instance = &self->instances [index];
+    json_decref (instance->capabilities);
+    instance->capabilities = json_incref (json_object_get (result, "capabilities"));
+    if (!json_is_object (instance->capabilities)) {
+        s_instance_down (self, index, "its initialize answer has no capabilities");
+        return;
+    }
+    if (s_send (self, index, json_pack ("{s:s,s:s}", "jsonrpc", "2.0", "method", "notifications/initialized")))
+        return;
+    instance->state = INSTANCE_READY;
+    instance->up_since = zclock_mono ();
+    instance->next_ping = instance->up_since + self->upstream->ping_ms;
+    log_info (self->name, "instance %d up (pid %d)", index, (int) child_pid (instance->child));
+    if (!self->lists || self->lists_stale || s_ready_count (self) == 1)
+        s_list_start (self);
+    s_pump (self);
+}
+
+static void
+s_on_response (upstream_t *self, int index, json_t *message)
+{
+    instance_t *instance = &self->instances [index];
+    json_t *id = json_object_get (message, "id");
+    if (!json_is_integer (id))
+        return;
+    uint64_t number = (uint64_t) json_integer_value (id);
+    json_t *result = json_object_get (message, "result");
+    json_t *error = json_object_get (message, "error");
+    if (number == instance->init_id && instance->state == INSTANCE_STARTING) {
+        if (result)
+            s_on_initialized (self, index, result);
+        else
+            s_instance_down (self, index, "it refused initialize");
+        return;
+    }
+    if (number == instance->ping_id) {
+        instance->ping_id = 0;
+        return;
+    }
+    if (self->listing >= 0 && number == self->list_id) {
+        if (result)
+            s_list_page (self, result);
+        else {
+            self->listing++;        //  a list it cannot give counts as empty
+            s_list_ask (self, NULL);
+        }
+        return;
+    }
+    forward_t *forward = (forward_t *) zhashx_lookup (self->forwards, &number);
+    if (!forward)
+        return;                 //  cancelled or past its deadline
+    char *text = result? json_dumps (result, JSON_COMPACT | JSON_ENCODE_ANY): NULL;
+    json_t *code = json_object_get (error, "code");
+    const char *reason = json_string_value (json_object_get (error, "message"));
+    s_done (self, forward, text, json_is_integer (code)? (int) json_integer_value (code): JSONRPC_INTERNAL_ERROR,
+            text? NULL: reason? reason: "the upstream answered neither result nor error");
+    free (text);
+    s_end_forward (self, forward);
+    s_pump (self);
+}
+
+static void
+s_on_notification (upstream_t *self, int index, const char *method, json_t *params)
+{
+    if (streq (method, "notifications/progress")) {
+        json_t *token = json_object_get (params, "progressToken");
+        uint64_t number = json_is_integer (token)? (uint64_t) json_integer_value (token): 0;
+        forward_t *forward = number? (forward_t *) zhashx_lookup (self->forwards, &number): NULL;
+        if (!forward)
+            return;
+        json_t *report = json_deep_copy (params);
+        json_object_del (report, "progressToken");
+        char *text = json_dumps (report, JSON_COMPACT);
+        json_decref (report);
+        s_to_host (self, &forward->host, "PROGRESS", forward->call_id);
+        frames_send_text (self->raw, text? text: "{}", 0);
+        free (text);
+    }
+    else
+    if (streq (method, "notifications/message")) {
+        forward_t *forward = s_only_call (self, index);
+        char *text = json_dumps (params, JSON_COMPACT);
+        if (forward && text) {
+            s_to_host (self, &forward->host, "LOG", forward->call_id);
+            frames_send_text (self->raw, text, 0);
+        }
+        else
+            log_debug (self->name, "log message from instance %d: %s", index, text? text: "?");
+        free (text);
+    }
+    else
+    if (strstr (method, "/list_changed"))
+        s_list_start (self);
+}
+
+//  A request from the instance: ping is answered here; one meant for a
+//  client goes to the session of the only call it serves
+static void
+s_on_server_request (upstream_t *self, int index, json_t *message)
+{
+    json_t *id = json_object_get (message, "id");
+    const char *method = json_string_value (json_object_get (message, "method"));
+    forward_t *forward = s_only_call (self, index);
+    if (streq (method, "ping") || !forward || forward->asked) {
+        json_t *answer = json_pack ("{s:s,s:O}", "jsonrpc", "2.0", "id", id);
+        if (streq (method, "ping"))
+            json_object_set_new (answer, "result", json_object ());
+        else
+            json_object_set_new (answer, "error", json_pack ("{s:i,s:s}", "code", JSONRPC_INTERNAL_ERROR,
+                "message", "mcpz relays a request to a client only while the instance serves one call"));
+        s_send (self, index, answer);
+        return;
+    }
+    forward->asked = json_incref (id);
+    json_t *ask = json_pack ("{s:s,s:O?}", "method", method, "params", json_object_get (message, "params"));
+    char *text = json_dumps (ask, JSON_COMPACT);
+    json_decref (ask);
+    s_to_host (self, &forward->host, "ASK", forward->call_id);
+    frames_send_text (self->raw, text? text: "{}", 0);
+    free (text);
+}
+
+static void
+s_on_line (upstream_t *self, int index, const char *line, size_t size)
+{
+    json_t *message = json_loadb (line, size, 0, NULL);
+    const char *method = json_string_value (json_object_get (message, "method"));
+    if (!json_is_object (message))
+        log_warn (self->name, "instance %d wrote a line that is not JSON-RPC", index);
+    else
+    if (method && json_object_get (message, "id"))
+        s_on_server_request (self, index, message);
+    else
+    if (method)
+        s_on_notification (self, index, method, json_object_get (message, "params"));
+    else
+        s_on_response (self, index, message);
+    json_decref (message);
+}
+
+static void
+s_stderr_line (void *arg, const char *text)
+{
+    upstream_t *self = (upstream_t *) arg;
+    if (*text)
+        log_info (self->name, "stderr: %s", text);
+}
+
+//  --------------------------------------------------------------------------
+//  Instances
+
+static void
+s_start_instance (upstream_t *self, int index)
+{
+    instance_t *instance = &self->instances [index];
+    const char *error;
+    instance->child = child_new (self->upstream->spec + 6, self->upstream->cwd, self->upstream->env, &error);
+    if (!instance->child) {
+        s_instance_down (self, index, error);
+        return;
+    }
+    instance->state = INSTANCE_STARTING;
+    instance->started = zclock_mono ();
+    instance->ping_id = 0;
+    //  What the client may be asked is relayed to the session of the call
+    json_t *params = json_pack ("{s:s,s:{s:{},s:{},s:{}},s:{s:s,s:s}}", "protocolVersion", "2025-11-25",
+        "capabilities", "sampling", "elicitation", "roots", "clientInfo", "name", "mcpz", "version", MCPZ_VERSION);
+    instance->init_id = s_request (self, index, "initialize", params);
+    json_decref (params);
+}
+
+//  Takes an instance down: its calls are answered with an error now, and
+//  it starts again after its back-off
+static void
+s_instance_down (upstream_t *self, int index, const char *reason)
+{
+    instance_t *instance = &self->instances [index];
+    bool was_ready = instance->state == INSTANCE_READY;
+    int64_t now = zclock_mono ();
+    snprintf (self->last_error, sizeof (self->last_error), "instance %d: %s", index, reason);
+    log_warn (self->name, "instance %d down: %s", index, reason);
+    child_destroy (&instance->child);
+    instance->state = INSTANCE_DOWN;
+    if (instance->up_since && now - instance->up_since > STABLE_MS)
+        instance->backoff_ms = 0;
+    instance->backoff_ms = instance->backoff_ms? instance->backoff_ms * 2: BACKOFF_FIRST_MS;
+    if (instance->backoff_ms > BACKOFF_MAX_MS)
+        instance->backoff_ms = BACKOFF_MAX_MS;
+    instance->restart_at = now + instance->backoff_ms;
+    instance->up_since = 0;
+    self->restarts++;
+    char message [320];
+    snprintf (message, sizeof (message), "upstream %s: %s", self->upstream->name, reason);
+    zlistx_t *ended = zlistx_new ();
+    for (forward_t *forward = (forward_t *) zhashx_first (self->forwards); forward;
+         forward = (forward_t *) zhashx_next (self->forwards))
+        if (forward->instance == index)
+            zlistx_add_end (ended, forward);
+    for (forward_t *forward = (forward_t *) zlistx_first (ended); forward;
+         forward = (forward_t *) zlistx_next (ended)) {
+        s_done (self, forward, NULL, JSONRPC_INTERNAL_ERROR, message);
+        s_end_forward (self, forward);
+    }
+    zlistx_destroy (&ended);
+    instance->inflight = 0;
+    if (self->listing >= 0 && self->listing_instance == index) {
+        self->listing = -1;
+        self->lists_stale = true;
+    }
+    //  Nothing of it to offer while no instance is up
+    if (was_ready && s_ready_count (self) == 0 && self->lists) {
+        json_decref (self->lists);
+        self->lists = NULL;
+        s_publish (self);
+    }
+    else
+    if (self->lists_stale)
+        s_list_start (self);
+}
+
+//  Restarts, pings and deadlines due now; returns ms to the next
+static long
+s_timers (upstream_t *self)
+{
+    int64_t now = zclock_mono ();
+    int64_t next = now + 60000;
+    for (int index = 0; index < self->count; index++) {
+        instance_t *instance = &self->instances [index];
+        if (instance->state == INSTANCE_DOWN && instance->restart_at <= now)
+            s_start_instance (self, index);
+        if (instance->state == INSTANCE_STARTING && now - instance->started > START_TIMEOUT_MS)
+            s_instance_down (self, index, "no answer to initialize");
+        if (instance->state == INSTANCE_READY && instance->ping_id
+        &&  now - instance->ping_sent > self->upstream->ping_ms) {
+            if (instance->child)
+                child_kill (instance->child, SIGKILL);
+            s_instance_down (self, index, "no answer to ping");
+        }
+        if (instance->state == INSTANCE_READY && !instance->ping_id && instance->next_ping <= now) {
+            instance->ping_sent = now;
+            instance->next_ping = now + self->upstream->ping_ms;
+            instance->ping_id = s_request (self, index, "ping", NULL);
+        }
+        int64_t due = instance->state == INSTANCE_DOWN? instance->restart_at:
+                      instance->state == INSTANCE_STARTING? instance->started + START_TIMEOUT_MS:
+                      instance->ping_id? instance->ping_sent + self->upstream->ping_ms: instance->next_ping;
+        if (due < next)
+            next = due;
+    }
+    //  A forward past its deadline: the host answered it already
+    zlistx_t *expired = zlistx_new ();
+    for (forward_t *forward = (forward_t *) zhashx_first (self->forwards); forward;
+         forward = (forward_t *) zhashx_next (self->forwards))
+        if (forward->deadline <= now)
+            zlistx_add_end (expired, forward);
+        else
+        if (forward->deadline < next)
+            next = forward->deadline;
+    for (forward_t *forward = (forward_t *) zlistx_first (expired); forward;
+         forward = (forward_t *) zlistx_next (expired))
+        s_end_forward (self, forward);
+    zlistx_destroy (&expired);
+    return next > now? (long) (next - now): 0;
+}
+
+static void
+s_read_instance (upstream_t *self, int index)
+{
+    instance_t *instance = &self->instances [index];
+    if (child_read (instance->child, LINE_LIMIT)) {
+        //  Lines that came before the end still count
+        char *line;
+        size_t size;
+        while (instance->child && (line = child_line (instance->child, &size)))
+            s_on_line (self, index, line, size);
+        if (instance->child)
+            s_instance_down (self, index, "it exited or wrote a line too long");
+        return;
+    }
+    char *line;
+    size_t size;
+    while (instance->child && (line = child_line (instance->child, &size)))
+        s_on_line (self, index, line, size);
+}
+
+//  --------------------------------------------------------------------------
+//  The actor
+
+static int
+s_setup (upstream_t *self, upstream_args_t *args)
+{
+    self->config = args->config;
+    self->upstream = args->upstream;
+    self->count = self->upstream->instances < MAX_INSTANCES? self->upstream->instances: MAX_INSTANCES;
+    self->listing = -1;
+    snprintf (self->name, sizeof (self->name), "upstream %s", self->upstream->name);
+    self->forwards = table_new ((zhashx_destructor_fn *) s_forward_destroy, true);
+    self->queue = zlistx_new ();
+    self->router = zsock_new (ZMQ_ROUTER);
+    if (!self->forwards || !self->queue || !self->router
+    ||  strncmp (self->upstream->spec, "stdio:", 6))
+        return -1;
+    zsock_set_router_mandatory (self->router, 1);
+    zsock_set_sndhwm (self->router, 100000);
+    zsock_set_rcvhwm (self->router, 100000);
+    if (zsock_bind (self->router, "%s", args->endpoint) == -1)
+        return -1;
+    self->raw = zsock_resolve (self->router);
+    return 0;
+}
+
+static void
+s_stop (upstream_t *self)
+{
+    for (int index = 0; index < self->count; index++) {
+        child_destroy (&self->instances [index].child);
+        json_decref (self->instances [index].capabilities);
+    }
+    for (pending_t *pending = (pending_t *) zlistx_first (self->queue); pending;
+         pending = (pending_t *) zlistx_next (self->queue)) {
+        frames_close (pending->frames, CALL_FRAMES);
+        free (pending);
+    }
+    zlistx_destroy (&self->queue);
+    zhashx_destroy (&self->forwards);
+    json_decref (self->lists);
+    json_decref (self->building);
+    zsock_destroy (&self->router);
+}
+
+//  Every descriptor to watch: pipe, router, and each instance's stdout,
+//  stderr and (with output waiting) stdin. Returns how many; map says which
+//  instance and stream each instance item is.
+static int
+s_items (upstream_t *self, zmq_pollitem_t *items, int *map)
+{
+    int used = 2;
+    items [0] = (zmq_pollitem_t) { zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0 };
+    items [1] = (zmq_pollitem_t) { self->raw, 0, ZMQ_POLLIN, 0 };
+    for (int index = 0; index < self->count; index++) {
+        child_t *child = self->instances [index].child;
+        if (!child)
+            continue;
+        map [used] = index * 3;
+        items [used++] = (zmq_pollitem_t) { NULL, child_stdout (child), ZMQ_POLLIN, 0 };
+        if (child_stderr (child) >= 0) {
+            map [used] = index * 3 + 1;
+            items [used++] = (zmq_pollitem_t) { NULL, child_stderr (child), ZMQ_POLLIN, 0 };
+        }
+        if (child_stdin_waiting (child) >= 0) {
+            map [used] = index * 3 + 2;
+            items [used++] = (zmq_pollitem_t) { NULL, child_stdin_waiting (child), ZMQ_POLLOUT, 0 };
+        }
+    }
+    return used;
+}
+
+static void
+s_on_item (upstream_t *self, zmq_pollitem_t *item, int what)
+{
+    int index = what / 3;
+    instance_t *instance = &self->instances [index];
+    if (!instance->child || !item->revents)
+        return;
+    if (what % 3 == 0)
+        s_read_instance (self, index);
+    else
+    if (what % 3 == 1)
+        child_read_stderr (instance->child, s_stderr_line, self);
+    else
+    if (child_flush (instance->child))
+        s_instance_down (self, index, "its input is closed");
+}
+
+void
+upstream_actor (zsock_t *pipe, void *args)
+{
+    upstream_t self = { .pipe = pipe };
+    if (s_setup (&self, (upstream_args_t *) args)) {
+        s_stop (&self);
+        actor_ready (pipe, "cannot start the upstream");
+        return;
+    }
+    actor_ready (pipe, NULL);
+    for (int index = 0; index < self.count; index++)
+        s_start_instance (&self, index);
+    zmq_pollitem_t items [2 + 3 * MAX_INSTANCES];
+    int map [2 + 3 * MAX_INSTANCES];
+    while (!self.terminated) {
+        long timeout = s_timers (&self);
+        int count = s_items (&self, items, map);
+        if (zmq_poll (items, count, timeout) == -1) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (items [0].revents & ZMQ_POLLIN) {
+            char *command = zstr_recv (pipe);
+            self.terminated = !command || streq (command, "$TERM");
+            zstr_free (&command);
+        }
+        for (int at = 2; at < count; at++)
+            s_on_item (&self, &items [at], map [at]);
+        for (int batch = 0; batch < 256 && (items [1].revents & ZMQ_POLLIN) && frames_ready (self.raw); batch++)
+            s_handle_host (&self);
+    }
+    s_stop (&self);
+}
