@@ -1,0 +1,273 @@
+"""MCP servers behind mcpz (issue 12), with real servers from npm that no
+one here wrote: @modelcontextprotocol/server-everything and
+server-memory over stdio, pinned in tests/interop and installed by
+scripts/npm-deps under the build directory ($MCPZ_NPM).
+
+Lists merged under NAME_ prefixes, calls routed, progress and sampling
+relayed, resources read and prompts got; a child killed mid-call or hung,
+and replaced; 1,000 concurrent calls from 100 sessions over 4 instances."""
+
+import os
+import signal
+import time
+import unittest
+
+from httptest import Http
+from httptest import http_port
+from mcpztest import REPO, ServerTestCase, control, idkey, init_params, text_of
+
+NPM = os.environ.get("MCPZ_NPM") or os.path.join(REPO, "build", "npm")
+NODE = os.path.join(NPM, "node_modules", ".bin", "node")
+SERVERS = os.path.join(NPM, "node_modules", "@modelcontextprotocol")
+EVERYTHING = "stdio:%s %s stdio" % (NODE, os.path.join(SERVERS, "server-everything", "dist", "index.js"))
+MEMORY = "stdio:%s %s" % (NODE, os.path.join(SERVERS, "server-memory", "dist", "index.js"))
+
+
+def settings(server, text):
+    """Writes a settings file into the server's directory; its path."""
+    path = os.path.join(server.tmp, "mcpz.cfg")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+class UpstreamCase(ServerTestCase):
+
+    def setUp(self):
+        if not os.path.exists(NODE) or not os.path.isdir(os.path.join(SERVERS, "server-everything")):
+            self.fail("the npm MCP servers are not installed in %s: run scripts/npm-deps" % NPM)
+
+    def start_upstreams(self, *args, config=None, capabilities=None):
+        server = self.start_server(*args, start=False)
+        if config:
+            server.argv += ["--config", settings(server, config)]
+        server.start()
+        self.wait_up(server)
+        self.wait_listed(server)
+        return server
+
+    def wait_up(self, server, timeout=15, other_than=None):
+        """Waits until every upstream has every instance up; returns the
+        figures."""
+        deadline = time.monotonic() + timeout
+        while True:
+            upstreams = control(server.control_ep, {"command": "upstreams"})["upstreams"]
+            pids = [i["pid"] for u in upstreams for i in u["instances"]]
+            if all(u["state"] == "up" for u in upstreams) and not (other_than and other_than & set(pids)):
+                return upstreams
+            if time.monotonic() > deadline:
+                self.fail("upstreams not up: %r" % upstreams)
+            time.sleep(0.05)
+
+    def wait_listed(self, server, tool="ev_echo", timeout=15):
+        """Waits until sessions see tool: an instance is up and the
+        upstream's lists have reached every host."""
+        c = self.client(server)
+        sid = c.open()
+        deadline = time.monotonic() + timeout
+        while tool not in [t["name"] for t in c.result(sid, "tools/list")["tools"]]:
+            self.assertLess(time.monotonic(), deadline, "%s never listed" % tool)
+            time.sleep(0.05)
+
+    def session(self, server, capabilities=None):
+        c = self.client(server)
+        params = init_params()
+        params["capabilities"] = capabilities or {}
+        m = c.initialize(params=params)
+        c.notify(m.sid, "notifications/initialized")
+        return c, m.sid
+
+
+class Federation(UpstreamCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.port = http_port()
+        cls.server = cls.start_class_server("--http", "127.0.0.1:%d" % cls.port,
+                                            "--upstream", "ev=" + EVERYTHING, "--upstream", "mem=" + MEMORY)
+
+    def setUp(self):
+        super().setUp()
+        self.wait_up(self.server)
+        self.wait_listed(self.server)
+        self.wait_listed(self.server, "mem_read_graph")
+        self.c, self.sid = self.session(self.server, {"sampling": {}})
+
+    def names(self, method, key, field="name"):
+        items, cursor = [], None
+        while True:
+            result = self.c.result(self.sid, method, {"cursor": cursor} if cursor else {})
+            items += [item[field] for item in result[key]]
+            cursor = result.get("nextCursor")
+            if not cursor:
+                return items
+
+    def test_lists_merged(self):
+        tools = self.names("tools/list", "tools")
+        for name in ("echo", "ev_echo", "ev_get-sum", "mem_read_graph", "mem_create_entities"):
+            self.assertIn(name, tools)
+        self.assertEqual(len(tools), len(set(tools)))
+        self.assertTrue(all(set(name) <= set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+                            for name in tools), tools)
+        resources = self.names("resources/list", "resources", "uri")
+        self.assertIn("demo://resource/static/document/features.md", resources)
+        self.assertIn("memory://knowledge-graph", resources)
+        templates = self.names("resources/templates/list", "resourceTemplates", "uriTemplate")
+        self.assertIn("demo://resource/dynamic/text/{resourceId}", templates)
+        self.assertIn("ev_simple-prompt", self.names("prompts/list", "prompts"))
+        capabilities = self.c.initialize().json["result"]["capabilities"]
+        self.assertIn("prompts", capabilities)
+
+    def test_calls_routed(self):
+        self.assertEqual(text_of(self.c.tool(self.sid, "ev_echo", {"message": "hi"})), "Echo: hi")
+        self.assertIn("5", text_of(self.c.tool(self.sid, "ev_get-sum", {"a": 2, "b": 3})))
+        self.assertEqual(text_of(self.c.tool(self.sid, "echo", {"text": "local"})), "local")
+        self.c.tool(self.sid, "mem_create_entities", {"entities": [
+            {"name": "mcpz", "entityType": "gateway", "observations": ["speaks MCP"]}]})
+        self.assertIn("speaks MCP", text_of(self.c.tool(self.sid, "mem_read_graph", {})))
+
+    def test_unknown_rows(self):
+        for name in ("ev_nope", "nope_echo", "ev_"):
+            answer = self.c.rpc(self.sid, "tools/call", {"name": name, "arguments": {}}).json
+            self.assertEqual(answer["error"]["code"], -32602, answer)
+        answer = self.c.rpc(self.sid, "prompts/get", {"name": "ev_nope"}).json
+        self.assertEqual(answer["error"]["code"], -32602, answer)
+        answer = self.c.rpc(self.sid, "resources/read", {"uri": "demo://nothing"}).json
+        self.assertEqual(answer["error"]["code"], -32002, answer)
+
+    def test_progress_relayed(self):
+        rid = self.c.call_tool(self.sid, "ev_trigger-long-running-operation", {"duration": 1, "steps": 4},
+                               meta={"progressToken": "p1"})
+        answer = self.c.wait(rid, timeout=10)
+        self.assertIn("result", answer.json, answer)
+        progress = [m for m in self.c.inbox if m.method == "notifications/progress"]
+        self.assertGreaterEqual(len(progress), 4, self.c.inbox)
+        self.assertTrue(all(m.params["progressToken"] == "p1" for m in progress))
+        self.c.inbox = [m for m in self.c.inbox if m.method != "notifications/progress"]
+
+    def test_sampling_relayed(self):
+        rid = self.c.call_tool(self.sid, "ev_trigger-sampling-request", {"prompt": "Say hi", "maxTokens": 20})
+        ask = self.c.expect(lambda m: m.method == "sampling/createMessage", what="sampling")
+        self.assertIn("Say hi", str(ask.params))
+        self.c.send("MSG", self.sid, {"jsonrpc": "2.0", "id": ask.id, "result": {
+            "role": "assistant", "model": "test", "content": {"type": "text", "text": "hi from the client"}}})
+        self.assertIn("hi from the client", str(self.c.wait(rid, timeout=10).result))
+
+    def test_resources_prompts_completion(self):
+        read = self.c.result(self.sid, "resources/read", {"uri": "demo://resource/static/document/features.md"})
+        self.assertTrue(read["contents"][0]["text"])
+        dynamic = self.c.result(self.sid, "resources/read", {"uri": "demo://resource/dynamic/text/7"})
+        self.assertEqual(dynamic["contents"][0]["uri"], "demo://resource/dynamic/text/7")
+        prompt = self.c.result(self.sid, "prompts/get", {"name": "ev_args-prompt", "arguments": {"city": "Paris"}})
+        self.assertIn("Paris", str(prompt["messages"]))
+        completion = self.c.result(self.sid, "completion/complete", {
+            "ref": {"type": "ref/prompt", "name": "ev_completable-prompt"},
+            "argument": {"name": "department", "value": "E"}})
+        self.assertIn("Engineering", completion["completion"]["values"])
+
+    def test_over_http(self):
+        h = Http(self.port)
+        self.addCleanup(h.close)
+        h.open()
+        answer = h.tool("ev_echo", {"message": "over http"})
+        self.assertEqual(text_of(answer.messages[-1]["result"]), "Echo: over http")
+
+    def test_stderr_goes_to_the_log(self):
+        self.assertTrue(any("upstream ev: stderr:" in line for line in self.server.stderr_lines),
+                        self.server.stderr_lines[-10:])
+
+    def test_figures(self):
+        self.c.tool(self.sid, "ev_echo", {"message": "counted"})
+        upstreams = {u["name"]: u for u in control(self.server.control_ep, {"command": "upstreams"})["upstreams"]}
+        self.assertEqual(set(upstreams), {"ev", "mem"})
+        self.assertGreaterEqual(upstreams["ev"]["calls"], 1)
+        self.assertEqual(len(upstreams["ev"]["instances"]), 1)
+        metrics = control(self.server.control_ep, {"command": "metrics"})["text"]
+        self.assertIn('mcpz_upstream_calls_total{upstream="ev"}', metrics)
+        self.assertIn('mcpz_upstream_duration_seconds_bucket{upstream="ev"', metrics)
+
+
+class Supervision(UpstreamCase):
+
+    def start_everything(self, instances=1):
+        return self.start_upstreams("--upstream", "ev=" + EVERYTHING,
+                                    config="upstreams\n    ev\n        instances = %d\n        ping = 300\n" % instances)
+
+    def pid(self, server):
+        return self.wait_up(server)[0]["instances"][0]["pid"]
+
+    def test_killed_mid_call(self):
+        server = self.start_everything()
+        c, sid = self.session(server)
+        pid = self.pid(server)
+        rid = c.call_tool(sid, "ev_trigger-long-running-operation", {"duration": 10, "steps": 2})
+        time.sleep(0.3)
+        killed = time.monotonic()
+        os.kill(pid, signal.SIGKILL)
+        answer = c.wait(rid, timeout=5).json
+        self.assertLess(time.monotonic() - killed, 1.0)
+        self.assertEqual(answer["error"]["code"], -32603, answer)
+        self.wait_up(server, timeout=2, other_than={pid})
+        self.wait_listed(server, timeout=2)
+        self.assertLess(time.monotonic() - killed, 2.5)
+        self.assertEqual(text_of(c.tool(sid, "ev_echo", {"message": "again"})), "Echo: again")
+        upstream = control(server.control_ep, {"command": "upstreams"})["upstreams"][0]
+        self.assertGreaterEqual(upstream["restarts"], 1)
+        self.assertIn("instance 0", upstream["last_error"])
+
+    def test_hung_child_is_replaced(self):
+        server = self.start_everything()
+        c, sid = self.session(server)
+        pid = self.pid(server)
+        os.kill(pid, signal.SIGSTOP)
+        self.addCleanup(lambda: os.kill(pid, signal.SIGKILL) if os.path.exists("/proc/%d" % pid) else None)
+        self.wait_up(server, timeout=5, other_than={pid})
+        self.wait_listed(server)
+        self.assertEqual(text_of(c.tool(sid, "ev_echo", {"message": "replaced"})), "Echo: replaced")
+        self.assertIn("ping", control(server.control_ep, {"command": "upstreams"})["upstreams"][0]["last_error"])
+
+    def test_a_server_that_cannot_start_offers_nothing(self):
+        server = self.start_server("--upstream", "bad=stdio:false", "--upstream", "ev=" + EVERYTHING)
+        deadline = time.monotonic() + 15
+        while True:
+            upstreams = {u["name"]: u for u in control(server.control_ep, {"command": "upstreams"})["upstreams"]}
+            if upstreams["ev"]["state"] == "up" and upstreams["bad"]["restarts"] >= 2:
+                break
+            self.assertLess(time.monotonic(), deadline, upstreams)
+            time.sleep(0.05)
+        self.assertEqual(upstreams["bad"]["state"], "down")
+        self.wait_listed(server)
+        c, sid = self.session(server)
+        tools = [t["name"] for t in c.result(sid, "tools/list")["tools"]]
+        self.assertFalse([t for t in tools if t.startswith("bad_")])
+        self.assertIn("ev_echo", tools)
+
+
+class Load(UpstreamCase):
+
+    def test_thousand_calls_from_hundred_sessions_over_four_instances(self):
+        server = self.start_upstreams("--upstream", "ev=" + EVERYTHING, "--max-inflight", "64",
+                                      config="upstreams\n    ev\n        instances = 4\n")
+        clients = [self.client(server) for _ in range(10)]
+        sessions = [(c, c.open()) for c in clients for _ in range(10)]
+        sent = []
+        for c, sid in sessions:
+            for n in range(10):
+                text = "%s-%d" % (sid[:8], n)
+                sent.append((c, c.call_tool(sid, "ev_echo", {"message": text}), text))
+        for c, rid, text in sent:
+            answer = c.wait(rid, timeout=30)
+            self.assertEqual(text_of(answer.result), "Echo: " + text, answer)
+        for c in clients:
+            c.expect_silence(0.2)
+            for rid in [r for cc, r, _ in sent if cc is c]:
+                self.assertEqual(len(c.answers[idkey(rid)]), 1)
+        upstream = control(server.control_ep, {"command": "upstreams"})["upstreams"][0]
+        self.assertEqual(upstream["errors"], 0, upstream)
+        self.assertGreaterEqual(upstream["calls"], 1000)
+        self.assertEqual(len(upstream["instances"]), 4)
+        self.assertEqual(upstream["inflight"], 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
