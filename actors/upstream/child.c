@@ -140,8 +140,10 @@ child_destroy (child_t **self_p)
     child_t *self = *self_p;
     if (!self)
         return;
-    kill (self->pid, SIGKILL);
-    waitpid (self->pid, NULL, 0);
+    if (self->pid > 0) {
+        kill (self->pid, SIGKILL);
+        waitpid (self->pid, NULL, 0);
+    }
     close (self->in);
     close (self->out);
     if (self->err >= 0)
@@ -169,6 +171,28 @@ int
 child_stdin_waiting (child_t *self)
 {
     return self->output.used > self->output.start? self->in: -1;
+}
+
+void
+child_describe_end (child_t *self, char *text, size_t size)
+{
+    int status;
+    //  Its output closes as it exits: give it a moment to be reaped
+    pid_t reaped = 0;
+    for (int tries = 0; tries < 20 && reaped == 0; tries++) {
+        reaped = waitpid (self->pid, &status, WNOHANG);
+        if (reaped == 0)
+            usleep (1000);
+    }
+    if (reaped == self->pid && WIFEXITED (status))
+        snprintf (text, size, "it exited with status %d", WEXITSTATUS (status));
+    else
+    if (reaped == self->pid && WIFSIGNALED (status))
+        snprintf (text, size, "it was killed by signal %d", WTERMSIG (status));
+    else
+        snprintf (text, size, "it closed its output");
+    if (reaped == self->pid)
+        self->pid = -1;         //  reaped: nothing to kill
 }
 
 pid_t
@@ -214,7 +238,7 @@ child_read (child_t *self, size_t limit)
     buffer_t *input = &self->input;
     while (true) {
         if (input->used - input->start > limit || s_reserve (input, 65536))
-            return -1;
+            return -2;
         ssize_t got = read (self->out, input->data + input->used, input->size - input->used);
         if (got == 0)
             return -1;

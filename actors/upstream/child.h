@@ -39,7 +39,7 @@ int
 
 //  Reads what stdout has. Then child_line returns each complete line (a
 //  pointer into the buffer, valid until the next read), NULL when none is
-//  left. Returns -1 at end of file, or when a line grows past limit bytes.
+//  left. Returns -1 at end of file, -2 when a line grows past limit bytes.
 int
     child_read (child_t *self, size_t limit);
 char *
@@ -49,6 +49,12 @@ char *
 //  -1 at end of file.
 int
     child_read_stderr (child_t *self, void (*line) (void *arg, const char *text), void *arg);
+
+//  Why its output ended (it exited with status N, was killed by signal N,
+//  or closed its output), reaping it when it has exited (waits at most
+//  20 ms for that).
+void
+    child_describe_end (child_t *self, char *text, size_t size);
 
 pid_t
     child_pid (child_t *self);

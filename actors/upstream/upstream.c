@@ -773,14 +773,18 @@ static void
 s_read_instance (upstream_t *self, int index)
 {
     instance_t *instance = &self->instances [index];
-    if (child_read (instance->child, LINE_LIMIT)) {
+    int rc = child_read (instance->child, LINE_LIMIT);
+    if (rc) {
         //  Lines that came before the end still count
         char *line;
         size_t size;
-        while (instance->child && (line = child_line (instance->child, &size)))
+        while (rc == -1 && instance->child && (line = child_line (instance->child, &size)))
             s_on_line (self, index, line, size);
+        char reason [64] = "it wrote a line longer than 64 MB";
+        if (rc == -1 && instance->child)
+            child_describe_end (instance->child, reason, sizeof (reason));
         if (instance->child)
-            s_instance_down (self, index, "it exited or wrote a line too long");
+            s_instance_down (self, index, reason);
         return;
     }
     char *line;
