@@ -243,6 +243,47 @@ class Supervision(UpstreamCase):
         self.assertIn("ev_echo", tools)
 
 
+class Bounds(UpstreamCase):
+
+    def test_queue_bound_and_cancellation(self):
+        server = self.start_upstreams("--upstream", "ev=" + EVERYTHING, config=(
+            "upstreams\n    ev\n        max-inflight = 1\n        queue = 1\n"))
+        c, sid = self.session(server)
+        running = c.call_tool(sid, "ev_trigger-long-running-operation", {"duration": 20, "steps": 2})
+        time.sleep(0.2)
+        queued = c.call_tool(sid, "ev_trigger-long-running-operation", {"duration": 20, "steps": 2})
+        time.sleep(0.2)
+        refused = c.wait(c.call_tool(sid, "ev_echo", {"message": "x"}))
+        self.assertEqual((refused.kind, refused.json["status"]), ("ERR", 503), refused)
+        upstream = control(server.control_ep, {"command": "upstreams"})["upstreams"][0]
+        self.assertEqual((upstream["inflight"], upstream["queued"], upstream["busy"]), (1, 1, 1), upstream)
+        #  Cancelled: the running call is cancelled upstream, the queued one
+        #  runs, and cancelled too, leaves nothing behind
+        for rid in (running, queued):
+            c.notify(sid, "notifications/cancelled", {"requestId": rid})
+            del c.sent[idkey(rid)]
+            time.sleep(0.2)
+        deadline = time.monotonic() + 2
+        while True:
+            upstream = control(server.control_ep, {"command": "upstreams"})["upstreams"][0]
+            if (upstream["inflight"], upstream["queued"]) == (0, 0):
+                break
+            self.assertLess(time.monotonic(), deadline, upstream)
+            time.sleep(0.05)
+        self.assertEqual(text_of(c.tool(sid, "ev_echo", {"message": "free"})), "Echo: free")
+
+    def test_deadline(self):
+        server = self.start_upstreams("--upstream", "ev=" + EVERYTHING, config=(
+            "upstreams\n    ev\n        timeout = 500\n"))
+        c, sid = self.session(server)
+        started = time.monotonic()
+        answer = c.wait(c.call_tool(sid, "ev_trigger-long-running-operation", {"duration": 20, "steps": 2}),
+                        timeout=5).json
+        self.assertEqual(answer["error"]["code"], -32001, answer)
+        self.assertLess(time.monotonic() - started, 2)
+        self.assertEqual(text_of(c.tool(sid, "ev_echo", {"message": "after"})), "Echo: after")
+
+
 class Load(UpstreamCase):
 
     def test_thousand_calls_from_hundred_sessions_over_four_instances(self):
