@@ -5,6 +5,7 @@
 #include "runtime/config.h"
 #include "runtime/log.h"
 #include "tools/demo.h"
+#include <curl/curl.h>
 #include "tools/fixtures.h"
 
 #include <pthread.h>
@@ -59,6 +60,8 @@ main (int argc, char *argv [])
                                     + 4 * config.db_workers + 64));
     zsys_set_linger (0);
 
+    //  libcurl (HTTP upstreams) sets itself up once, before any thread
+    curl_global_init (CURL_GLOBAL_DEFAULT);
     catalog_t *table = catalog_new ();
     if (!table || (config.demo_tools && demo_register (table))
     ||  (config.conformance_fixtures && fixtures_register (table))
@@ -107,5 +110,6 @@ main (int argc, char *argv [])
     zactor_destroy (&supervisor);
     catalog_destroy (&table);
     zsys_shutdown ();
+    curl_global_cleanup ();
     return 0;
 }

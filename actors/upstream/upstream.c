@@ -32,6 +32,7 @@
 */
 #include "actors/upstream/upstream.h"
 #include "actors/upstream/child.h"
+#include "actors/upstream/remote.h"
 #include "proto/jsonrpc.h"
 #include "proto/metrics.h"
 #include "runtime/actor.h"
@@ -51,13 +52,15 @@
 #define STABLE_MS        10000              //  up this long: back-off starts over
 #define GRACE_MS         1000               //  a forward outlives its deadline this long
 #define CALL_FRAMES      7                  //  host, CALL, call-id, method, params, timeout, trace
+#define ITEMS            (2 + 3 * MAX_INSTANCES + 256)  //  poll items; HTTP sockets take the last 256
 
 typedef enum { INSTANCE_DOWN, INSTANCE_STARTING, INSTANCE_READY } instance_state_t;
 static const char *const s_states [] = { "down", "starting", "up" };
 
 typedef struct {
     instance_state_t state;
-    child_t *child;
+    child_t *child;             //  a stdio upstream's process
+    remote_t *remote;           //  an HTTP upstream's session
     int inflight;               //  forwards it holds
     uint64_t init_id;           //  id of its initialize request
     uint64_t ping_id;           //  id of the ping it owes an answer, or 0
@@ -116,6 +119,7 @@ typedef struct {
     uint64_t list_id;           //  id of the list request in flight
     bool lists_stale;           //  list again once an instance is up
     //  Figures
+    zlistx_t *graveyard;        //  remotes taken down while they ran handlers
     uint64_t calls, errors, restarts, busy;
     histogram_t latency;
     char last_error [256];
@@ -176,19 +180,28 @@ s_end_forward (upstream_t *self, forward_t *forward)
 
 static void s_instance_down (upstream_t *self, int index, const char *reason);
 
-//  Sends message (taken) to an instance; a child that does not read is
-//  taken down.
+//  Sends message (taken) to an instance, tagged with the id of the
+//  request it is or answers for (HTTP: what comes back on its POST belongs
+//  to that request); one that cannot take it is taken down.
 static int
-s_send (upstream_t *self, int index, json_t *message)
+s_send_tagged (upstream_t *self, int index, json_t *message, uint64_t tag)
 {
     char *text = message? json_dumps (message, JSON_COMPACT): NULL;
     json_decref (message);
     instance_t *instance = &self->instances [index];
-    int rc = text && instance->child? child_send (instance->child, text, strlen (text), OUTPUT_LIMIT): -1;
+    int rc = !text? -1:
+             instance->child? child_send (instance->child, text, strlen (text), OUTPUT_LIMIT):
+             instance->remote? remote_send (instance->remote, text, strlen (text), tag): -1;
     free (text);
     if (rc)
-        s_instance_down (self, index, "it does not read its input");
+        s_instance_down (self, index, instance->remote? "it cannot be reached": "it does not read its input");
     return rc;
+}
+
+static int
+s_send (upstream_t *self, int index, json_t *message)
+{
+    return s_send_tagged (self, index, message, 0);
 }
 
 static uint64_t
@@ -198,7 +211,7 @@ s_request (upstream_t *self, int index, const char *method, json_t *params)
     json_t *request = json_pack ("{s:s,s:I,s:s}", "jsonrpc", "2.0", "id", (json_int_t) id, "method", method);
     if (params)
         json_object_set (request, "params", params);
-    return s_send (self, index, request) == 0? id: 0;
+    return s_send_tagged (self, index, request, id) == 0? id: 0;
 }
 
 static void
@@ -338,7 +351,7 @@ s_dispatch (upstream_t *self, int index, zmq_msg_t *frames)
         json_object_set_new (request, "params", params);
     zhashx_insert (self->forwards, &forward->id, forward);
     self->instances [index].inflight++;
-    s_send (self, index, request);
+    s_send_tagged (self, index, request, forward->id);
 }
 
 //  Queued calls go to instances that have room
@@ -511,12 +524,18 @@ s_on_initialized (upstream_t *self, int index, json_t *result)
         s_instance_down (self, index, "its initialize answer has no capabilities");
         return;
     }
+    const char *version = json_string_value (json_object_get (result, "protocolVersion"));
+    if (instance->remote && version)
+        remote_set_version (instance->remote, version);
     if (s_send (self, index, json_pack ("{s:s,s:s}", "jsonrpc", "2.0", "method", "notifications/initialized")))
         return;
     instance->state = INSTANCE_READY;
     instance->up_since = zclock_mono ();
     instance->next_ping = instance->up_since + self->upstream->ping_ms;
-    log_info (self->name, "instance %d up (pid %d)", index, (int) child_pid (instance->child));
+    if (instance->child)
+        log_info (self->name, "instance %d up (pid %d)", index, (int) child_pid (instance->child));
+    else
+        log_info (self->name, "instance %d up (%s)", index, self->upstream->spec);
     if (!self->lists || self->lists_stale || s_ready_count (self) == 1)
         s_list_start (self);
     s_pump (self);
@@ -602,11 +621,14 @@ s_on_notification (upstream_t *self, int index, const char *method, json_t *para
 //  A request from the instance: ping is answered here; one meant for a
 //  client goes to the session of the only call it serves
 static void
-s_on_server_request (upstream_t *self, int index, json_t *message)
+s_on_server_request (upstream_t *self, int index, json_t *message, uint64_t tag)
 {
     json_t *id = json_object_get (message, "id");
     const char *method = json_string_value (json_object_get (message, "method"));
-    forward_t *forward = s_only_call (self, index);
+    //  Over HTTP it came on the stream of the call it serves
+    forward_t *forward = tag? (forward_t *) zhashx_lookup (self->forwards, &tag): NULL;
+    if (!forward)
+        forward = s_only_call (self, index);
     if (streq (method, "ping") || !forward || forward->asked) {
         json_t *answer = json_pack ("{s:s,s:O}", "jsonrpc", "2.0", "id", id);
         if (streq (method, "ping"))
@@ -614,7 +636,7 @@ s_on_server_request (upstream_t *self, int index, json_t *message)
         else
             json_object_set_new (answer, "error", json_pack ("{s:i,s:s}", "code", JSONRPC_INTERNAL_ERROR,
                 "message", "mcpz relays a request to a client only while the instance serves one call"));
-        s_send (self, index, answer);
+        s_send_tagged (self, index, answer, tag);
         return;
     }
     forward->asked = json_incref (id);
@@ -627,7 +649,7 @@ s_on_server_request (upstream_t *self, int index, json_t *message)
 }
 
 static void
-s_on_line (upstream_t *self, int index, const char *line, size_t size)
+s_on_message (upstream_t *self, int index, const char *line, size_t size, uint64_t tag)
 {
     json_t *message = json_loadb (line, size, 0, NULL);
     const char *method = json_string_value (json_object_get (message, "method"));
@@ -635,13 +657,68 @@ s_on_line (upstream_t *self, int index, const char *line, size_t size)
         log_warn (self->name, "instance %d wrote a line that is not JSON-RPC", index);
     else
     if (method && json_object_get (message, "id"))
-        s_on_server_request (self, index, message);
+        s_on_server_request (self, index, message, tag);
     else
     if (method)
         s_on_notification (self, index, method, json_object_get (message, "params"));
     else
         s_on_response (self, index, message);
     json_decref (message);
+}
+
+static void
+s_on_line (upstream_t *self, int index, const char *line, size_t size)
+{
+    s_on_message (self, index, line, size, 0);
+}
+
+//  What an HTTP instance's remote hands over; from a remote taken down
+//  since, nothing counts
+typedef struct {
+    upstream_t *self;
+    int index;
+    remote_t *remote;
+} delivery_t;
+
+static void
+s_remote_message (void *arg, const char *data, size_t size, uint64_t tag)
+{
+    delivery_t *delivery = (delivery_t *) arg;
+    if (delivery->self->instances [delivery->index].remote == delivery->remote)
+        s_on_message (delivery->self, delivery->index, data, size, tag);
+}
+
+//  A POST that failed: its call is answered with the reason; a failed
+//  initialize, ping or list takes the instance down
+static void
+s_remote_failed (void *arg, uint64_t tag, const char *reason)
+{
+    delivery_t *delivery = (delivery_t *) arg;
+    upstream_t *self = delivery->self;
+    instance_t *instance = &self->instances [delivery->index];
+    if (instance->remote != delivery->remote)
+        return;
+    forward_t *forward = tag? (forward_t *) zhashx_lookup (self->forwards, &tag): NULL;
+    if (forward) {
+        char message [320];
+        snprintf (message, sizeof (message), "upstream %s: %s", self->upstream->name, reason);
+        s_done (self, forward, NULL, JSONRPC_INTERNAL_ERROR, message);
+        s_end_forward (self, forward);
+        s_pump (self);
+    }
+    else
+    if (tag && (tag == instance->init_id || tag == instance->ping_id || tag == self->list_id))
+        s_instance_down (self, delivery->index, reason);
+    else
+        log_warn (self->name, "instance %d: a message was not taken: %s", delivery->index, reason);
+}
+
+static void
+s_perform (upstream_t *self, int index)
+{
+    delivery_t delivery = { self, index, self->instances [index].remote };
+    if (delivery.remote)
+        remote_perform (delivery.remote, s_remote_message, s_remote_failed, &delivery);
 }
 
 static void
@@ -659,9 +736,14 @@ static void
 s_start_instance (upstream_t *self, int index)
 {
     instance_t *instance = &self->instances [index];
-    const char *error;
-    instance->child = child_new (self->upstream->spec + 6, self->upstream->cwd, self->upstream->env, &error);
-    if (!instance->child) {
+    const char *error = "libcurl cannot start";
+    if (strncmp (self->upstream->spec, "stdio:", 6) == 0)
+        instance->child = child_new (self->upstream->spec + 6, self->upstream->cwd, self->upstream->env, &error);
+    else
+        instance->remote = remote_new (self->upstream->spec, self->upstream->headers,
+                                       (self->upstream->timeout_ms? self->upstream->timeout_ms:
+                                        self->config->request_timeout) + GRACE_MS);
+    if (!instance->child && !instance->remote) {
         s_instance_down (self, index, error);
         return;
     }
@@ -686,6 +768,10 @@ s_instance_down (upstream_t *self, int index, const char *reason)
     snprintf (self->last_error, sizeof (self->last_error), "instance %d: %s", index, reason);
     log_warn (self->name, "instance %d down: %s", index, reason);
     child_destroy (&instance->child);
+    //  Its handlers may be running: it is freed on the next pass
+    if (instance->remote)
+        zlistx_add_end (self->graveyard, instance->remote);
+    instance->remote = NULL;
     instance->state = INSTANCE_DOWN;
     if (instance->up_since && now - instance->up_since > STABLE_MS)
         instance->backoff_ms = 0;
@@ -747,6 +833,12 @@ s_timers (upstream_t *self)
             instance->next_ping = now + self->upstream->ping_ms;
             instance->ping_id = s_request (self, index, "ping", NULL);
         }
+        long remote = instance->remote? remote_timeout (instance->remote): -1;
+        if (remote == 0)
+            s_perform (self, index);
+        else
+        if (remote > 0 && now + remote < next)
+            next = now + remote;
         int64_t due = instance->state == INSTANCE_DOWN? instance->restart_at:
                       instance->state == INSTANCE_STARTING? instance->started + START_TIMEOUT_MS:
                       instance->ping_id? instance->ping_sent + self->upstream->ping_ms: instance->next_ping;
@@ -806,10 +898,11 @@ s_setup (upstream_t *self, upstream_args_t *args)
     snprintf (self->name, sizeof (self->name), "upstream %s", self->upstream->name);
     self->forwards = table_new ((zhashx_destructor_fn *) s_forward_destroy, true);
     self->queue = zlistx_new ();
+    self->graveyard = zlistx_new ();
     self->router = zsock_new (ZMQ_ROUTER);
-    if (!self->forwards || !self->queue || !self->router
-    ||  strncmp (self->upstream->spec, "stdio:", 6))
+    if (!self->forwards || !self->queue || !self->graveyard || !self->router)
         return -1;
+    zlistx_set_destructor (self->graveyard, (zlistx_destructor_fn *) remote_destroy);
     zsock_set_router_mandatory (self->router, 1);
     zsock_set_sndhwm (self->router, 100000);
     zsock_set_rcvhwm (self->router, 100000);
@@ -824,8 +917,10 @@ s_stop (upstream_t *self)
 {
     for (int index = 0; index < self->count; index++) {
         child_destroy (&self->instances [index].child);
+        remote_destroy (&self->instances [index].remote);
         json_decref (self->instances [index].capabilities);
     }
+    zlistx_destroy (&self->graveyard);
     for (pending_t *pending = (pending_t *) zlistx_first (self->queue); pending;
          pending = (pending_t *) zlistx_next (self->queue)) {
         frames_close (pending->frames, CALL_FRAMES);
@@ -848,6 +943,13 @@ s_items (upstream_t *self, zmq_pollitem_t *items, int *map)
     items [0] = (zmq_pollitem_t) { zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0 };
     items [1] = (zmq_pollitem_t) { self->raw, 0, ZMQ_POLLIN, 0 };
     for (int index = 0; index < self->count; index++) {
+        remote_t *remote = self->instances [index].remote;
+        if (remote) {
+            int added = remote_items (remote, items + used, ITEMS - used);
+            for (int at = 0; at < added; at++)
+                map [used + at] = index * 3;
+            used += added;
+        }
         child_t *child = self->instances [index].child;
         if (!child)
             continue;
@@ -870,6 +972,8 @@ s_on_item (upstream_t *self, zmq_pollitem_t *item, int what)
 {
     int index = what / 3;
     instance_t *instance = &self->instances [index];
+    if (instance->remote && item->revents && what % 3 == 0)
+        s_perform (self, index);
     if (!instance->child || !item->revents)
         return;
     if (what % 3 == 0)
@@ -894,9 +998,10 @@ upstream_actor (zsock_t *pipe, void *args)
     actor_ready (pipe, NULL);
     for (int index = 0; index < self.count; index++)
         s_start_instance (&self, index);
-    zmq_pollitem_t items [2 + 3 * MAX_INSTANCES];
-    int map [2 + 3 * MAX_INSTANCES];
+    zmq_pollitem_t items [ITEMS];
+    int map [ITEMS];
     while (!self.terminated) {
+        zlistx_purge (self.graveyard);
         long timeout = s_timers (&self);
         int count = s_items (&self, items, map);
         if (zmq_poll (items, count, timeout) == -1) {

@@ -284,6 +284,73 @@ class Bounds(UpstreamCase):
         self.assertEqual(text_of(c.tool(sid, "ev_echo", {"message": "after"})), "Echo: after")
 
 
+class OverHttp(UpstreamCase):
+    """server-everything in its Streamable HTTP mode behind mcpz: one MCP
+    session per instance, POSTs over libcurl."""
+
+    def start_everything_http(self):
+        import subprocess
+        port = http_port()
+        env = dict(os.environ, PORT=str(port))
+        proc = subprocess.Popen([NODE, os.path.join(SERVERS, "server-everything", "dist", "index.js"),
+                                 "streamableHttp"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(proc.wait)
+        self.addCleanup(proc.kill)
+        deadline = time.monotonic() + 15
+        import socket
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return proc, "http://127.0.0.1:%d/mcp" % port
+            except OSError:
+                self.assertLess(time.monotonic(), deadline, "server-everything does not listen")
+                time.sleep(0.1)
+
+    def test_calls_progress_and_sampling(self):
+        proc, url = self.start_everything_http()
+        server = self.start_server("--upstream", "web=" + url)
+        self.wait_up(server)
+        self.wait_listed(server, "web_echo")
+        c, sid = self.session(server, {"sampling": {}})
+        self.assertEqual(text_of(c.tool(sid, "web_echo", {"message": "over http"})), "Echo: over http")
+        rid = c.call_tool(sid, "web_trigger-long-running-operation", {"duration": 1, "steps": 3},
+                          meta={"progressToken": "h1"})
+        self.assertIn("result", c.wait(rid, timeout=10).json)
+        progress = [m for m in c.inbox if m.method == "notifications/progress"]
+        self.assertGreaterEqual(len(progress), 3)
+        c.inbox = [m for m in c.inbox if m.method != "notifications/progress"]
+        #  A request to the client comes on the stream of the call it
+        #  serves: relayed even while other calls run
+        busy = c.call_tool(sid, "web_trigger-long-running-operation", {"duration": 2, "steps": 2})
+        rid = c.call_tool(sid, "web_trigger-sampling-request", {"prompt": "Say hi", "maxTokens": 20})
+        ask = c.expect(lambda m: m.method == "sampling/createMessage", what="sampling")
+        c.send("MSG", sid, {"jsonrpc": "2.0", "id": ask.id, "result": {
+            "role": "assistant", "model": "test", "content": {"type": "text", "text": "hi over http"}}})
+        self.assertIn("hi over http", str(c.wait(rid, timeout=10).result))
+        self.assertIn("result", c.wait(busy, timeout=10).json)
+        read = c.result(sid, "resources/read", {"uri": "demo://resource/static/document/features.md"})
+        self.assertTrue(read["contents"][0]["text"])
+
+    def test_server_gone_and_back(self):
+        proc, url = self.start_everything_http()
+        server = self.start_server("--upstream", "web=" + url, start=False)
+        server.argv += ["--config", settings(server, "upstreams\n    web\n        ping = 300\n")]
+        server.start()
+        self.wait_up(server)
+        self.wait_listed(server, "web_echo")
+        c, sid = self.session(server)
+        proc.kill()
+        proc.wait()
+        answer = c.rpc(sid, "tools/call", {"name": "web_echo", "arguments": {"message": "x"}}).json
+        self.assertIn("error", answer)
+        deadline = time.monotonic() + 10
+        while control(server.control_ep, {"command": "upstreams"})["upstreams"][0]["state"] == "up":
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.05)
+        upstream = control(server.control_ep, {"command": "upstreams"})["upstreams"][0]
+        self.assertIn("instance 0", upstream["last_error"])
+
+
 class Load(UpstreamCase):
 
     def test_thousand_calls_from_hundred_sessions_over_four_instances(self):

@@ -1,0 +1,385 @@
+/*  remote — an MCP session with a Streamable HTTP server. See remote.h.
+
+    libcurl's multi interface runs every POST at once on reused
+    connections; its descriptors sit in the upstream actor's poll. Messages
+    that come back during curl_multi_perform are queued and handed over
+    after it returns, so the actor may send again from its handlers
+    (libcurl forbids adding a transfer from inside its callbacks).
+*/
+#include "actors/upstream/remote.h"
+
+#include <czmq.h>
+#include <curl/curl.h>
+
+#define MAX_RESPONSE (64 * 1024 * 1024)     //  largest answer taken
+
+typedef struct {
+    char *data;
+    size_t size, used;
+} buffer_t;
+
+typedef struct {
+    remote_t *remote;
+    CURL *easy;
+    struct curl_slist *headers;
+    char *body;
+    uint64_t tag;
+    buffer_t response;
+    size_t parsed;              //  SSE bytes already split into events
+    bool sse;
+    bool too_big;
+} transfer_t;
+
+//  A message or failure waiting to be handed over
+typedef struct {
+    uint64_t tag;
+    char *data;                 //  NULL for a failure
+    size_t size;
+    char reason [128];
+} event_t;
+
+struct _remote_t {
+    CURLM *multi;
+    char *url;
+    char *headers;              //  the configured ones
+    int timeout_ms;
+    char session [256];         //  Mcp-Session-Id, once the server gave one
+    char version [32];
+    zlistx_t *transfers;        //  transfer_t in flight
+    zlistx_t *events;           //  event_t to hand over
+};
+
+static int
+s_append (buffer_t *buffer, const char *data, size_t size)
+{
+    if (buffer->used + size + 1 > buffer->size) {
+        size_t want = buffer->size? buffer->size: 4096;
+        while (want < buffer->used + size + 1)
+            want *= 2;
+        char *grown = (char *) realloc (buffer->data, want);
+        if (!grown)
+            return -1;
+        buffer->data = grown;
+        buffer->size = want;
+    }
+    memcpy (buffer->data + buffer->used, data, size);
+    buffer->used += size;
+    buffer->data [buffer->used] = 0;
+    return 0;
+}
+
+static void
+s_queue (remote_t *self, uint64_t tag, const char *data, size_t size, const char *reason)
+{
+    event_t *event = (event_t *) calloc (1, sizeof (event_t));
+    if (!event)
+        return;
+    event->tag = tag;
+    if (data) {
+        event->data = (char *) malloc (size + 1);
+        if (event->data)
+            memcpy (event->data, data, size);
+        event->size = size;
+    }
+    else
+        snprintf (event->reason, sizeof (event->reason), "%s", reason);
+    zlistx_add_end (self->events, event);
+}
+
+//  Splits complete SSE events off the response: each data payload is a
+//  message (lines joined by newlines); comments and empty data are not
+static void
+s_split_events (transfer_t *transfer)
+{
+    buffer_t *response = &transfer->response;
+    while (true) {
+        char *start = response->data + transfer->parsed;
+        char *end = strstr (start, "\n\n");
+        char *crlf = strstr (start, "\r\n\r\n");
+        if (crlf && (!end || crlf < end))
+            end = crlf;
+        if (!end)
+            return;
+        buffer_t data = { 0 };
+        for (char *line = start; line < end; ) {
+            char *next = memchr (line, '\n', (size_t) (end - line));
+            size_t length = next? (size_t) (next - line): (size_t) (end - line);
+            if (length && line [length - 1] == '\r')
+                length--;
+            if (length >= 5 && memcmp (line, "data:", 5) == 0) {
+                size_t skip = line [5] == ' '? 6: 5;
+                if (data.used)
+                    s_append (&data, "\n", 1);
+                s_append (&data, line + skip, length - skip);
+            }
+            line = next? next + 1: end;
+        }
+        if (data.used)
+            s_queue (transfer->remote, transfer->tag, data.data, data.used, NULL);
+        free (data.data);
+        transfer->parsed = (size_t) (end - response->data) + (*end == '\r'? 4: 2);
+    }
+}
+
+static size_t
+s_on_body (char *data, size_t size, size_t count, void *arg)
+{
+    transfer_t *transfer = (transfer_t *) arg;
+    size_t bytes = size * count;
+    if (transfer->response.used + bytes > MAX_RESPONSE || s_append (&transfer->response, data, bytes)) {
+        transfer->too_big = true;
+        return 0;               //  libcurl ends the transfer
+    }
+    if (transfer->sse)
+        s_split_events (transfer);
+    return bytes;
+}
+
+static size_t
+s_on_header (char *data, size_t size, size_t count, void *arg)
+{
+    transfer_t *transfer = (transfer_t *) arg;
+    size_t bytes = size * count;
+    char line [512];
+    size_t length = bytes < sizeof (line) - 1? bytes: sizeof (line) - 1;
+    memcpy (line, data, length);
+    line [length] = 0;
+    line [strcspn (line, "\r\n")] = 0;
+    char *colon = strchr (line, ':');
+    if (colon) {
+        *colon = 0;
+        char *value = colon + 1;
+        while (*value == ' ')
+            value++;
+        if (strcasecmp (line, "content-type") == 0)
+            transfer->sse = strncasecmp (value, "text/event-stream", 17) == 0;
+        else
+        if (strcasecmp (line, "mcp-session-id") == 0 && !*transfer->remote->session)
+            snprintf (transfer->remote->session, sizeof (transfer->remote->session), "%s", value);
+    }
+    return bytes;
+}
+
+static void
+s_transfer_destroy (transfer_t **transfer_p)
+{
+    transfer_t *transfer = *transfer_p;
+    if (transfer) {
+        if (transfer->easy) {
+            curl_multi_remove_handle (transfer->remote->multi, transfer->easy);
+            curl_easy_cleanup (transfer->easy);
+        }
+        curl_slist_free_all (transfer->headers);
+        free (transfer->body);
+        free (transfer->response.data);
+        free (transfer);
+        *transfer_p = NULL;
+    }
+}
+
+remote_t *
+remote_new (const char *url, const char *headers, int timeout_ms)
+{
+    remote_t *self = (remote_t *) calloc (1, sizeof (remote_t));
+    if (!self)
+        return NULL;
+    self->multi = curl_multi_init ();
+    self->url = strdup (url);
+    self->headers = strdup (headers);
+    self->timeout_ms = timeout_ms;
+    self->transfers = zlistx_new ();
+    self->events = zlistx_new ();
+    if (!self->multi || !self->url || !self->headers || !self->transfers || !self->events) {
+        remote_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+remote_destroy (remote_t **self_p)
+{
+    remote_t *self = *self_p;
+    if (!self)
+        return;
+    for (transfer_t *transfer = (transfer_t *) zlistx_first (self->transfers); transfer;
+         transfer = (transfer_t *) zlistx_next (self->transfers))
+        s_transfer_destroy (&transfer);
+    zlistx_destroy (&self->transfers);
+    for (event_t *event = (event_t *) zlistx_first (self->events); event;
+         event = (event_t *) zlistx_next (self->events)) {
+        free (event->data);
+        free (event);
+    }
+    zlistx_destroy (&self->events);
+    if (self->multi)
+        curl_multi_cleanup (self->multi);
+    free (self->url);
+    free (self->headers);
+    free (self);
+    *self_p = NULL;
+}
+
+void
+remote_set_version (remote_t *self, const char *version)
+{
+    snprintf (self->version, sizeof (self->version), "%s", version);
+}
+
+static struct curl_slist *
+s_headers (remote_t *self)
+{
+    struct curl_slist *list = curl_slist_append (NULL, "Content-Type: application/json");
+    list = curl_slist_append (list, "Accept: application/json, text/event-stream");
+    char line [320];
+    if (*self->session) {
+        snprintf (line, sizeof (line), "Mcp-Session-Id: %s", self->session);
+        list = curl_slist_append (list, line);
+    }
+    if (*self->version) {
+        snprintf (line, sizeof (line), "MCP-Protocol-Version: %s", self->version);
+        list = curl_slist_append (list, line);
+    }
+    char *copy = strdup (self->headers);
+    char *saved = NULL;
+    for (char *header = copy? strtok_r (copy, "\n", &saved): NULL; header; header = strtok_r (NULL, "\n", &saved))
+        list = curl_slist_append (list, header);
+    free (copy);
+    return list;
+}
+
+int
+remote_send (remote_t *self, const char *text, size_t size, uint64_t tag)
+{
+    transfer_t *transfer = (transfer_t *) calloc (1, sizeof (transfer_t));
+    if (!transfer)
+        return -1;
+    transfer->remote = self;
+    transfer->tag = tag;
+    transfer->body = (char *) malloc (size + 1);
+    transfer->easy = curl_easy_init ();
+    transfer->headers = s_headers (self);
+    if (!transfer->body || !transfer->easy || !transfer->headers) {
+        s_transfer_destroy (&transfer);
+        return -1;
+    }
+    memcpy (transfer->body, text, size);
+    CURL *easy = transfer->easy;
+    curl_easy_setopt (easy, CURLOPT_URL, self->url);
+    curl_easy_setopt (easy, CURLOPT_POSTFIELDS, transfer->body);
+    curl_easy_setopt (easy, CURLOPT_POSTFIELDSIZE, (long) size);
+    curl_easy_setopt (easy, CURLOPT_HTTPHEADER, transfer->headers);
+    curl_easy_setopt (easy, CURLOPT_WRITEFUNCTION, s_on_body);
+    curl_easy_setopt (easy, CURLOPT_WRITEDATA, transfer);
+    curl_easy_setopt (easy, CURLOPT_HEADERFUNCTION, s_on_header);
+    curl_easy_setopt (easy, CURLOPT_HEADERDATA, transfer);
+    curl_easy_setopt (easy, CURLOPT_PRIVATE, transfer);
+    curl_easy_setopt (easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt (easy, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    if (self->timeout_ms > 0)
+        curl_easy_setopt (easy, CURLOPT_TIMEOUT_MS, (long) self->timeout_ms);
+    if (curl_multi_add_handle (self->multi, easy) != CURLM_OK) {
+        s_transfer_destroy (&transfer);
+        return -1;
+    }
+    zlistx_add_end (self->transfers, transfer);
+    return 0;
+}
+
+int
+remote_items (remote_t *self, zmq_pollitem_t *items, int max)
+{
+    fd_set read, write, error;
+    FD_ZERO (&read);
+    FD_ZERO (&write);
+    FD_ZERO (&error);
+    int highest = -1;
+    curl_multi_fdset (self->multi, &read, &write, &error, &highest);
+    int used = 0;
+    for (int fd = 0; fd <= highest && used < max; fd++) {
+        short events = (FD_ISSET (fd, &read)? ZMQ_POLLIN: 0) | (FD_ISSET (fd, &write)? ZMQ_POLLOUT: 0);
+        if (events)
+            items [used++] = (zmq_pollitem_t) { NULL, fd, events, 0 };
+    }
+    return used;
+}
+
+long
+remote_timeout (remote_t *self)
+{
+    long timeout = -1;
+    curl_multi_timeout (self->multi, &timeout);
+    //  Transfers in flight whose descriptors libcurl does not show yet
+    if (timeout < 0 && zlistx_size (self->transfers))
+        timeout = 10;
+    return timeout;
+}
+
+//  A finished transfer: its JSON answer, or its failure
+static void
+s_finished (remote_t *self, transfer_t *transfer, CURLcode code)
+{
+    long status = 0;
+    curl_easy_getinfo (transfer->easy, CURLINFO_RESPONSE_CODE, &status);
+    char reason [128] = "";
+    if (code != CURLE_OK)
+        snprintf (reason, sizeof (reason), "%s", transfer->too_big? "an answer over 64 MB": curl_easy_strerror (code));
+    else
+    if (status == 404 && *self->session)
+        snprintf (reason, sizeof (reason), "the server forgot the session (404)");
+    else
+    if (status >= 300)
+        snprintf (reason, sizeof (reason), "HTTP status %ld", status);
+    if (*reason) {
+        s_queue (self, transfer->tag, NULL, 0, reason);
+        return;
+    }
+    if (transfer->sse) {
+        //  A last event without its blank line still counts
+        s_append (&transfer->response, "\n\n", 2);
+        s_split_events (transfer);
+    }
+    else
+    if (transfer->response.used)
+        s_queue (self, transfer->tag, transfer->response.data, transfer->response.used, NULL);
+    else
+    if (status != 202 && transfer->tag)
+        s_queue (self, transfer->tag, NULL, 0, "an empty answer");
+}
+
+void
+remote_perform (remote_t *self, remote_message_fn *message, remote_failed_fn *failed, void *arg)
+{
+    int running;
+    curl_multi_perform (self->multi, &running);
+    CURLMsg *done;
+    int left;
+    while ((done = curl_multi_info_read (self->multi, &left)))
+        if (done->msg == CURLMSG_DONE) {
+            transfer_t *transfer = NULL;
+            curl_easy_getinfo (done->easy_handle, CURLINFO_PRIVATE, (char **) &transfer);
+            CURLcode code = done->data.result;
+            s_finished (self, transfer, code);
+            void *handle = zlistx_find (self->transfers, transfer);
+            if (handle)
+                zlistx_delete (self->transfers, handle);
+            s_transfer_destroy (&transfer);
+        }
+    //  Handed over after libcurl returned: handlers may send again, and the
+    //  remote may be destroyed by them (an instance taken down): stop then
+    while (zlistx_size (self->events)) {
+        event_t *event = (event_t *) zlistx_first (self->events);
+        zlistx_detach_cur (self->events);
+        bool stop = false;
+        if (event->data)
+            message (arg, event->data, event->size, event->tag);
+        else {
+            failed (arg, event->tag, event->reason);
+            stop = true;
+        }
+        free (event->data);
+        free (event);
+        if (stop)
+            return;
+    }
+}
