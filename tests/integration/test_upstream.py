@@ -284,6 +284,24 @@ class Bounds(UpstreamCase):
         self.assertEqual(text_of(c.tool(sid, "ev_echo", {"message": "after"})), "Echo: after")
 
 
+class ListChanges(UpstreamCase):
+
+    def test_an_upstreams_list_change_reaches_sessions(self):
+        growing = os.path.join(os.path.dirname(os.path.abspath(__file__)), "servers", "growing.py")
+        server = self.start_server("--upstream", "g=stdio:/usr/bin/python3 " + growing)
+        self.wait_up(server)
+        self.wait_listed(server, "g_grow")
+        c, sid = self.session(server)
+        c.listen(sid)
+        self.assertEqual(text_of(c.tool(sid, "g_grow", {})), "grown-1")
+        c.expect(lambda m: m.method == "notifications/tools/list_changed", what="list_changed")
+        deadline = time.monotonic() + 5
+        while "g_grown-1" not in [t["name"] for t in c.result(sid, "tools/list")["tools"]]:
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.05)
+        self.assertEqual(text_of(c.tool(sid, "g_grown-1", {})), "grown-2")
+
+
 class OverHttp(UpstreamCase):
     """server-everything in its Streamable HTTP mode behind mcpz: one MCP
     session per instance, POSTs over libcurl."""
