@@ -82,6 +82,9 @@ host_route (host_t *self, zmq_msg_t *frames, int count)
     if (count == 4 && frames_is (&frames [0], "UPSTREAM"))
         upstreams_change (self, &frames [3]);
     else
+    if (count == 4 && frames_is (&frames [0], "RESOURCE"))
+        upstreams_updated (self, &frames [3]);
+    else
     if (count == 4 && frames_is (&frames [0], "NEW"))
         lifecycle_open (self, peer, sid, &frames [3]);
     else

@@ -383,15 +383,16 @@ s_host_figures (supervisor_t *self, zmq_msg_t *body)
 //  --------------------------------------------------------------------------
 //  Hosts and actors
 
-//  News a host has for every host (a resource changed): sent on to each,
-//  itself too, as UPDATED, "", "", uri. A host too busy to take it now
-//  misses it: news is not worth stalling the supervisor for.
+//  News for every host (a resource changed: UPDATED uri from a host,
+//  RESOURCE "NAME uri" from an upstream), as command, "", "", body. A host
+//  too busy to take it now misses it: news is not worth stalling the
+//  supervisor for.
 static void
-s_broadcast (supervisor_t *self, const void *body, size_t size)
+s_broadcast (supervisor_t *self, const char *command, const void *body, size_t size)
 {
     for (int index = 0; index < self->host_count; index++) {
         void *socket = self->host_raw [index];
-        if (zmq_send (socket, "UPDATED", 7, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
+        if (zmq_send (socket, command, strlen (command), ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
             self->undeliverable++;
             continue;
         }
@@ -504,7 +505,7 @@ s_handle_host (supervisor_t *self, int host)
     if (frames_recv (self->host_raw [host], frames, 5, &count, ZMQ_DONTWAIT))
         return false;
     if (count == 5 && frames_is (&frames [0], "UPDATED"))
-        s_broadcast (self, zmq_msg_data (&frames [4]), zmq_msg_size (&frames [4]));
+        s_broadcast (self, "UPDATED", zmq_msg_data (&frames [4]), zmq_msg_size (&frames [4]));
     else
     if (count == 5)
         s_to_client (self, frames);
@@ -635,16 +636,30 @@ s_start_upstreams (supervisor_t *self, char *error, size_t error_size)
 static bool
 s_handle_upstream (supervisor_t *self, int index)
 {
-    zmq_msg_t frames [2];
+    zmq_msg_t frames [3];
     int count;
-    if (frames_recv (zsock_resolve (self->upstreams [index]), frames, 2, &count, ZMQ_DONTWAIT))
+    if (frames_recv (zsock_resolve (self->upstreams [index]), frames, 3, &count, ZMQ_DONTWAIT))
         return false;
+    if (count == 3 && frames_is (&frames [0], "UPDATED")) {
+        //  "NAME uri": each host finds the URI its sessions know it by
+        size_t name = zmq_msg_size (&frames [1]), uri = zmq_msg_size (&frames [2]);
+        char *body = (char *) malloc (name + 1 + uri);
+        if (body) {
+            memcpy (body, zmq_msg_data (&frames [1]), name);
+            body [name] = ' ';
+            memcpy (body + name + 1, zmq_msg_data (&frames [2]), uri);
+            s_broadcast (self, "RESOURCE", body, name + 1 + uri);
+        }
+        free (body);
+        frames_close (frames, 3);
+        return true;
+    }
     if (count == 2 && frames_is (&frames [0], "LISTS")) {
         free (self->upstream_lists [index]);
         self->upstream_lists [index] = strndup ((const char *) zmq_msg_data (&frames [1]), zmq_msg_size (&frames [1]));
         s_mark_stale (self, 1 + index);
     }
-    frames_close (frames, count < 2? count: 2);
+    frames_close (frames, count < 3? count: 3);
     return true;
 }
 

@@ -41,6 +41,7 @@ subscriptions_subscribe (host_t *self, request_t *request)
     const char *uri = s_uri (self, request);
     if (!uri)
         return;
+    upstreams_subscribe (self, uri);
     if (!session->subscriptions)
         session->subscriptions = json_object ();
     if (json_object_size (session->subscriptions) >= SUBSCRIPTIONS_MAX
@@ -76,11 +77,17 @@ subscriptions_unsubscribe (host_t *self, request_t *request)
 void
 subscriptions_updated (host_t *self, zmq_msg_t *uri)
 {
-    char *text = strndup ((const char *) zmq_msg_data (uri), zmq_msg_size (uri));
+    subscriptions_updated_uri (self, (const char *) zmq_msg_data (uri), zmq_msg_size (uri));
+}
+
+void
+subscriptions_updated_uri (host_t *self, const char *uri, size_t size)
+{
+    char *text = strndup (uri, size);
     jsonw_t writer;
-    jsonw_init (&writer, zmq_msg_size (uri) + 16);
+    jsonw_init (&writer, size + 16);
     jsonw_text (&writer, "{\"uri\":");
-    jsonw_string (&writer, (const char *) zmq_msg_data (uri), zmq_msg_size (uri));
+    jsonw_string (&writer, uri, size);
     jsonw_text (&writer, "}");
     char *params = jsonw_finish (&writer, NULL);
     for (session_t *session = (session_t *) zhashx_first (self->sessions);

@@ -21,4 +21,8 @@ void
 void
     subscriptions_updated (host_t *self, zmq_msg_t *uri);
 
+//  The same for a URI as text.
+void
+    subscriptions_updated_uri (host_t *self, const char *uri, size_t size);
+
 #endif

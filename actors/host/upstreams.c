@@ -14,6 +14,7 @@
 #include "actors/host/calls.h"
 #include "actors/host/host.h"
 #include "actors/host/lists.h"
+#include "actors/host/subscriptions.h"
 #include "proto/jsonrpc.h"
 #include "proto/mcp.h"
 #include "runtime/log.h"
@@ -194,6 +195,32 @@ upstreams_has_uri (host_t *self, const char *uri)
 {
     const char *own;
     return self->upstream_count && s_resource (self, uri, false, &own) >= 0;
+}
+
+void
+upstreams_subscribe (host_t *self, const char *uri)
+{
+    const char *own;
+    int index = self->upstream_count && !catalog_has_uri (self->table, lists_filter (self), uri)?
+                s_resource (self, uri, false, &own): -1;
+    if (index >= 0 && zmq_send (self->upstream_raw [index], "SUBSCRIBE", 9, ZMQ_SNDMORE | ZMQ_DONTWAIT) == 9)
+        zmq_send (self->upstream_raw [index], own, strlen (own), 0);
+}
+
+void
+upstreams_updated (host_t *self, zmq_msg_t *body)
+{
+    const char *data = (const char *) zmq_msg_data (body);
+    const char *space = memchr (data, ' ', zmq_msg_size (body));
+    int index = space? s_index (self, data, (size_t) (space - data)): -1;
+    if (index < 0)
+        return;
+    char *own = strndup (space + 1, zmq_msg_size (body) - (size_t) (space - data) - 1);
+    char *exposed = own? s_exposed (self, index, LIST_RESOURCES, own): NULL;
+    if (exposed)
+        subscriptions_updated_uri (self, exposed, strlen (exposed));
+    free (exposed);
+    free (own);
 }
 
 //  params with one field set to the upstream's own name or URI

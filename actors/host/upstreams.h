@@ -35,4 +35,14 @@ bool
 bool
     upstreams_has_uri (host_t *self, const char *uri);
 
+//  A session subscribes to uri: when an upstream serves it, the upstream
+//  subscribes too (SUBSCRIBE own-uri).
+void
+    upstreams_subscribe (host_t *self, const char *uri);
+
+//  RESOURCE "NAME uri" from the supervisor: the upstream's resource
+//  changed; sessions watching it, by the URI they know, hear of it.
+void
+    upstreams_updated (host_t *self, zmq_msg_t *body);
+
 #endif

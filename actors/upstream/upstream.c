@@ -11,11 +11,14 @@
       CANCEL call-id              notifications/cancelled to the instance
       TELL   call-id, JSON        the client's answer to a request the
                                   instance made during that call
+      SUBSCRIBE uri               a session watches this resource of the
+                                  server: every instance subscribes to it
       STATS  tag                  (from the control actor)
     Sends to session hosts: PROGRESS, LOG, ASK call-id, JSON; DONE call-id,
     result, code, message; BUSY call-id; STATS tag, JSON.
-    Sends on its pipe to the supervisor: LISTS JSON, whenever what the
-    server lists changes ({"name", "tools", "resources",
+    Sends on its pipe to the supervisor: UPDATED NAME, uri when the server
+    says a resource changed; LISTS JSON, whenever what the server lists
+    changes ({"name", "tools", "resources",
     "resourceTemplates", "prompts"}, all empty while no instance is up).
 
     Supervision: an instance that exits, or does not answer a ping within
@@ -52,6 +55,7 @@
 #define STABLE_MS        10000              //  up this long: back-off starts over
 #define GRACE_MS         1000               //  a forward outlives its deadline this long
 #define CALL_FRAMES      7                  //  host, CALL, call-id, method, params, timeout, trace
+#define SUBSCRIBED_MAX   10000              //  URIs of the server that sessions watch
 #define ITEMS            (2 + 3 * MAX_INSTANCES + 256)  //  poll items; HTTP sockets take the last 256
 
 typedef enum { INSTANCE_DOWN, INSTANCE_STARTING, INSTANCE_READY } instance_state_t;
@@ -120,6 +124,7 @@ typedef struct {
     bool lists_stale;           //  list again once an instance is up
     //  Figures
     zlistx_t *graveyard;        //  remotes taken down while they ran handlers
+    zhashx_t *subscribed;       //  URIs sessions watch, as set keys
     uint64_t calls, errors, restarts, busy;
     histogram_t latency;
     char last_error [256];
@@ -477,6 +482,32 @@ s_handle_stats (upstream_t *self, zmq_msg_t *host, zmq_msg_t *tag)
     free (text);
 }
 
+//  Subscribes an instance to uri (its answer, to an id nobody waits for,
+//  is dropped)
+static void
+s_subscribe (upstream_t *self, int index, const char *uri)
+{
+    json_t *params = json_pack ("{s:s}", "uri", uri);
+    s_request (self, index, "resources/subscribe", params);
+    json_decref (params);
+}
+
+//  The first session to watch a URI makes every instance subscribe;
+//  instances that start later subscribe when they are up. A bound keeps a
+//  client from growing the set without end.
+static void
+s_handle_subscribe (upstream_t *self, zmq_msg_t *uri_frame)
+{
+    char *uri = strndup ((const char *) zmq_msg_data (uri_frame), zmq_msg_size (uri_frame));
+    if (uri && !zhashx_lookup (self->subscribed, uri) && zhashx_size (self->subscribed) < SUBSCRIBED_MAX) {
+        zhashx_insert (self->subscribed, uri, (void *) 1);
+        for (int index = 0; index < self->count; index++)
+            if (self->instances [index].state == INSTANCE_READY)
+                s_subscribe (self, index, uri);
+    }
+    free (uri);
+}
+
 static void
 s_handle_host (upstream_t *self)
 {
@@ -495,6 +526,9 @@ s_handle_host (upstream_t *self)
     else
     if (count == 3 && frames_is (&frames [1], "STATS"))
         s_handle_stats (self, &frames [0], &frames [2]);
+    else
+    if (count == 3 && frames_is (&frames [1], "SUBSCRIBE"))
+        s_handle_subscribe (self, &frames [2]);
     frames_close (frames, count < CALL_FRAMES? count: CALL_FRAMES);
 }
 
@@ -538,6 +572,8 @@ s_on_initialized (upstream_t *self, int index, json_t *result)
         log_info (self->name, "instance %d up (%s)", index, self->upstream->spec);
     if (!self->lists || self->lists_stale || s_ready_count (self) == 1)
         s_list_start (self);
+    for (void *item = zhashx_first (self->subscribed); item; item = zhashx_next (self->subscribed))
+        s_subscribe (self, index, (const char *) zhashx_cursor (self->subscribed));
     s_pump (self);
 }
 
@@ -616,6 +652,10 @@ s_on_notification (upstream_t *self, int index, const char *method, json_t *para
     else
     if (strstr (method, "/list_changed"))
         s_list_start (self);
+    else
+    if (streq (method, "notifications/resources/updated") && json_string_value (json_object_get (params, "uri")))
+        frames_send_strings (zsock_resolve (self->pipe), "UPDATED", self->upstream->name,
+                             json_string_value (json_object_get (params, "uri")), NULL);
 }
 
 //  A request from the instance: ping is answered here; one meant for a
@@ -899,8 +939,9 @@ s_setup (upstream_t *self, upstream_args_t *args)
     self->forwards = table_new ((zhashx_destructor_fn *) s_forward_destroy, true);
     self->queue = zlistx_new ();
     self->graveyard = zlistx_new ();
+    self->subscribed = zhashx_new ();
     self->router = zsock_new (ZMQ_ROUTER);
-    if (!self->forwards || !self->queue || !self->graveyard || !self->router)
+    if (!self->forwards || !self->queue || !self->graveyard || !self->subscribed || !self->router)
         return -1;
     zlistx_set_destructor (self->graveyard, (zlistx_destructor_fn *) remote_destroy);
     zsock_set_router_mandatory (self->router, 1);
@@ -921,6 +962,7 @@ s_stop (upstream_t *self)
         json_decref (self->instances [index].capabilities);
     }
     zlistx_destroy (&self->graveyard);
+    zhashx_destroy (&self->subscribed);
     for (pending_t *pending = (pending_t *) zlistx_first (self->queue); pending;
          pending = (pending_t *) zlistx_next (self->queue)) {
         frames_close (pending->frames, CALL_FRAMES);

@@ -165,6 +165,21 @@ class Federation(UpstreamCase):
             "argument": {"name": "department", "value": "E"}})
         self.assertIn("Engineering", completion["completion"]["values"])
 
+    def test_subscription_hears_the_upstreams_updates(self):
+        uri = "demo://resource/static/document/features.md"
+        watcher, wsid = self.session(self.server)
+        self.assertEqual(watcher.result(wsid, "resources/subscribe", {"uri": uri}), {})
+        watcher.listen(wsid)
+        other, osid = self.session(self.server)
+        other.listen(osid)
+        #  server-everything sends updates of subscribed resources every 5 s
+        #  once asked to
+        self.c.tool(self.sid, "ev_toggle-subscriber-updates", {})
+        update = watcher.expect(lambda m: m.method == "notifications/resources/updated", timeout=15, what="update")
+        self.assertEqual(update.params["uri"], uri)
+        other.expect_silence(0.2)
+        self.c.tool(self.sid, "ev_toggle-subscriber-updates", {})
+
     def test_over_http(self):
         h = Http(self.port)
         self.addCleanup(h.close)
