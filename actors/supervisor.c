@@ -458,8 +458,35 @@ s_mark_stale (supervisor_t *self, int item)
     s_offer (self);
 }
 
+//  True when an upstream lists the row as sessions see it: NAME_x for a
+//  tool or prompt, its URI or template (as it is, or NAME+URI) otherwise
+static bool
+s_upstream_has (supervisor_t *self, list_kind_t kind, const char *name)
+{
+    static const char *const keys [LISTS] = { "tools", "resources", "resourceTemplates", "prompts" };
+    const char *field = kind == LIST_RESOURCES? "uri": kind == LIST_TEMPLATES? "uriTemplate": "name";
+    bool found = false;
+    for (int index = 0; index < self->upstream_count && !found; index++) {
+        const char *upstream = self->config->upstreams [index].name;
+        size_t length = strlen (upstream);
+        char separator = kind == LIST_TOOLS || kind == LIST_PROMPTS? '_': '+';
+        bool prefixed = strncmp (name, upstream, length) == 0 && name [length] == separator;
+        json_t *lists = self->upstream_lists [index]? json_loads (self->upstream_lists [index], 0, NULL): NULL;
+        size_t at;
+        json_t *item;
+        json_array_foreach (json_object_get (lists, keys [kind]), at, item) {
+            const char *own = json_string_value (json_object_get (item, field));
+            if (own && ((prefixed && streq (own, name + length + 1)) || (separator == '+' && streq (own, name))))
+                found = true;
+        }
+        json_decref (lists);
+    }
+    return found;
+}
+
 //  An operator's disable or enable (control actor): checked against the
-//  catalog, kept, and sent to every host when it changes something.
+//  catalog and the upstreams' lists, kept, and sent to every host when it
+//  changes something.
 static void
 s_catalog (supervisor_t *self, const char *tag, zmq_msg_t *body)
 {
@@ -469,7 +496,8 @@ s_catalog (supervisor_t *self, const char *tag, zmq_msg_t *body)
     const char *name = json_string_value (json_object_get (change, "name"));
     int kind = catalog_kind (kind_name);
     json_t *outcome;
-    if (!action || !name || kind < 0 || !catalog_has (self->table, (list_kind_t) kind, name)) {
+    if (!action || !name || kind < 0 || !(catalog_has (self->table, (list_kind_t) kind, name)
+                                          || s_upstream_has (self, (list_kind_t) kind, name))) {
         char error [160];
         //  Cut on a character boundary: a cut one is not a JSON string
         int shown = name? (int) jsonw_utf8_prefix (name, strlen (name), 100): 0;

@@ -132,8 +132,11 @@ upstreams_items (host_t *self, list_kind_t kind, json_t *items)
         json_array_foreach (s_list (self, index, kind), at, item) {
             const char *own = json_string_value (json_object_get (item, field));
             char *exposed = own? s_exposed (self, index, kind, own): NULL;
-            if (!exposed)
+            const catalog_filter_t *filter = lists_filter (self);
+            if (!exposed || (filter && filter->hidden (filter->arg, kind, exposed))) {
+                free (exposed);
                 continue;
+            }
             json_t *copy = json_deep_copy (item);
             json_object_set_new (copy, field, json_string (exposed));
             json_array_append_new (items, copy);
@@ -277,6 +280,17 @@ upstreams_route (host_t *self, request_t *request)
         default:
             return false;
     }
+    //  A row an operator disabled is none: the catalog answers as for one
+    //  that does not exist
+    const catalog_filter_t *filter = lists_filter (self);
+    const char *asked = !path? NULL:
+                        request->method == METHOD_COMPLETE? json_string_value (json_object_get (ref, path + 4)):
+                        json_string_value (json_object_get (params, path));
+    list_kind_t kind = request->method == METHOD_TOOLS_CALL? LIST_TOOLS:
+                       request->method == METHOD_RESOURCES_READ? LIST_RESOURCES:
+                       path && streq (path, "ref.uri")? LIST_TEMPLATES: LIST_PROMPTS;
+    if (index >= 0 && filter && asked && filter->hidden (filter->arg, kind, asked))
+        return false;
     if (index == -1)
         return false;
     if (index == -2) {

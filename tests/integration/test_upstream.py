@@ -180,6 +180,18 @@ class Federation(UpstreamCase):
         other.expect_silence(0.2)
         self.c.tool(self.sid, "ev_toggle-subscriber-updates", {})
 
+    def test_operator_disables_an_upstream_row(self):
+        reply = control(self.server.control_ep, {"command": "disable", "tool": "ev_get-sum"})
+        self.assertIs(reply["changed"], True, reply)
+        self.addCleanup(control, self.server.control_ep, {"command": "enable", "tool": "ev_get-sum"})
+        self.assertNotIn("ev_get-sum", self.names("tools/list", "tools"))
+        answer = self.c.rpc(self.sid, "tools/call", {"name": "ev_get-sum", "arguments": {"a": 1, "b": 2}}).json
+        self.assertEqual(answer["error"]["code"], -32602, answer)
+        self.assertIs(control(self.server.control_ep, {"command": "enable", "tool": "ev_get-sum"})["changed"], True)
+        self.assertIn("3", text_of(self.c.tool(self.sid, "ev_get-sum", {"a": 1, "b": 2})))
+        missing = control(self.server.control_ep, {"command": "disable", "tool": "ev_nope"})
+        self.assertIs(missing["ok"], False)
+
     def test_over_http(self):
         h = Http(self.port)
         self.addCleanup(h.close)
