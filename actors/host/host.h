@@ -56,6 +56,8 @@ struct _host_t {
     zsock_t *upstream_sockets [CONFIG_MAX_UPSTREAMS];
     void *upstream_raw [CONFIG_MAX_UPSTREAMS];
     json_t *upstream_lists [CONFIG_MAX_UPSTREAMS];  //  as the supervisor sent them last
+    json_t *upstream_names [CONFIG_MAX_UPSTREAMS];  //  per list, what sessions call each row
+    zhashx_t *upstream_rows [CONFIG_MAX_UPSTREAMS][LISTS];  //  name -> place in its list + 1
     batch_t *collecting;        //  while set, answers go into this batch
     bool terminated;
 

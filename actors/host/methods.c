@@ -40,28 +40,14 @@ s_ping (host_t *self, request_t *request)
     host_answer_result (self, request->session, request->peer, request->id, "{}");
 }
 
+//  tools/list, resources/list, resources/templates/list, prompts/list
 static void
-s_tools_list (host_t *self, request_t *request)
+s_list (host_t *self, request_t *request)
 {
-    lists_answer (self, request, LIST_TOOLS);
-}
-
-static void
-s_resources_list (host_t *self, request_t *request)
-{
-    lists_answer (self, request, LIST_RESOURCES);
-}
-
-static void
-s_templates_list (host_t *self, request_t *request)
-{
-    lists_answer (self, request, LIST_TEMPLATES);
-}
-
-static void
-s_prompts_list (host_t *self, request_t *request)
-{
-    lists_answer (self, request, LIST_PROMPTS);
+    list_kind_t kind = request->method == METHOD_TOOLS_LIST? LIST_TOOLS:
+                       request->method == METHOD_RESOURCES_LIST? LIST_RESOURCES:
+                       request->method == METHOD_TEMPLATES_LIST? LIST_TEMPLATES: LIST_PROMPTS;
+    lists_answer (self, request, kind);
 }
 
 //  tools/call, resources/read, prompts/get, completion/complete
@@ -88,19 +74,19 @@ s_set_level (host_t *self, request_t *request)
 
 //  One row per counted method, in method_t order
 static const method_row_t s_methods [METHOD_OTHER] = {
-    [METHOD_INITIALIZE]      = { "initialize",               s_initialize,      0,                   SESSION_INITIALIZING },
-    [METHOD_PING]            = { "ping",                     s_ping,            0,                   SESSION_INITIALIZING },
-    [METHOD_TOOLS_LIST]      = { "tools/list",               s_tools_list,      MCP_CAP_TOOLS,       SESSION_INITIALIZING },
-    [METHOD_TOOLS_CALL]      = { "tools/call",               s_provider,        MCP_CAP_TOOLS,       SESSION_INITIALIZING },
-    [METHOD_SET_LEVEL]       = { "logging/setLevel",         s_set_level,       MCP_CAP_LOGGING,     SESSION_INITIALIZING },
-    [METHOD_RESOURCES_LIST]  = { "resources/list",           s_resources_list,  MCP_CAP_RESOURCES,   SESSION_INITIALIZING },
-    [METHOD_TEMPLATES_LIST]  = { "resources/templates/list", s_templates_list,  MCP_CAP_RESOURCES,   SESSION_INITIALIZING },
-    [METHOD_RESOURCES_READ]  = { "resources/read",           s_provider,        MCP_CAP_RESOURCES,   SESSION_INITIALIZING },
-    [METHOD_SUBSCRIBE]       = { "resources/subscribe",      subscriptions_subscribe,   MCP_CAP_RESOURCES, SESSION_INITIALIZING },
-    [METHOD_UNSUBSCRIBE]     = { "resources/unsubscribe",    subscriptions_unsubscribe, MCP_CAP_RESOURCES, SESSION_INITIALIZING },
-    [METHOD_PROMPTS_LIST]    = { "prompts/list",             s_prompts_list,    MCP_CAP_PROMPTS,     SESSION_INITIALIZING },
-    [METHOD_PROMPTS_GET]     = { "prompts/get",              s_provider,        MCP_CAP_PROMPTS,     SESSION_INITIALIZING },
-    [METHOD_COMPLETE]        = { "completion/complete",      s_provider,        MCP_CAP_COMPLETIONS, SESSION_INITIALIZING },
+    [METHOD_INITIALIZE]      = { "initialize",               s_initialize,              0,                   SESSION_INITIALIZING },
+    [METHOD_PING]            = { "ping",                     s_ping,                    0,                   SESSION_INITIALIZING },
+    [METHOD_TOOLS_LIST]      = { "tools/list",               s_list,                    MCP_CAP_TOOLS,       SESSION_INITIALIZING },
+    [METHOD_TOOLS_CALL]      = { "tools/call",               s_provider,                MCP_CAP_TOOLS,       SESSION_INITIALIZING },
+    [METHOD_SET_LEVEL]       = { "logging/setLevel",         s_set_level,               MCP_CAP_LOGGING,     SESSION_INITIALIZING },
+    [METHOD_RESOURCES_LIST]  = { "resources/list",           s_list,                    MCP_CAP_RESOURCES,   SESSION_INITIALIZING },
+    [METHOD_TEMPLATES_LIST]  = { "resources/templates/list", s_list,                    MCP_CAP_RESOURCES,   SESSION_INITIALIZING },
+    [METHOD_RESOURCES_READ]  = { "resources/read",           s_provider,                MCP_CAP_RESOURCES,   SESSION_INITIALIZING },
+    [METHOD_SUBSCRIBE]       = { "resources/subscribe",      subscriptions_subscribe,   MCP_CAP_RESOURCES,   SESSION_INITIALIZING },
+    [METHOD_UNSUBSCRIBE]     = { "resources/unsubscribe",    subscriptions_unsubscribe, MCP_CAP_RESOURCES,   SESSION_INITIALIZING },
+    [METHOD_PROMPTS_LIST]    = { "prompts/list",             s_list,                    MCP_CAP_PROMPTS,     SESSION_INITIALIZING },
+    [METHOD_PROMPTS_GET]     = { "prompts/get",              s_provider,                MCP_CAP_PROMPTS,     SESSION_INITIALIZING },
+    [METHOD_COMPLETE]        = { "completion/complete",      s_provider,                MCP_CAP_COMPLETIONS, SESSION_INITIALIZING },
 };
 
 const char *

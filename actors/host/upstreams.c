@@ -41,6 +41,9 @@ upstreams_destroy (host_t *self)
     for (int index = 0; index < self->upstream_count; index++) {
         zsock_destroy (&self->upstream_sockets [index]);
         json_decref (self->upstream_lists [index]);
+        json_decref (self->upstream_names [index]);
+        for (int kind = 0; kind < LISTS; kind++)
+            zhashx_destroy (&self->upstream_rows [index][kind]);
     }
 }
 
@@ -52,6 +55,77 @@ s_index (host_t *self, const char *name, size_t length)
         &&  memcmp (self->config->upstreams [index].name, name, length) == 0)
             return index;
     return -1;
+}
+
+//  The JSON items of upstream index's list kind (borrowed; may be NULL)
+static json_t *
+s_list (host_t *self, int index, list_kind_t kind)
+{
+    return json_object_get (self->upstream_lists [index], s_keys [kind]);
+}
+
+static const char *
+s_field (list_kind_t kind)
+{
+    return kind == LIST_RESOURCES? "uri": kind == LIST_TEMPLATES? "uriTemplate": "name";
+}
+
+//  What sessions call a row: NAME_x for a tool or prompt; a URI or template
+//  as it is, unless the catalog or an earlier upstream has it (taken):
+//  then NAME+URI. Caller frees.
+static char *
+s_exposed (host_t *self, int index, list_kind_t kind, const char *own, zhashx_t *taken)
+{
+    const char *name = self->config->upstreams [index].name;
+    char *exposed = NULL;
+    bool prefixed = kind == LIST_TOOLS || kind == LIST_PROMPTS;
+    bool clash = !prefixed && (zhashx_lookup (taken, own)
+                 || (kind == LIST_RESOURCES? catalog_has_uri (self->table, NULL, own)
+                                           : catalog_has (self->table, kind, own)));
+    if (prefixed || clash) {
+        if (asprintf (&exposed, prefixed? "%s_%s": "%s+%s", name, own) < 0)
+            exposed = NULL;
+    }
+    else
+        exposed = strdup (own);
+    if (!prefixed)
+        zhashx_insert (taken, own, (void *) 1);
+    return exposed;
+}
+
+//  Names every upstream's rows as sessions see them, once per change of
+//  any upstream's lists (a URI shows as it is only while no earlier row
+//  has it): for each upstream and list, the names in list order, and a
+//  table from name to the row's place, so a request finds its row at once.
+static void
+s_name_rows (host_t *self)
+{
+    zhashx_t *taken [LISTS] = { NULL };
+    taken [LIST_RESOURCES] = zhashx_new ();
+    taken [LIST_TEMPLATES] = zhashx_new ();
+    for (int index = 0; index < self->upstream_count; index++) {
+        json_decref (self->upstream_names [index]);
+        self->upstream_names [index] = json_object ();
+        for (int kind = 0; kind < LISTS; kind++) {
+            zhashx_destroy (&self->upstream_rows [index][kind]);
+            self->upstream_rows [index][kind] = zhashx_new ();
+            json_t *names = json_array ();
+            size_t at;
+            json_t *item;
+            json_array_foreach (s_list (self, index, (list_kind_t) kind), at, item) {
+                const char *own = json_string_value (json_object_get (item, s_field ((list_kind_t) kind)));
+                char *exposed = own && taken [LIST_RESOURCES] && taken [LIST_TEMPLATES]?
+                                s_exposed (self, index, (list_kind_t) kind, own, taken [kind]): NULL;
+                json_array_append_new (names, exposed? json_string (exposed): json_null ());
+                if (exposed && self->upstream_rows [index][kind])
+                    zhashx_insert (self->upstream_rows [index][kind], exposed, (void *) (uintptr_t) (at + 1));
+                free (exposed);
+            }
+            json_object_set_new (self->upstream_names [index], s_keys [kind], names);
+        }
+    }
+    zhashx_destroy (&taken [LIST_RESOURCES]);
+    zhashx_destroy (&taken [LIST_TEMPLATES]);
 }
 
 void
@@ -73,74 +147,34 @@ upstreams_change (host_t *self, zmq_msg_t *body)
                           || json_array_size (json_object_get (self->upstream_lists [index], s_keys [kind])));
     json_decref (self->upstream_lists [index]);
     self->upstream_lists [index] = lists;
+    s_name_rows (self);
     lists_upstreams_changed (self, changed);
 }
 
-//  The JSON items of upstream index's list kind (borrowed; may be NULL)
+//  The row an upstream's list has under name (as sessions see it), or NULL
 static json_t *
-s_list (host_t *self, int index, list_kind_t kind)
+s_row (host_t *self, int index, list_kind_t kind, const char *name)
 {
-    return json_object_get (self->upstream_lists [index], s_keys [kind]);
-}
-
-//  True when an earlier row has this URI (or template): the catalog's, or
-//  an upstream's before index
-static bool
-s_taken (host_t *self, int index, list_kind_t kind, const char *uri)
-{
-    if (kind == LIST_RESOURCES? catalog_has_uri (self->table, NULL, uri): catalog_has (self->table, kind, uri))
-        return true;
-    for (int before = 0; before < index; before++) {
-        size_t at;
-        json_t *item;
-        json_array_foreach (s_list (self, before, kind), at, item) {
-            const char *other = json_string_value (json_object_get (item, kind == LIST_RESOURCES? "uri": "uriTemplate"));
-            if (other && streq (other, uri))
-                return true;
-        }
-    }
-    return false;
-}
-
-//  The name (NAME_x) or URI (as it is, or NAME+URI) sessions see. Caller frees.
-static char *
-s_exposed (host_t *self, int index, list_kind_t kind, const char *own)
-{
-    const char *name = self->config->upstreams [index].name;
-    char *exposed = NULL;
-    if (kind == LIST_TOOLS || kind == LIST_PROMPTS) {
-        if (asprintf (&exposed, "%s_%s", name, own) < 0)
-            exposed = NULL;
-    }
-    else
-    if (s_taken (self, index, kind, own)) {
-        if (asprintf (&exposed, "%s+%s", name, own) < 0)
-            exposed = NULL;
-    }
-    else
-        exposed = strdup (own);
-    return exposed;
+    size_t place = self->upstream_rows [index][kind]?
+                   (size_t) (uintptr_t) zhashx_lookup (self->upstream_rows [index][kind], name): 0;
+    return place? json_array_get (s_list (self, index, kind), place - 1): NULL;
 }
 
 void
 upstreams_items (host_t *self, list_kind_t kind, json_t *items)
 {
-    const char *field = kind == LIST_RESOURCES? "uri": kind == LIST_TEMPLATES? "uriTemplate": "name";
+    const catalog_filter_t *filter = lists_filter (self);
     for (int index = 0; index < self->upstream_count; index++) {
+        json_t *names = json_object_get (self->upstream_names [index], s_keys [kind]);
         size_t at;
         json_t *item;
         json_array_foreach (s_list (self, index, kind), at, item) {
-            const char *own = json_string_value (json_object_get (item, field));
-            char *exposed = own? s_exposed (self, index, kind, own): NULL;
-            const catalog_filter_t *filter = lists_filter (self);
-            if (!exposed || (filter && filter->hidden (filter->arg, kind, exposed))) {
-                free (exposed);
+            const char *exposed = json_string_value (json_array_get (names, at));
+            if (!exposed || (filter && filter->hidden (filter->arg, kind, exposed)))
                 continue;
-            }
             json_t *copy = json_deep_copy (item);
-            json_object_set_new (copy, field, json_string (exposed));
+            json_object_set_new (copy, s_field (kind), json_string (exposed));
             json_array_append_new (items, copy);
-            free (exposed);
         }
     }
 }
@@ -155,38 +189,38 @@ s_named (host_t *self, list_kind_t kind, const char *name, const char **own_p)
     if (index < 0)
         return -1;
     *own_p = underscore + 1;
-    size_t at;
-    json_t *item;
-    json_array_foreach (s_list (self, index, kind), at, item)
-        if (streq (json_string_value (json_object_get (item, "name"))?: "", *own_p))
-            return index;
-    return -2;
+    return s_row (self, index, kind, name)? index: -2;
 }
 
-//  The upstream serving uri (a resource of it, or one of its templates'),
-//  with the URI it knows; -1 when none. *own_p points into uri.
+//  The upstream serving uri, with the URI it knows it by (*own_p, borrowed
+//  from uri or its list): one of its resources, else the first of its
+//  templates that matches (exact: the template itself, for completion);
+//  -1 when none.
 static int
 s_resource (host_t *self, const char *uri, bool exact, const char **own_p)
 {
+    for (int index = 0; !exact && index < self->upstream_count; index++) {
+        json_t *row = s_row (self, index, LIST_RESOURCES, uri);
+        if (row && json_string_value (json_object_get (row, "uri"))) {
+            *own_p = json_string_value (json_object_get (row, "uri"));
+            return index;
+        }
+    }
     for (int index = 0; index < self->upstream_count; index++) {
-        for (int kind = LIST_RESOURCES; kind <= LIST_TEMPLATES; kind++) {
-            const char *field = kind == LIST_RESOURCES? "uri": "uriTemplate";
-            size_t at;
-            json_t *item;
-            json_array_foreach (s_list (self, index, (list_kind_t) kind), at, item) {
-                const char *own = json_string_value (json_object_get (item, field));
-                char *exposed = own? s_exposed (self, index, (list_kind_t) kind, own): NULL;
-                bool prefixed = exposed && own && strcmp (exposed, own) != 0;
-                const char *asked = prefixed && strncmp (uri, exposed, strlen (exposed) - strlen (own)) == 0?
-                                    uri + strlen (exposed) - strlen (own): prefixed? NULL: uri;
-                bool match = asked && (kind == LIST_RESOURCES || exact? streq (asked, own):
-                                       catalog_template_match (own, asked));
-                match &= !exact || kind == LIST_TEMPLATES;
-                free (exposed);
-                if (match) {
-                    *own_p = asked;
-                    return index;
-                }
+        json_t *names = json_object_get (self->upstream_names [index], s_keys [LIST_TEMPLATES]);
+        size_t at;
+        json_t *item;
+        json_array_foreach (s_list (self, index, LIST_TEMPLATES), at, item) {
+            const char *exposed = json_string_value (json_array_get (names, at));
+            const char *own = json_string_value (json_object_get (item, "uriTemplate"));
+            if (!exposed || !own)
+                continue;
+            //  A prefixed template's URIs carry the same prefix
+            size_t prefix = strlen (exposed) - strlen (own);
+            const char *asked = strncmp (uri, exposed, prefix) == 0? uri + prefix: NULL;
+            if (exact? streq (uri, exposed): asked && catalog_template_match (own, asked)) {
+                *own_p = exact? own: asked;
+                return index;
             }
         }
     }
@@ -218,12 +252,22 @@ upstreams_updated (host_t *self, zmq_msg_t *body)
     int index = space? s_index (self, data, (size_t) (space - data)): -1;
     if (index < 0)
         return;
-    char *own = strndup (space + 1, zmq_msg_size (body) - (size_t) (space - data) - 1);
-    char *exposed = own? s_exposed (self, index, LIST_RESOURCES, own): NULL;
-    if (exposed)
-        subscriptions_updated_uri (self, exposed, strlen (exposed));
-    free (exposed);
-    free (own);
+    const char *own = space + 1;
+    size_t size = zmq_msg_size (body) - (size_t) (own - data);
+    //  The URI sessions know: its resource's name, else (a templated URI)
+    //  as the upstream says it
+    json_t *names = json_object_get (self->upstream_names [index], s_keys [LIST_RESOURCES]);
+    size_t at;
+    json_t *item;
+    json_array_foreach (s_list (self, index, LIST_RESOURCES), at, item) {
+        const char *uri = json_string_value (json_object_get (item, "uri"));
+        const char *exposed = json_string_value (json_array_get (names, at));
+        if (uri && exposed && strlen (uri) == size && memcmp (uri, own, size) == 0) {
+            subscriptions_updated_uri (self, exposed, strlen (exposed));
+            return;
+        }
+    }
+    subscriptions_updated_uri (self, own, size);
 }
 
 //  params with one field set to the upstream's own name or URI

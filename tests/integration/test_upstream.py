@@ -214,6 +214,31 @@ class Federation(UpstreamCase):
         self.assertIn('mcpz_upstream_duration_seconds_bucket{upstream="ev"', metrics)
 
 
+class Collisions(UpstreamCase):
+
+    def test_a_taken_uri_is_prefixed(self):
+        server = self.start_server("--upstream", "ev=" + EVERYTHING, "--upstream", "twin=" + EVERYTHING)
+        self.wait_up(server)
+        self.wait_listed(server)
+        self.wait_listed(server, "twin_echo")
+        c, sid = self.session(server)
+        uri = "demo://resource/static/document/features.md"
+        resources = [r["uri"] for r in c.result(sid, "resources/list")["resources"]]
+        self.assertIn(uri, resources)
+        self.assertIn("twin+" + uri, resources)
+        self.assertEqual(len(resources), len(set(resources)))
+        templates = [t["uriTemplate"] for t in c.result(sid, "resources/templates/list")["resourceTemplates"]]
+        self.assertIn("twin+demo://resource/dynamic/text/{resourceId}", templates)
+        for asked, own in ((uri, uri), ("twin+" + uri, uri),
+                           ("twin+demo://resource/dynamic/text/5", "demo://resource/dynamic/text/5")):
+            contents = c.result(sid, "resources/read", {"uri": asked})["contents"]
+            self.assertEqual(contents[0]["uri"], own)
+        completion = c.rpc(sid, "completion/complete", {
+            "ref": {"type": "ref/resource", "uri": "twin+demo://resource/dynamic/text/{resourceId}"},
+            "argument": {"name": "resourceId", "value": "1"}}).json
+        self.assertIn("result", completion)
+
+
 class Supervision(UpstreamCase):
 
     def start_everything(self, instances=1):
