@@ -56,6 +56,8 @@
 #define GRACE_MS         1000               //  a forward outlives its deadline this long
 #define CALL_FRAMES      7                  //  host, CALL, call-id, method, params, timeout, trace
 #define SUBSCRIBED_MAX   10000              //  URIs of the server that sessions watch
+#define LIST_ITEMS_MAX   10000              //  rows taken of each of its lists
+#define LISTS_BYTES_MAX  (8 * 1024 * 1024)  //  bytes of all its lists: every host holds them
 #define ITEMS            (2 + 3 * MAX_INSTANCES + 256)  //  poll items; HTTP sockets take the last 256
 
 typedef enum { INSTANCE_DOWN, INSTANCE_STARTING, INSTANCE_READY } instance_state_t;
@@ -121,6 +123,7 @@ typedef struct {
     int listing;                //  index into s_lists, -1 when not listing
     int listing_instance;
     uint64_t list_id;           //  id of the list request in flight
+    size_t building_bytes;      //  of what is listed so far
     bool lists_stale;           //  list again once an instance is up
     //  Figures
     zlistx_t *graveyard;        //  remotes taken down while they ran handlers
@@ -256,6 +259,7 @@ s_list_start (upstream_t *self)
             self->listing_instance = index;
             json_decref (self->building);
             self->building = json_object ();
+            self->building_bytes = 0;
             s_list_next (self);
             return;
         }
@@ -301,8 +305,21 @@ s_list_page (upstream_t *self, json_t *result)
         items = json_array ();
         json_object_set_new (self->building, key, items);
     }
-    json_array_extend (items, json_object_get (result, key));
+    //  A server that lists without end, or huge rows, gets what fits: every
+    //  host keeps a copy of the lists
+    json_t *page = json_object_get (result, key);
+    size_t size = json_dumpb (page, NULL, 0, JSON_COMPACT);
     const char *cursor = json_string_value (json_object_get (result, "nextCursor"));
+    if (json_array_size (items) + json_array_size (page) > LIST_ITEMS_MAX
+    ||  self->building_bytes + size > LISTS_BYTES_MAX) {
+        log_warn (self->name, "%s stops at %zu rows, %zu bytes: the server lists more than mcpz keeps",
+                  s_lists [self->listing].method, json_array_size (items), self->building_bytes);
+        cursor = NULL;
+    }
+    else {
+        json_array_extend (items, page);
+        self->building_bytes += size;
+    }
     if (!cursor)
         self->listing++;
     s_list_ask (self, cursor);

@@ -354,6 +354,27 @@ class ListChanges(UpstreamCase):
         self.assertEqual(text_of(c.tool(sid, "g_grown-1", {})), "grown-2")
 
 
+class Bounded(UpstreamCase):
+
+    def test_a_server_that_lists_without_end(self):
+        growing = os.path.join(os.path.dirname(os.path.abspath(__file__)), "servers", "growing.py")
+        server = self.start_server("--upstream", "e=stdio:/usr/bin/python3 %s endless" % growing,
+                                   "--page-size", "1000")
+        self.wait_up(server)
+        self.wait_listed(server, "e_t0-0")
+        c, sid = self.session(server)
+        tools, cursor = [], None
+        while True:
+            result = c.result(sid, "tools/list", {"cursor": cursor} if cursor else {})
+            tools += [t["name"] for t in result["tools"] if t["name"].startswith("e_")]
+            cursor = result.get("nextCursor")
+            if not cursor:
+                break
+        self.assertEqual(len(tools), 10000)
+        self.assertTrue(any("stops at 10000 rows" in line for line in server.stderr_lines))
+        self.assertEqual(c.result(sid, "ping"), {})
+
+
 class OverHttp(UpstreamCase):
     """server-everything in its Streamable HTTP mode behind mcpz: one MCP
     session per instance, POSTs over libcurl."""

@@ -1,7 +1,8 @@
 """A tiny stdio MCP server whose tool list grows: tools/call "grow" adds a
 tool named "grown-N" and announces notifications/tools/list_changed. For
 the upstream tests of list changes (no server from npm does this on
-demand)."""
+demand). With the argument "endless", tools/list never ends: every page
+has 1,000 tools and a next cursor."""
 
 import json
 import sys
@@ -27,6 +28,10 @@ for line in sys.stdin:
         send({"jsonrpc": "2.0", "id": rid, "result": {
             "protocolVersion": "2025-11-25", "capabilities": {"tools": {"listChanged": True}},
             "serverInfo": {"name": "growing", "version": "1"}}})
+    elif method == "tools/list" and sys.argv[1:] == ["endless"]:
+        page = int(message.get("params", {}).get("cursor") or 0)
+        send({"jsonrpc": "2.0", "id": rid, "result": {
+            "tools": [tool("t%d-%d" % (page, n)) for n in range(1000)], "nextCursor": str(page + 1)}})
     elif method == "tools/list":
         send({"jsonrpc": "2.0", "id": rid, "result": {"tools": [tool(name) for name in tools]}})
     elif method == "tools/call":
