@@ -37,8 +37,8 @@ static const command_t s_commands [] = {
     { "disable", "tool|resource|template|prompt NAME", "Takes a tool, resource (by URI), resource template (by URI template)\n"
       "or prompt out of every session's lists and requests; sessions hear\nlist_changed." },
     { "enable", "tool|resource|template|prompt NAME", "Puts back what disable took out; sessions hear list_changed." },
-    { "upstreams", "", "The MCP servers behind mcpz: state, instances up, calls in flight,\n"
-      "calls, errors, restarts and the last error." },
+    { "upstreams", "", "The MCP servers behind mcpz: state, the MCP era each speaks,\n"
+      "instances up, calls in flight, calls, errors, restarts and the last error." },
     { "call", "[--endpoint EP] TOOL [key=value...]", "Opens an MCP session, calls TOOL, prints its text and closes the\n"
       "session. A value that parses as JSON is sent as JSON, else as a string.\n"
       "Exit 1 when the result is a tool error." },
@@ -184,15 +184,16 @@ s_print_upstreams (json_t *reply)
             up += streq (json_string_value (json_object_get (instance, "state"))?: "", "up");
         char count [32];
         snprintf (count, sizeof (count), "%d/%zu", up, json_array_size (instances));
-        json_array_append_new (table, json_pack ("{s:O,s:O,s:s,s:O,s:O,s:O,s:O,s:O}",
+        json_array_append_new (table, json_pack ("{s:O,s:O,s:O,s:s,s:O,s:O,s:O,s:O,s:O}",
             "name", json_object_get (row, "name"), "state", json_object_get (row, "state"),
+            "era", json_object_get (row, "era"),
             "instances", count, "inflight", json_object_get (row, "inflight"),
             "calls", json_object_get (row, "calls"), "errors", json_object_get (row, "errors"),
             "restarts", json_object_get (row, "restarts"), "last_error", json_object_get (row, "last_error")));
     }
-    static const char *const columns [] = { "name", "state", "instances", "inflight", "calls",
+    static const char *const columns [] = { "name", "state", "era", "instances", "inflight", "calls",
                                             "errors", "restarts", "last_error" };
-    s_print_table (table, columns, 8);
+    s_print_table (table, columns, 9);
     json_decref (table);
 }
 

@@ -171,6 +171,12 @@ mcp_log_level (const char *name)
     return -1;
 }
 
+const char *
+mcp_log_level_name (int index)
+{
+    return index >= 0 && index < MCP_LOG_LEVELS? s_log_levels [index]: s_log_levels [0];
+}
+
 char *
 mcp_log_params (const char *level, const char *logger, const char *message)
 {

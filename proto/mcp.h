@@ -57,6 +57,11 @@ typedef enum {
 //  MCP's error for a resource that does not exist
 #define MCP_RESOURCE_NOT_FOUND -32002
 
+//  Errors of the 2026-07-28 revision (its reserved range, -32020 to -32099)
+#define MCP_HEADER_MISMATCH     -32020
+#define MCP_MISSING_CAPABILITY  -32021
+#define MCP_UNSUPPORTED_VERSION -32022
+
 //  The capabilities a negotiated version knows of, of those in the mask:
 //  2024-11-05 has no completions capability.
 unsigned
@@ -83,6 +88,10 @@ char *
 //  Index of an MCP log level name (debug 0 .. emergency 7), or -1.
 int
     mcp_log_level (const char *name);
+
+//  The name of level index (0 .. 7); "debug" for any other.
+const char *
+    mcp_log_level_name (int index);
 
 //  The params text of notifications/message. Caller frees.
 char *

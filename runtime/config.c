@@ -282,6 +282,7 @@ s_load_upstreams (config_t *self, zconfig_t *section, char *error, size_t error_
                 { "cwd", upstream->cwd, sizeof (upstream->cwd) },
                 { "env", upstream->env, sizeof (upstream->env) },
                 { "headers", upstream->headers, sizeof (upstream->headers) },
+                { "era", upstream->era, sizeof (upstream->era) },
             };
             struct { const char *key; int *field; long min, max; } numbers [] = {
                 { "instances", &upstream->instances, 1, 64 },
@@ -311,6 +312,10 @@ s_load_upstreams (config_t *self, zconfig_t *section, char *error, size_t error_
         if (*upstream->spec && !s_upstream_spec_valid (upstream->spec))
             return s_fail (error, error_size, "config: upstream %s: spec must be stdio:COMMAND ARGS... "
                            "or an http(s):// URL", name);
+        if (streq (upstream->era, "auto"))
+            *upstream->era = 0;
+        if (*upstream->era && !streq (upstream->era, "2025-11-25") && !streq (upstream->era, "2026-07-28"))
+            return s_fail (error, error_size, "config: upstream %s: era must be auto, 2025-11-25 or 2026-07-28", name);
     }
     return 0;
 }

@@ -26,6 +26,7 @@ typedef struct {
     int ping_ms;                //  pings this often; no answer within it: replaced
     int max_inflight;           //  requests in flight per instance
     int queue;                  //  requests that may wait for an instance
+    char era [16];              //  "" (found by probing), "2025-11-25" or "2026-07-28"
 } config_upstream_t;
 
 typedef enum { LEVEL_ERROR, LEVEL_WARN, LEVEL_INFO, LEVEL_DEBUG } log_level_t;

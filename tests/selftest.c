@@ -7,6 +7,7 @@
 #include "proto/jsonrpc.h"
 #include "proto/jsonw.h"
 #include "proto/mcp.h"
+#include "proto/mcpheaders.h"
 #include "proto/mcpz.h"
 #include "runtime/config.h"
 #include "runtime/ids.h"
@@ -32,6 +33,7 @@ static const test_t s_tests [] = {
     { "control", control_test },
     { "metrics", metrics_test },
     { "http", http_test },
+    { "mcpheaders", mcpheaders_test },
     { "config", config_test },
     { "ids", ids_test },
     { "heap", heap_test },

@@ -270,9 +270,12 @@ upstreams_updated (host_t *self, zmq_msg_t *body)
     subscriptions_updated_uri (self, own, size);
 }
 
-//  params with one field set to the upstream's own name or URI
+//  params with one field set to the upstream's own name or URI. A 2026
+//  server learns per request what it may ask the client and which logs it
+//  wants (the upstream actor drops both for a 2025 server, which learns
+//  neither that way).
 static json_t *
-s_params (json_t *params, const char *path, const char *own)
+s_params (json_t *params, const char *path, const char *own, session_t *session)
 {
     json_t *copy = json_deep_copy (params);
     json_t *object = copy;
@@ -281,6 +284,18 @@ s_params (json_t *params, const char *path, const char *own)
         path += 4;
     }
     json_object_set_new (object, path, json_string (own));
+    json_t *meta = json_object_get (copy, "_meta");
+    if (!json_is_object (meta)) {
+        meta = json_object ();
+        json_object_set_new (copy, "_meta", meta);
+    }
+    json_object_set_new (meta, "io.modelcontextprotocol/clientCapabilities",
+                         session->capabilities? json_deep_copy (session->capabilities): json_object ());
+    if (session->log_level)
+        json_object_set_new (meta, "io.modelcontextprotocol/logLevel",
+                             json_string (mcp_log_level_name (session->log_level - 1)));
+    else
+        json_object_del (meta, "io.modelcontextprotocol/logLevel");
     return copy;
 }
 
@@ -342,7 +357,7 @@ upstreams_route (host_t *self, request_t *request)
                            request->method == METHOD_TOOLS_CALL? "unknown tool": "unknown prompt");
         return true;
     }
-    json_t *forwarded = s_params (params, path, own);
+    json_t *forwarded = s_params (params, path, own, request->session);
     calls_start_upstream (self, request, index, forwarded);
     json_decref (forwarded);
     return true;

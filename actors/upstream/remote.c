@@ -10,6 +10,7 @@
 
 #include <czmq.h>
 #include <curl/curl.h>
+#include <jansson.h>
 
 #define MAX_RESPONSE (64 * 1024 * 1024)     //  largest answer taken
 
@@ -35,6 +36,7 @@ typedef struct {
     uint64_t tag;
     char *data;                 //  NULL for a failure
     size_t size;
+    long status;
     char reason [128];
 } event_t;
 
@@ -69,12 +71,13 @@ s_append (buffer_t *buffer, const char *data, size_t size)
 }
 
 static void
-s_queue (remote_t *self, uint64_t tag, const char *data, size_t size, const char *reason)
+s_queue (remote_t *self, uint64_t tag, const char *data, size_t size, long status, const char *reason)
 {
     event_t *event = (event_t *) calloc (1, sizeof (event_t));
     if (!event)
         return;
     event->tag = tag;
+    event->status = status;
     if (data) {
         event->data = (char *) malloc (size + 1);
         if (event->data)
@@ -115,7 +118,7 @@ s_split_events (transfer_t *transfer)
             line = next? next + 1: end;
         }
         if (data.used)
-            s_queue (transfer->remote, transfer->tag, data.data, data.used, NULL);
+            s_queue (transfer->remote, transfer->tag, data.data, data.used, 0, NULL);
         free (data.data);
         transfer->parsed = (size_t) (end - response->data) + (*end == '\r'? 4: 2);
     }
@@ -227,7 +230,18 @@ remote_set_version (remote_t *self, const char *version)
 }
 
 static struct curl_slist *
-s_headers (remote_t *self)
+s_append_lines (struct curl_slist *list, const char *lines)
+{
+    char *copy = lines? strdup (lines): NULL;
+    char *saved = NULL;
+    for (char *header = copy? strtok_r (copy, "\n", &saved): NULL; header; header = strtok_r (NULL, "\n", &saved))
+        list = curl_slist_append (list, header);
+    free (copy);
+    return list;
+}
+
+static struct curl_slist *
+s_headers (remote_t *self, const char *extra)
 {
     struct curl_slist *list = curl_slist_append (NULL, "Content-Type: application/json");
     list = curl_slist_append (list, "Accept: application/json, text/event-stream");
@@ -240,16 +254,11 @@ s_headers (remote_t *self)
         snprintf (line, sizeof (line), "MCP-Protocol-Version: %s", self->version);
         list = curl_slist_append (list, line);
     }
-    char *copy = strdup (self->headers);
-    char *saved = NULL;
-    for (char *header = copy? strtok_r (copy, "\n", &saved): NULL; header; header = strtok_r (NULL, "\n", &saved))
-        list = curl_slist_append (list, header);
-    free (copy);
-    return list;
+    return s_append_lines (s_append_lines (list, self->headers), extra);
 }
 
 int
-remote_send (remote_t *self, const char *text, size_t size, uint64_t tag)
+remote_send (remote_t *self, const char *text, size_t size, uint64_t tag, const char *headers, bool lasting)
 {
     transfer_t *transfer = (transfer_t *) calloc (1, sizeof (transfer_t));
     if (!transfer)
@@ -258,7 +267,7 @@ remote_send (remote_t *self, const char *text, size_t size, uint64_t tag)
     transfer->tag = tag;
     transfer->body = (char *) malloc (size + 1);
     transfer->easy = curl_easy_init ();
-    transfer->headers = s_headers (self);
+    transfer->headers = s_headers (self, headers);
     if (!transfer->body || !transfer->easy || !transfer->headers) {
         s_transfer_destroy (&transfer);
         return -1;
@@ -276,7 +285,7 @@ remote_send (remote_t *self, const char *text, size_t size, uint64_t tag)
     curl_easy_setopt (easy, CURLOPT_PRIVATE, transfer);
     curl_easy_setopt (easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt (easy, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-    if (self->timeout_ms > 0)
+    if (self->timeout_ms > 0 && !lasting)
         curl_easy_setopt (easy, CURLOPT_TIMEOUT_MS, (long) self->timeout_ms);
     if (curl_multi_add_handle (self->multi, easy) != CURLM_OK) {
         s_transfer_destroy (&transfer);
@@ -284,6 +293,34 @@ remote_send (remote_t *self, const char *text, size_t size, uint64_t tag)
     }
     zlistx_add_end (self->transfers, transfer);
     return 0;
+}
+
+void
+remote_cancel (remote_t *self, uint64_t tag)
+{
+    for (transfer_t *transfer = (transfer_t *) zlistx_first (self->transfers); transfer;
+         transfer = (transfer_t *) zlistx_next (self->transfers))
+        if (transfer->tag == tag) {
+            zlistx_detach_cur (self->transfers);
+            s_transfer_destroy (&transfer);
+            return;
+        }
+}
+
+//  An error status's body as the JSON-RPC error answering tag, or NULL
+static char *
+s_error_answer (transfer_t *transfer)
+{
+    if (!transfer->tag || transfer->sse || !transfer->response.used)
+        return NULL;
+    json_t *body = json_loadb (transfer->response.data, transfer->response.used, 0, NULL);
+    char *text = NULL;
+    if (json_is_object (json_object_get (body, "error"))) {
+        json_object_set_new (body, "id", json_integer ((json_int_t) transfer->tag));
+        text = json_dumps (body, JSON_COMPACT);
+    }
+    json_decref (body);
+    return text;
 }
 
 int
@@ -325,13 +362,20 @@ s_finished (remote_t *self, transfer_t *transfer, CURLcode code)
     if (code != CURLE_OK)
         snprintf (reason, sizeof (reason), "%s", transfer->too_big? "an answer over 64 MB": curl_easy_strerror (code));
     else
-    if (status == 404 && *self->session)
+    if (status == 404 && *self->session)     //  the session is gone, whatever the body says
         snprintf (reason, sizeof (reason), "the server forgot the session (404)");
     else
     if (status >= 300)
         snprintf (reason, sizeof (reason), "HTTP status %ld", status);
+    bool forgotten = status == 404 && *self->session;
+    char *answer = code == CURLE_OK && status >= 400 && !forgotten? s_error_answer (transfer): NULL;
+    if (answer) {
+        s_queue (self, transfer->tag, answer, strlen (answer), 0, NULL);
+        free (answer);
+        return;
+    }
     if (*reason) {
-        s_queue (self, transfer->tag, NULL, 0, reason);
+        s_queue (self, transfer->tag, NULL, 0, status, reason);
         return;
     }
     if (transfer->sse) {
@@ -341,10 +385,10 @@ s_finished (remote_t *self, transfer_t *transfer, CURLcode code)
     }
     else
     if (transfer->response.used)
-        s_queue (self, transfer->tag, transfer->response.data, transfer->response.used, NULL);
+        s_queue (self, transfer->tag, transfer->response.data, transfer->response.used, 0, NULL);
     else
     if (status != 202 && transfer->tag)
-        s_queue (self, transfer->tag, NULL, 0, "an empty answer");
+        s_queue (self, transfer->tag, NULL, 0, status, "an empty answer");
 }
 
 void
@@ -374,7 +418,7 @@ remote_perform (remote_t *self, remote_message_fn *message, remote_failed_fn *fa
         if (event->data)
             message (arg, event->data, event->size, event->tag);
         else {
-            failed (arg, event->tag, event->reason);
+            failed (arg, event->tag, event->status, event->reason);
             stop = true;
         }
         free (event->data);

@@ -15,9 +15,11 @@
 typedef struct _remote_t remote_t;
 
 //  What comes back: a message (not NUL-terminated), or the failure of the
-//  POST that carried the request tagged tag (0: a notification or answer)
+//  POST that carried the request tagged tag (0: a notification or answer),
+//  with its HTTP status (0 when none came). An error status whose body is
+//  a JSON-RPC error is a message: the error, with the request's id.
 typedef void (remote_message_fn) (void *arg, const char *data, size_t size, uint64_t tag);
-typedef void (remote_failed_fn) (void *arg, uint64_t tag, const char *reason);
+typedef void (remote_failed_fn) (void *arg, uint64_t tag, long status, const char *reason);
 
 //  headers: "Name: value" lines joined by '\n' (may be empty). NULL when
 //  libcurl cannot start.
@@ -27,10 +29,18 @@ remote_t *
 void
     remote_destroy (remote_t **self_p);
 
-//  POSTs one message; tag is its request id (0 for others). -1 when it
-//  cannot.
+//  POSTs one message; tag is its request id (0 for others); headers: more
+//  "Name: value" lines for this POST only, joined by '\n' (or NULL);
+//  lasting: its answer is a stream that stays open (no time limit). -1 when
+//  it cannot.
 int
-    remote_send (remote_t *self, const char *text, size_t size, uint64_t tag);
+    remote_send (remote_t *self, const char *text, size_t size, uint64_t tag, const char *headers,
+                 bool lasting);
+
+//  Closes the POST of the request tagged tag, if it is open: on a
+//  stateless (2026-07-28) server that cancels the request.
+void
+    remote_cancel (remote_t *self, uint64_t tag);
 
 //  The protocol version to name in MCP-Protocol-Version once negotiated.
 void

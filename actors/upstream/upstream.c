@@ -1,5 +1,6 @@
 /*  upstream — an actor that puts one MCP server behind mcpz: a pool of
-    instances of it (stdio child processes), shared by every session.
+    instances of it (stdio child processes or HTTP connections), shared by
+    every session.
 
     Owns: its instances (child.c), the requests forwarded to them
     (multiplexed by this actor's own JSON-RPC ids), the calls waiting for a
@@ -27,16 +28,34 @@
     requests it held are answered with an error at once. Its stderr goes to
     the log, a line at a time, under the upstream's name.
 
-    What a server sends that is not tied to a request (log messages, its
-    own requests to a client) goes to the session whose call it serves only
-    when that instance serves exactly one call: stdio carries no link from
-    a message to the request behind it, and a guess could hand one
-    session's data to another.
+    Eras: a server speaks 2025-11-25 (initialize, a session, requests of
+    its own to the client) or 2026-07-28 (stateless: every request carries
+    its version and the client's capabilities in _meta). Unless the
+    settings name it, the first instance finds out with server/discover,
+    as the spec says a dual-era client does: a discover result (or a
+    modern error) is 2026-07-28; any other error, silence on stdio past 3
+    s, a child that exits, or an HTTP 4xx is 2025-11-25. The verdict holds
+    for the upstream's life; an instance whose handshake then fails makes
+    the next one probe again.
+
+    What a 2025 server sends that is not tied to a request (log messages,
+    its own requests to a client) goes to the session whose call it serves
+    only when that instance serves exactly one call (or, over HTTP, when it
+    came on that call's stream): stdio carries no link from a message to
+    the request behind it, and a guess could hand one session's data to
+    another. A 2026 server asks for input by answering input_required: the
+    call's session is asked each request in turn (ASK/TELL, as above), and
+    the call is sent again with the answers and the server's requestState,
+    on any instance (at most 16 rounds). Its change notices come on a
+    subscriptions/listen request each instance keeps open; its logs only
+    for sessions that set a level (the host passes it in _meta).
 */
 #include "actors/upstream/upstream.h"
 #include "actors/upstream/child.h"
 #include "actors/upstream/remote.h"
 #include "proto/jsonrpc.h"
+#include "proto/mcp.h"
+#include "proto/mcpheaders.h"
 #include "proto/metrics.h"
 #include "runtime/actor.h"
 #include "runtime/frames.h"
@@ -59,6 +78,19 @@
 #define LIST_ITEMS_MAX   10000              //  rows taken of each of its lists
 #define LISTS_BYTES_MAX  (8 * 1024 * 1024)  //  bytes of all its lists: every host holds them
 #define ITEMS            (2 + 3 * MAX_INSTANCES + 256)  //  poll items; HTTP sockets take the last 256
+#define PROBE_TIMEOUT_MS 3000               //  a stdio server silent on server/discover is 2025-11-25
+#define ROUNDS_MAX       16                 //  input_required rounds one call may take
+#define LISTEN_DELAY_MS  100                //  subscriptions made within it reopen listen streams once
+#define LISTEN_RETRY_MS  1000               //  a listen stream that ended opens again after it
+#define MODERN           "2026-07-28"
+#define LEGACY           "2025-11-25"
+#define META_VERSION     "io.modelcontextprotocol/protocolVersion"
+#define META_CLIENT      "io.modelcontextprotocol/clientInfo"
+#define META_CAPABILITIES "io.modelcontextprotocol/clientCapabilities"
+#define META_LOG_LEVEL   "io.modelcontextprotocol/logLevel"
+
+typedef enum { ERA_UNKNOWN, ERA_LEGACY, ERA_MODERN } era_t;
+static const char *const s_eras [] = { "unknown", LEGACY, MODERN };
 
 typedef enum { INSTANCE_DOWN, INSTANCE_STARTING, INSTANCE_READY } instance_state_t;
 static const char *const s_states [] = { "down", "starting", "up" };
@@ -68,7 +100,11 @@ typedef struct {
     child_t *child;             //  a stdio upstream's process
     remote_t *remote;           //  an HTTP upstream's session
     int inflight;               //  forwards it holds
-    uint64_t init_id;           //  id of its initialize request
+    uint64_t init_id;           //  id of its initialize (or server/discover) request
+    bool discovering;           //  that request is server/discover
+    bool probing;               //  ... which asks which era the server speaks
+    uint64_t listen_id;         //  its open subscriptions/listen, or 0
+    int64_t listen_at;          //  when to open one again, or 0
     uint64_t ping_id;           //  id of the ping it owes an answer, or 0
     int64_t ping_sent;          //  when that ping went
     int64_t next_ping;
@@ -84,10 +120,18 @@ typedef struct {
     uint64_t id;                //  our JSON-RPC id for it; the hash key
     zmq_msg_t host;             //  routing id of the host that asked
     uint64_t call_id;           //  the host's call id
-    int instance;
+    int instance;               //  -1 while a 2026 server waits for input
     int64_t started;
     int64_t deadline;
     json_t *asked;              //  id of the instance's request to the client, or NULL
+    //  A call to a 2026 server, kept to send again with the input it asks
+    char method [32];
+    json_t *params;
+    int rounds;
+    json_t *requests;           //  inputRequests of the last round
+    json_t *responses;          //  the session's answers so far
+    json_t *state;              //  the server's requestState
+    char *asking;               //  the key of the request the session is asked
 } forward_t;
 
 typedef struct {
@@ -128,6 +172,8 @@ typedef struct {
     //  Figures
     zlistx_t *graveyard;        //  remotes taken down while they ran handlers
     zhashx_t *subscribed;       //  URIs sessions watch, as set keys
+    era_t era;                  //  what the server speaks, once known
+    zhashx_t *tool_rows;        //  tool name -> its row in lists (2026 HTTP headers)
     uint64_t calls, errors, restarts, busy;
     histogram_t latency;
     char last_error [256];
@@ -138,9 +184,15 @@ static void
 s_forward_destroy (forward_t **forward_p)
 {
     if (*forward_p) {
-        zmq_msg_close (&(*forward_p)->host);
-        json_decref ((*forward_p)->asked);
-        free (*forward_p);
+        forward_t *forward = *forward_p;
+        zmq_msg_close (&forward->host);
+        json_decref (forward->asked);
+        json_decref (forward->params);
+        json_decref (forward->requests);
+        json_decref (forward->responses);
+        json_decref (forward->state);
+        free (forward->asking);
+        free (forward);
         *forward_p = NULL;
     }
 }
@@ -188,6 +240,49 @@ s_end_forward (upstream_t *self, forward_t *forward)
 
 static void s_instance_down (upstream_t *self, int index, const char *reason);
 
+//  params (taken, may be NULL) as the server's era wants them: a 2026
+//  server gets its version, mcpz as the client, and the capabilities of the
+//  client behind the call (the host adds them, with the log level the
+//  session set) in _meta on every request; a 2025 server gets neither of
+//  what the host added.
+static json_t *
+s_envelope (upstream_t *self, json_t *params)
+{
+    if (self->era == ERA_LEGACY) {
+        json_t *meta = json_object_get (params, "_meta");
+        int removed = (json_object_del (meta, META_CAPABILITIES) == 0) + (json_object_del (meta, META_LOG_LEVEL) == 0);
+        if (removed && !json_object_size (meta))
+            json_object_del (params, "_meta");
+        return params;
+    }
+    if (!json_is_object (params)) {
+        json_decref (params);
+        params = json_object ();
+    }
+    json_t *meta = json_object_get (params, "_meta");
+    if (!json_is_object (meta)) {
+        meta = json_object ();
+        json_object_set_new (params, "_meta", meta);
+    }
+    json_object_set_new (meta, META_VERSION, json_string (MODERN));
+    json_object_set_new (meta, META_CLIENT, json_pack ("{s:s,s:s}", "name", "mcpz", "version", MCPZ_VERSION));
+    if (!json_is_object (json_object_get (meta, META_CAPABILITIES)))
+        json_object_set_new (meta, META_CAPABILITIES, json_object ());
+    return params;
+}
+
+//  The Mcp-* header lines a 2026 HTTP server wants with message, or NULL
+static char *
+s_headers_for (upstream_t *self, json_t *message)
+{
+    if (self->era == ERA_LEGACY || !json_object_get (message, "method"))
+        return NULL;
+    json_t *name = json_object_get (json_object_get (message, "params"), "name");
+    json_t *tool = json_is_string (name) && self->tool_rows?
+                   (json_t *) zhashx_lookup (self->tool_rows, json_string_value (name)): NULL;
+    return mcpheaders_request (message, json_object_get (tool, "inputSchema"));
+}
+
 //  Sends message (taken) to an instance, tagged with the id of the
 //  request it is or answers for (HTTP: what comes back on its POST belongs
 //  to that request); one that cannot take it is taken down.
@@ -195,11 +290,19 @@ static int
 s_send_tagged (upstream_t *self, int index, json_t *message, uint64_t tag)
 {
     char *text = message? json_dumps (message, JSON_COMPACT): NULL;
-    json_decref (message);
     instance_t *instance = &self->instances [index];
-    int rc = !text? -1:
-             instance->child? child_send (instance->child, text, strlen (text), OUTPUT_LIMIT):
-             instance->remote? remote_send (instance->remote, text, strlen (text), tag): -1;
+    int rc = -1;
+    if (text && instance->child)
+        rc = child_send (instance->child, text, strlen (text), OUTPUT_LIMIT);
+    else
+    if (text && instance->remote) {
+        char *headers = s_headers_for (self, message);
+        const char *method = json_string_value (json_object_get (message, "method"));
+        rc = remote_send (instance->remote, text, strlen (text), tag, headers,
+                          method && streq (method, "subscriptions/listen"));
+        free (headers);
+    }
+    json_decref (message);
     free (text);
     if (rc)
         s_instance_down (self, index, instance->remote? "it cannot be reached": "it does not read its input");
@@ -212,13 +315,15 @@ s_send (upstream_t *self, int index, json_t *message)
     return s_send_tagged (self, index, message, 0);
 }
 
+//  Sends a request of mcpz's own; params is borrowed. Returns its id, or 0.
 static uint64_t
 s_request (upstream_t *self, int index, const char *method, json_t *params)
 {
     uint64_t id = ++self->next_id;
     json_t *request = json_pack ("{s:s,s:I,s:s}", "jsonrpc", "2.0", "id", (json_int_t) id, "method", method);
-    if (params)
-        json_object_set (request, "params", params);
+    json_t *enveloped = s_envelope (self, params? json_deep_copy (params): NULL);
+    if (enveloped)
+        json_object_set_new (request, "params", enveloped);
     return s_send_tagged (self, index, request, id) == 0? id: 0;
 }
 
@@ -244,6 +349,36 @@ s_ready_count (upstream_t *self)
 }
 
 static void s_list_next (upstream_t *self);
+
+static bool
+s_is_http (upstream_t *self)
+{
+    return strncmp (self->upstream->spec, "stdio:", 6) != 0;
+}
+
+//  Indexes the tools listed by name. A 2026 HTTP client must mirror
+//  annotated arguments into headers, and must leave out a tool whose
+//  annotations it cannot honour.
+static void
+s_index_tools (upstream_t *self)
+{
+    zhashx_purge (self->tool_rows);
+    json_t *tools = json_object_get (self->lists, "tools");
+    for (size_t at = 0; at < json_array_size (tools); ) {
+        json_t *tool = json_array_get (tools, at);
+        const char *name = json_string_value (json_object_get (tool, "name"));
+        const char *reason = NULL;
+        if (self->era == ERA_MODERN && s_is_http (self)
+        &&  !mcpheaders_schema_valid (json_object_get (tool, "inputSchema"), &reason)) {
+            log_warn (self->name, "tool %s is left out: its inputSchema has %s", name? name: "?", reason);
+            json_array_remove (tools, at);
+            continue;
+        }
+        if (name)
+            zhashx_update (self->tool_rows, name, tool);
+        at++;
+    }
+}
 
 //  Lists everything again, on a ready instance
 static void
@@ -278,6 +413,7 @@ s_list_ask (upstream_t *self, const char *cursor)
         json_decref (self->lists);
         self->lists = self->building;
         self->building = NULL;
+        s_index_tools (self);
         self->listing = -1;
         s_publish (self);
         if (self->lists_stale)
@@ -342,38 +478,56 @@ s_free_instance (upstream_t *self)
     return best;
 }
 
+//  Sends a forward to an instance under a fresh id: progress comes back
+//  under that id (the host's token is its own), and a 2026 server's retry
+//  is a new request that carries the input it asked for.
+static void
+s_forward_send (upstream_t *self, forward_t *forward, int index, json_t *params)
+{
+    if (forward->id) {
+        //  Out of the table without being destroyed: its key is its id
+        zhashx_set_destructor (self->forwards, NULL);
+        zhashx_delete (self->forwards, &forward->id);
+        zhashx_set_destructor (self->forwards, (zhashx_destructor_fn *) s_forward_destroy);
+    }
+    forward->id = ++self->next_id;
+    forward->instance = index;
+    zhashx_insert (self->forwards, &forward->id, forward);
+    self->instances [index].inflight++;
+    json_t *meta = json_object_get (params, "_meta");
+    if (json_object_get (meta, "progressToken"))
+        json_object_set_new (meta, "progressToken", json_integer ((json_int_t) forward->id));
+    json_t *request = json_pack ("{s:s,s:I,s:s}", "jsonrpc", "2.0", "id", (json_int_t) forward->id,
+                                 "method", forward->method);
+    if (params)
+        json_object_set_new (request, "params", params);
+    s_send_tagged (self, index, request, forward->id);
+}
+
 //  Sends a call (frames host, CALL, call-id, method, params, timeout) to an
 //  instance
 static void
 s_dispatch (upstream_t *self, int index, zmq_msg_t *frames)
 {
     forward_t *forward = (forward_t *) calloc (1, sizeof (forward_t));
-    char method [64], timeout [16];
+    char timeout [16];
     json_t *params = json_loadb (zmq_msg_data (&frames [4]), zmq_msg_size (&frames [4]), 0, NULL);
     if (!forward || zmq_msg_size (&frames [2]) != sizeof (uint64_t)
-    ||  !frames_text (&frames [3], method, sizeof (method)) || !frames_text (&frames [5], timeout, sizeof (timeout))) {
+    ||  !frames_text (&frames [3], forward->method, sizeof (forward->method))
+    ||  !frames_text (&frames [5], timeout, sizeof (timeout))) {
         free (forward);
         json_decref (params);
         return;
     }
-    forward->id = ++self->next_id;
     zmq_msg_init (&forward->host);
     zmq_msg_copy (&forward->host, &frames [0]);
     memcpy (&forward->call_id, zmq_msg_data (&frames [2]), sizeof (uint64_t));
-    forward->instance = index;
     forward->started = zclock_usecs ();
     forward->deadline = zclock_mono () + atol (timeout) + GRACE_MS;
-    //  Progress comes back under our id: the host's token is its own
-    json_t *meta = json_object_get (params, "_meta");
-    if (json_object_get (meta, "progressToken"))
-        json_object_set_new (meta, "progressToken", json_integer ((json_int_t) forward->id));
-    json_t *request = json_pack ("{s:s,s:I,s:s}", "jsonrpc", "2.0", "id", (json_int_t) forward->id,
-                                 "method", method);
-    if (params)
-        json_object_set_new (request, "params", params);
-    zhashx_insert (self->forwards, &forward->id, forward);
-    self->instances [index].inflight++;
-    s_send_tagged (self, index, request, forward->id);
+    params = s_envelope (self, params);
+    if (self->era == ERA_MODERN)
+        forward->params = json_deep_copy (params);
+    s_forward_send (self, forward, index, params);
 }
 
 //  Queued calls go to instances that have room
@@ -414,6 +568,19 @@ s_handle_call (upstream_t *self, zmq_msg_t *frames)
     zlistx_add_end (self->queue, pending);
 }
 
+//  Tells an instance to stop work on request id: a 2026 HTTP server by the
+//  closing of its stream, any other by notifications/cancelled
+static void
+s_cancel_request (upstream_t *self, int index, uint64_t id, const char *reason)
+{
+    instance_t *instance = &self->instances [index];
+    if (instance->remote && self->era == ERA_MODERN)
+        remote_cancel (instance->remote, id);
+    else
+        s_send (self, index, json_pack ("{s:s,s:s,s:{s:I,s:s}}", "jsonrpc", "2.0", "method",
+            "notifications/cancelled", "params", "requestId", (json_int_t) id, "reason", reason));
+}
+
 static forward_t *
 s_forward_of (upstream_t *self, zmq_msg_t *host, zmq_msg_t *call_id)
 {
@@ -435,9 +602,8 @@ s_handle_cancel (upstream_t *self, zmq_msg_t *frames)
 {
     forward_t *forward = s_forward_of (self, &frames [0], &frames [2]);
     if (forward) {
-        s_send (self, forward->instance, json_pack ("{s:s,s:s,s:{s:I,s:s}}", "jsonrpc", "2.0",
-            "method", "notifications/cancelled", "params", "requestId", (json_int_t) forward->id,
-            "reason", "the client cancelled the request"));
+        if (forward->instance >= 0)
+            s_cancel_request (self, forward->instance, forward->id, "the client cancelled the request");
         s_end_forward (self, forward);
         s_pump (self);
         return;
@@ -456,12 +622,121 @@ s_handle_cancel (upstream_t *self, zmq_msg_t *frames)
         }
 }
 
-//  The client's answer to what the instance asked during a call
+//  --------------------------------------------------------------------------
+//  Input a 2026 server asks for (input_required)
+
+//  An instance for a call's next round: one with room, else the least
+//  busy one up (the call was let in already); -1 when none is up
+static int
+s_instance_for_round (upstream_t *self)
+{
+    int best = s_free_instance (self);
+    for (int index = 0; best < 0 && index < self->count; index++)
+        if (self->instances [index].state == INSTANCE_READY)
+            best = index;
+    return best;
+}
+
+//  Every request answered: the call goes again, with the answers and the
+//  state the server gave
+static void
+s_next_round (upstream_t *self, forward_t *forward)
+{
+    int index = s_instance_for_round (self);
+    if (index < 0) {
+        char message [320];
+        snprintf (message, sizeof (message), "upstream %s: no instance is up", self->upstream->name);
+        s_done (self, forward, NULL, JSONRPC_INTERNAL_ERROR, message);
+        s_end_forward (self, forward);
+        return;
+    }
+    json_t *params = json_deep_copy (forward->params);
+    json_object_set (params, "inputResponses", forward->responses);
+    if (forward->state)
+        json_object_set (params, "requestState", forward->state);
+    s_forward_send (self, forward, index, params);
+}
+
+//  Asks the call's session the next request it has not answered
+static void
+s_ask_next (upstream_t *self, forward_t *forward)
+{
+    const char *key;
+    json_t *request;
+    free (forward->asking);
+    forward->asking = NULL;
+    json_object_foreach (forward->requests, key, request)
+        if (!json_object_get (forward->responses, key)) {
+            forward->asking = strdup (key);
+            json_t *ask = json_pack ("{s:O?,s:O?}", "method", json_object_get (request, "method"),
+                                     "params", json_object_get (request, "params"));
+            char *text = json_dumps (ask, JSON_COMPACT);
+            json_decref (ask);
+            s_to_host (self, &forward->host, "ASK", forward->call_id);
+            frames_send_text (self->raw, text? text: "{}", 0);
+            free (text);
+            return;
+        }
+    s_next_round (self, forward);
+}
+
+//  A call's answer is input_required: its instance is free while the
+//  session answers (a 2026 server keeps nothing between rounds)
+static void
+s_input_required (upstream_t *self, forward_t *forward, json_t *result)
+{
+    if (++forward->rounds > ROUNDS_MAX) {
+        char message [320];
+        snprintf (message, sizeof (message), "upstream %s asked for input %d times", self->upstream->name,
+                  ROUNDS_MAX);
+        s_done (self, forward, NULL, JSONRPC_INTERNAL_ERROR, message);
+        s_end_forward (self, forward);
+        return;
+    }
+    json_t *requests = json_object_get (result, "inputRequests");
+    json_decref (forward->requests);
+    forward->requests = json_is_object (requests)? json_incref (requests): json_object ();
+    json_decref (forward->responses);
+    forward->responses = json_object ();
+    json_decref (forward->state);
+    forward->state = json_incref (json_object_get (result, "requestState"));
+    if (self->instances [forward->instance].inflight)
+        self->instances [forward->instance].inflight--;
+    forward->instance = -1;
+    s_ask_next (self, forward);
+}
+
+//  The session's answer to one request: kept, or (an error) the call's end
+static void
+s_input_answered (upstream_t *self, forward_t *forward, json_t *told)
+{
+    json_t *result = json_object_get (told, "result");
+    if (json_object_get (told, "changed"))
+        return;                 //  the client's roots changed: the next round asks again
+    if (!result) {
+        json_t *error = json_object_get (told, "error");
+        json_t *code = json_object_get (error, "code");
+        const char *message = json_string_value (json_object_get (error, "message"));
+        s_done (self, forward, NULL, json_is_integer (code)? (int) json_integer_value (code): JSONRPC_INTERNAL_ERROR,
+                message? message: "the client answered neither result nor error");
+        s_end_forward (self, forward);
+        return;
+    }
+    json_object_set (forward->responses, forward->asking, result);
+    s_ask_next (self, forward);
+}
+
+//  The client's answer to what the instance asked during a call: a 2025
+//  server gets it as the response to its request; for a 2026 server it is
+//  kept for the call's next round
 static void
 s_handle_tell (upstream_t *self, zmq_msg_t *frames)
 {
     forward_t *forward = s_forward_of (self, &frames [0], &frames [2]);
     json_t *told = json_loadb (zmq_msg_data (&frames [3]), zmq_msg_size (&frames [3]), 0, NULL);
+    if (forward && forward->asking && json_is_object (told))
+        s_input_answered (self, forward, told);
+    else
     if (forward && forward->asked && json_is_object (told)) {
         json_t *answer = json_pack ("{s:s,s:O}", "jsonrpc", "2.0", "id", forward->asked);
         json_object_update (answer, told);
@@ -484,8 +759,9 @@ s_handle_stats (upstream_t *self, zmq_msg_t *host, zmq_msg_t *tag)
             "pid", instance->child? (int) child_pid (instance->child): 0, "inflight", instance->inflight));
     }
     int ready = s_ready_count (self);
-    json_t *figures = json_pack ("{s:s,s:s,s:o,s:i,s:i,s:I,s:I,s:I,s:I,s:s,s:o}",
+    json_t *figures = json_pack ("{s:s,s:s,s:s,s:o,s:i,s:i,s:I,s:I,s:I,s:I,s:s,s:o}",
         "name", self->upstream->name, "state", ready == self->count? "up": ready? "degraded": "down",
+        "era", s_eras [self->era],
         "instances", instances, "inflight", inflight, "queued", (int) zlistx_size (self->queue),
         "calls", (json_int_t) self->calls, "errors", (json_int_t) self->errors,
         "restarts", (json_int_t) self->restarts, "busy", (json_int_t) self->busy,
@@ -518,9 +794,17 @@ s_handle_subscribe (upstream_t *self, zmq_msg_t *uri_frame)
     char *uri = strndup ((const char *) zmq_msg_data (uri_frame), zmq_msg_size (uri_frame));
     if (uri && !zhashx_lookup (self->subscribed, uri) && zhashx_size (self->subscribed) < SUBSCRIBED_MAX) {
         zhashx_insert (self->subscribed, uri, (void *) 1);
-        for (int index = 0; index < self->count; index++)
-            if (self->instances [index].state == INSTANCE_READY)
+        //  A 2026 server's listen stream names them all: a burst of
+        //  subscriptions opens it anew once
+        int64_t soon = zclock_mono () + LISTEN_DELAY_MS;
+        for (int index = 0; index < self->count; index++) {
+            instance_t *instance = &self->instances [index];
+            if (instance->state == INSTANCE_READY && self->era == ERA_MODERN && !instance->listen_at)
+                instance->listen_at = soon;
+            else
+            if (instance->state == INSTANCE_READY && self->era != ERA_MODERN)
                 s_subscribe (self, index, uri);
+        }
     }
     free (uri);
 }
@@ -565,33 +849,175 @@ s_only_call (upstream_t *self, int index)
     return NULL;
 }
 
+//  Opens a subscriptions/listen stream on a ready 2026 instance for what
+//  mcpz passes on (changes to what the server lists, updates of resources
+//  sessions watch), then closes the one it had: its filter is fixed.
 static void
-s_on_initialized (upstream_t *self, int index, json_t *result)
+s_listen_open (upstream_t *self, int index)
+{
+    instance_t *instance = &self->instances [index];
+    json_t *capabilities = instance->capabilities;
+    uint64_t old = instance->listen_id;
+    instance->listen_at = 0;
+    instance->listen_id = 0;
+    json_t *wanted = json_object ();
+    if (json_object_get (capabilities, "tools"))
+        json_object_set_new (wanted, "toolsListChanged", json_true ());
+    if (json_object_get (capabilities, "prompts"))
+        json_object_set_new (wanted, "promptsListChanged", json_true ());
+    if (json_object_get (capabilities, "resources"))
+        json_object_set_new (wanted, "resourcesListChanged", json_true ());
+    if (json_is_true (json_object_get (json_object_get (capabilities, "resources"), "subscribe"))
+    &&  zhashx_size (self->subscribed)) {
+        json_t *uris = json_array ();
+        for (void *item = zhashx_first (self->subscribed); item; item = zhashx_next (self->subscribed))
+            json_array_append_new (uris, json_string ((const char *) zhashx_cursor (self->subscribed)));
+        json_object_set_new (wanted, "resourceSubscriptions", uris);
+    }
+    if (json_object_size (wanted)) {
+        json_t *params = json_pack ("{s:O}", "notifications", wanted);
+        instance->listen_id = s_request (self, index, "subscriptions/listen", params);
+        json_decref (params);
+    }
+    json_decref (wanted);
+    if (old && instance->state == INSTANCE_READY)
+        s_cancel_request (self, index, old, "mcpz listens anew");
+}
+
+//  The handshake is done: the instance takes calls
+static void
+s_on_ready (upstream_t *self, int index, json_t *capabilities)
 {
     instance_t *instance = &self->instances [index];
     json_decref (instance->capabilities);
-    instance->capabilities = json_incref (json_object_get (result, "capabilities"));
-    if (!json_is_object (instance->capabilities)) {
-        s_instance_down (self, index, "its initialize answer has no capabilities");
+    instance->capabilities = json_incref (capabilities);
+    if (!json_is_object (capabilities)) {
+        s_instance_down (self, index, "its answer names no capabilities");
         return;
     }
-    const char *version = json_string_value (json_object_get (result, "protocolVersion"));
-    if (instance->remote && version)
-        remote_set_version (instance->remote, version);
-    if (s_send (self, index, json_pack ("{s:s,s:s}", "jsonrpc", "2.0", "method", "notifications/initialized")))
-        return;
     instance->state = INSTANCE_READY;
     instance->up_since = zclock_mono ();
     instance->next_ping = instance->up_since + self->upstream->ping_ms;
     if (instance->child)
-        log_info (self->name, "instance %d up (pid %d)", index, (int) child_pid (instance->child));
+        log_info (self->name, "instance %d up (pid %d, %s)", index, (int) child_pid (instance->child), s_eras [self->era]);
     else
-        log_info (self->name, "instance %d up (%s)", index, self->upstream->spec);
+        log_info (self->name, "instance %d up (%s, %s)", index, self->upstream->spec, s_eras [self->era]);
     if (!self->lists || self->lists_stale || s_ready_count (self) == 1)
         s_list_start (self);
-    for (void *item = zhashx_first (self->subscribed); item; item = zhashx_next (self->subscribed))
-        s_subscribe (self, index, (const char *) zhashx_cursor (self->subscribed));
+    if (self->era == ERA_MODERN)
+        s_listen_open (self, index);
+    else
+        for (void *item = zhashx_first (self->subscribed); item; item = zhashx_next (self->subscribed))
+            s_subscribe (self, index, (const char *) zhashx_cursor (self->subscribed));
     s_pump (self);
+}
+
+static void
+s_on_initialized (upstream_t *self, int index, json_t *result)
+{
+    instance_t *instance = &self->instances [index];
+    const char *version = json_string_value (json_object_get (result, "protocolVersion"));
+    if (instance->remote && version)
+        remote_set_version (instance->remote, version);
+    if (s_send (self, index, json_pack ("{s:s,s:s}", "jsonrpc", "2.0", "method", "notifications/initialized")) == 0)
+        s_on_ready (self, index, json_object_get (result, "capabilities"));
+}
+
+static void
+s_initialize (upstream_t *self, int index)
+{
+    instance_t *instance = &self->instances [index];
+    instance->probing = instance->discovering = false;
+    instance->started = zclock_mono ();
+    if (instance->remote)
+        remote_set_version (instance->remote, "");
+    //  What the client may be asked is relayed to the session of the call
+    json_t *params = json_pack ("{s:s,s:{s:{},s:{},s:{}},s:{s:s,s:s}}", "protocolVersion", LEGACY,
+        "capabilities", "sampling", "elicitation", "roots", "clientInfo", "name", "mcpz", "version", MCPZ_VERSION);
+    instance->init_id = s_request (self, index, "initialize", params);
+    json_decref (params);
+}
+
+//  server/discover: the handshake of a 2026 server, and the probe of an
+//  upstream whose era is not known yet
+static void
+s_discover (upstream_t *self, int index)
+{
+    instance_t *instance = &self->instances [index];
+    instance->probing = self->era == ERA_UNKNOWN;
+    instance->discovering = true;
+    if (instance->remote)
+        remote_set_version (instance->remote, MODERN);
+    instance->init_id = s_request (self, index, "server/discover", NULL);
+}
+
+static void
+s_speaks_legacy (upstream_t *self, int index, const char *why)
+{
+    if (self->era != ERA_LEGACY)
+        log_info (self->name, "speaks %s: %s", LEGACY, why);
+    self->era = ERA_LEGACY;
+    s_initialize (self, index);
+}
+
+//  A handshake failed under the era the upstream was thought to speak: the
+//  next instance to start asks again, unless the settings name the era
+static void
+s_handshake_failed (upstream_t *self, int index, const char *reason)
+{
+    if (!*self->upstream->era)
+        self->era = ERA_UNKNOWN;
+    s_instance_down (self, index, reason);
+}
+
+//  True when versions (an array) names version, or (version NULL) any
+//  revision of the initialize era
+static bool
+s_offers (json_t *versions, const char *version)
+{
+    for (size_t at = 0; at < json_array_size (versions); at++) {
+        const char *offered = json_string_value (json_array_get (versions, at));
+        if (offered && (version? streq (offered, version):
+                        strncmp (offered, "2024-", 5) == 0 || strncmp (offered, "2025-", 5) == 0))
+            return true;
+    }
+    return false;
+}
+
+//  The answer to server/discover: a 2026 server's result, a modern error
+//  (a 2026 server that does not speak our version), or another error (a
+//  2025 server, when the era is being found)
+static void
+s_on_discovered (upstream_t *self, int index, json_t *message)
+{
+    instance_t *instance = &self->instances [index];
+    json_t *result = json_object_get (message, "result");
+    json_t *error = json_object_get (message, "error");
+    json_t *versions = result? json_object_get (result, "supportedVersions"):
+                       json_object_get (json_object_get (error, "data"), "supported");
+    json_int_t code = json_integer_value (json_object_get (error, "code"));
+    bool modern_error = code == MCP_HEADER_MISMATCH || code == MCP_MISSING_CAPABILITY
+                     || code == MCP_UNSUPPORTED_VERSION;
+    if (result && s_offers (versions, MODERN)) {
+        if (self->era != ERA_MODERN)
+            log_info (self->name, "speaks %s", MODERN);
+        self->era = ERA_MODERN;
+        instance->discovering = instance->probing = false;
+        s_on_ready (self, index, json_object_get (result, "capabilities"));
+    }
+    else
+    if (!*self->upstream->era && (s_offers (versions, NULL) || (instance->probing && !result && !modern_error)))
+        s_speaks_legacy (self, index, result || modern_error? "its server/discover offers it":
+                         "it does not know server/discover");
+    else {
+        char reason [256];
+        char *offered = versions? json_dumps (versions, JSON_COMPACT | JSON_ENCODE_ANY): NULL;
+        const char *said = json_string_value (json_object_get (error, "message"));
+        snprintf (reason, sizeof (reason), "server/discover: %s%s", offered? "it speaks only ": "",
+                  offered? offered: said? said: "no answer mcpz can use");
+        free (offered);
+        s_handshake_failed (self, index, reason);
+    }
 }
 
 static void
@@ -605,10 +1031,18 @@ s_on_response (upstream_t *self, int index, json_t *message)
     json_t *result = json_object_get (message, "result");
     json_t *error = json_object_get (message, "error");
     if (number == instance->init_id && instance->state == INSTANCE_STARTING) {
+        if (instance->discovering)
+            s_on_discovered (self, index, message);
+        else
         if (result)
             s_on_initialized (self, index, result);
         else
-            s_instance_down (self, index, "it refused initialize");
+            s_handshake_failed (self, index, "it refused initialize");
+        return;
+    }
+    if (number && number == instance->listen_id) {
+        instance->listen_id = 0;        //  the server ended it: listen again in a while
+        instance->listen_at = zclock_mono () + LISTEN_RETRY_MS;
         return;
     }
     if (number == instance->ping_id) {
@@ -625,8 +1059,17 @@ s_on_response (upstream_t *self, int index, json_t *message)
         return;
     }
     forward_t *forward = (forward_t *) zhashx_lookup (self->forwards, &number);
-    if (!forward)
-        return;                 //  cancelled or past its deadline
+    if (!forward || forward->instance < 0)
+        return;                 //  cancelled, past its deadline, or answered already
+    const char *type = json_string_value (json_object_get (result, "resultType"));
+    if (type && streq (type, "input_required") && forward->params) {
+        s_input_required (self, forward, result);
+        s_pump (self);
+        return;
+    }
+    //  The sessions' era has no result types
+    if (type && streq (type, "complete"))
+        json_object_del (result, "resultType");
     char *text = result? json_dumps (result, JSON_COMPACT | JSON_ENCODE_ANY): NULL;
     json_t *code = json_object_get (error, "code");
     const char *reason = json_string_value (json_object_get (error, "message"));
@@ -638,7 +1081,7 @@ s_on_response (upstream_t *self, int index, json_t *message)
 }
 
 static void
-s_on_notification (upstream_t *self, int index, const char *method, json_t *params)
+s_on_notification (upstream_t *self, int index, const char *method, json_t *params, uint64_t tag)
 {
     if (streq (method, "notifications/progress")) {
         json_t *token = json_object_get (params, "progressToken");
@@ -656,7 +1099,8 @@ s_on_notification (upstream_t *self, int index, const char *method, json_t *para
     }
     else
     if (streq (method, "notifications/message")) {
-        forward_t *forward = s_only_call (self, index);
+        //  Over HTTP it came on the stream of the call it is about
+        forward_t *forward = tag? (forward_t *) zhashx_lookup (self->forwards, &tag): s_only_call (self, index);
         char *text = json_dumps (params, JSON_COMPACT);
         if (forward && text) {
             s_to_host (self, &forward->host, "LOG", forward->call_id);
@@ -717,7 +1161,7 @@ s_on_message (upstream_t *self, int index, const char *line, size_t size, uint64
         s_on_server_request (self, index, message, tag);
     else
     if (method)
-        s_on_notification (self, index, method, json_object_get (message, "params"));
+        s_on_notification (self, index, method, json_object_get (message, "params"), tag);
     else
         s_on_response (self, index, message);
     json_decref (message);
@@ -746,13 +1190,17 @@ s_remote_message (void *arg, const char *data, size_t size, uint64_t tag)
 }
 
 //  A POST that failed: its call is answered with the reason; a failed
-//  initialize, ping or list takes the instance down
+//  handshake, ping or list takes the instance down, a failed listen
+//  stream opens again later. A probe answered with a client error (not
+//  one of authentication or rate) is a 2025 server; on HTTP, silence or a
+//  server error is an outage, not an era.
 static void
-s_remote_failed (void *arg, uint64_t tag, const char *reason)
+s_remote_failed (void *arg, uint64_t tag, long status, const char *reason)
 {
     delivery_t *delivery = (delivery_t *) arg;
     upstream_t *self = delivery->self;
-    instance_t *instance = &self->instances [delivery->index];
+    int index = delivery->index;
+    instance_t *instance = &self->instances [index];
     if (instance->remote != delivery->remote)
         return;
     forward_t *forward = tag? (forward_t *) zhashx_lookup (self->forwards, &tag): NULL;
@@ -764,10 +1212,19 @@ s_remote_failed (void *arg, uint64_t tag, const char *reason)
         s_pump (self);
     }
     else
-    if (tag && (tag == instance->init_id || tag == instance->ping_id || tag == self->list_id))
-        s_instance_down (self, delivery->index, reason);
+    if (tag && tag == instance->init_id && instance->probing && status >= 400 && status < 500
+    &&  status != 401 && status != 403 && status != 408 && status != 429)
+        s_speaks_legacy (self, index, reason);
     else
-        log_warn (self->name, "instance %d: a message was not taken: %s", delivery->index, reason);
+    if (tag && tag == instance->listen_id) {
+        instance->listen_id = 0;
+        instance->listen_at = zclock_mono () + LISTEN_RETRY_MS;
+    }
+    else
+    if (tag && (tag == instance->init_id || tag == instance->ping_id || tag == self->list_id))
+        s_instance_down (self, index, reason);
+    else
+        log_warn (self->name, "instance %d: a message was not taken: %s", index, reason);
 }
 
 static void
@@ -794,7 +1251,7 @@ s_start_instance (upstream_t *self, int index)
 {
     instance_t *instance = &self->instances [index];
     const char *error = "libcurl cannot start";
-    if (strncmp (self->upstream->spec, "stdio:", 6) == 0)
+    if (!s_is_http (self))
         instance->child = child_new (self->upstream->spec + 6, self->upstream->cwd, self->upstream->env, &error);
     else
         instance->remote = remote_new (self->upstream->spec, self->upstream->headers,
@@ -806,12 +1263,12 @@ s_start_instance (upstream_t *self, int index)
     }
     instance->state = INSTANCE_STARTING;
     instance->started = zclock_mono ();
-    instance->ping_id = 0;
-    //  What the client may be asked is relayed to the session of the call
-    json_t *params = json_pack ("{s:s,s:{s:{},s:{},s:{}},s:{s:s,s:s}}", "protocolVersion", "2025-11-25",
-        "capabilities", "sampling", "elicitation", "roots", "clientInfo", "name", "mcpz", "version", MCPZ_VERSION);
-    instance->init_id = s_request (self, index, "initialize", params);
-    json_decref (params);
+    instance->ping_id = instance->listen_id = 0;
+    instance->listen_at = 0;
+    if (self->era == ERA_LEGACY)
+        s_initialize (self, index);
+    else
+        s_discover (self, index);
 }
 
 //  Takes an instance down: its calls are answered with an error now, and
@@ -824,6 +1281,12 @@ s_instance_down (upstream_t *self, int index, const char *reason)
     int64_t now = zclock_mono ();
     snprintf (self->last_error, sizeof (self->last_error), "instance %d: %s", index, reason);
     log_warn (self->name, "instance %d down: %s", index, reason);
+    //  Some 2025 servers exit on any request before initialize
+    if (instance->probing && instance->child && self->era == ERA_UNKNOWN) {
+        log_info (self->name, "speaks %s: it exits on server/discover", LEGACY);
+        self->era = ERA_LEGACY;
+    }
+    instance->probing = instance->discovering = false;
     child_destroy (&instance->child);
     //  Its handlers may be running: it is freed on the next pass
     if (instance->remote)
@@ -858,6 +1321,7 @@ s_instance_down (upstream_t *self, int index, const char *reason)
     }
     //  Nothing of it to offer while no instance is up
     if (was_ready && s_ready_count (self) == 0 && self->lists) {
+        zhashx_purge (self->tool_rows);
         json_decref (self->lists);
         self->lists = NULL;
         s_publish (self);
@@ -877,8 +1341,12 @@ s_timers (upstream_t *self)
         instance_t *instance = &self->instances [index];
         if (instance->state == INSTANCE_DOWN && instance->restart_at <= now)
             s_start_instance (self, index);
+        if (instance->state == INSTANCE_STARTING && instance->probing && instance->child
+        &&  now - instance->started > PROBE_TIMEOUT_MS)
+            s_speaks_legacy (self, index, "it is silent on server/discover");
         if (instance->state == INSTANCE_STARTING && now - instance->started > START_TIMEOUT_MS)
-            s_instance_down (self, index, "no answer to initialize");
+            s_handshake_failed (self, index, instance->discovering? "no answer to server/discover":
+                                "no answer to initialize");
         if (instance->state == INSTANCE_READY && instance->ping_id
         &&  now - instance->ping_sent > self->upstream->ping_ms) {
             if (instance->child)
@@ -888,8 +1356,11 @@ s_timers (upstream_t *self)
         if (instance->state == INSTANCE_READY && !instance->ping_id && instance->next_ping <= now) {
             instance->ping_sent = now;
             instance->next_ping = now + self->upstream->ping_ms;
-            instance->ping_id = s_request (self, index, "ping", NULL);
+            //  2026 servers know no ping: discover is their cheapest request
+            instance->ping_id = s_request (self, index, self->era == ERA_MODERN? "server/discover": "ping", NULL);
         }
+        if (instance->state == INSTANCE_READY && instance->listen_at && instance->listen_at <= now)
+            s_listen_open (self, index);
         long remote = instance->remote? remote_timeout (instance->remote): -1;
         if (remote == 0)
             s_perform (self, index);
@@ -897,8 +1368,11 @@ s_timers (upstream_t *self)
         if (remote > 0 && now + remote < next)
             next = now + remote;
         int64_t due = instance->state == INSTANCE_DOWN? instance->restart_at:
-                      instance->state == INSTANCE_STARTING? instance->started + START_TIMEOUT_MS:
+                      instance->state == INSTANCE_STARTING? instance->started +
+                          (instance->probing && instance->child? PROBE_TIMEOUT_MS: START_TIMEOUT_MS):
                       instance->ping_id? instance->ping_sent + self->upstream->ping_ms: instance->next_ping;
+        if (instance->state == INSTANCE_READY && instance->listen_at && instance->listen_at < due)
+            due = instance->listen_at;
         if (due < next)
             next = due;
     }
@@ -957,8 +1431,10 @@ s_setup (upstream_t *self, upstream_args_t *args)
     self->queue = zlistx_new ();
     self->graveyard = zlistx_new ();
     self->subscribed = zhashx_new ();
+    self->tool_rows = zhashx_new ();
     self->router = zsock_new (ZMQ_ROUTER);
-    if (!self->forwards || !self->queue || !self->graveyard || !self->subscribed || !self->router)
+    self->era = streq (self->upstream->era, MODERN)? ERA_MODERN: streq (self->upstream->era, LEGACY)? ERA_LEGACY: ERA_UNKNOWN;
+    if (!self->forwards || !self->queue || !self->graveyard || !self->subscribed || !self->tool_rows || !self->router)
         return -1;
     zlistx_set_destructor (self->graveyard, (zlistx_destructor_fn *) remote_destroy);
     zsock_set_router_mandatory (self->router, 1);
@@ -980,6 +1456,7 @@ s_stop (upstream_t *self)
     }
     zlistx_destroy (&self->graveyard);
     zhashx_destroy (&self->subscribed);
+    zhashx_destroy (&self->tool_rows);
     for (pending_t *pending = (pending_t *) zlistx_first (self->queue); pending;
          pending = (pending_t *) zlistx_next (self->queue)) {
         frames_close (pending->frames, CALL_FRAMES);

@@ -1,13 +1,16 @@
 /*  fuzz_http — libFuzzer target for what the HTTP edge reads from clients
     before anything else does: a POST body's shape (proto/http.c, its own
     scanner and jansson behind it), then the same bytes through the
-    host's JSON-RPC parser, and the header helpers (Origin, Host, Accept).
+    host's JSON-RPC parser, and the header helpers (Origin, Host, Accept,
+    and the Mcp-* headers a 2026-07-28 request mirrors, with the bytes as
+    both request and tool schema).
 
     Build: cmake -DMCPZ_FUZZ=ON with clang (tests/tests.cmake); run:
     build/fuzz_http -max_total_time=60 -max_len=4096
 */
 #include "proto/http.h"
 #include "proto/jsonrpc.h"
+#include "proto/mcpheaders.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -42,6 +45,14 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     http_parse_address (text, address, sizeof (address), &port);
     size_t event_size;
     free (http_sse_event ("1", text, size, &event_size));
+    free (mcpheaders_value (text, size));
+    json_t *json = json_loadb (text, size, 0, NULL);
+    if (json_is_object (json)) {
+        const char *why;
+        if (mcpheaders_schema_valid (json, &why))
+            free (mcpheaders_request (json, json));
+    }
+    json_decref (json);
     free (text);
     return 0;
 }
