@@ -10,7 +10,10 @@
 
 #include <czmq.h>
 #include <curl/curl.h>
+#include <arpa/inet.h>
 #include <jansson.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #define MAX_RESPONSE (64 * 1024 * 1024)     //  largest answer taken
 
@@ -29,6 +32,7 @@ typedef struct {
     size_t parsed;              //  SSE bytes already split into events
     bool sse;
     bool too_big;
+    int local_port;             //  of the connection it goes on
 } transfer_t;
 
 //  A message or failure waiting to be handed over
@@ -49,6 +53,7 @@ struct _remote_t {
     char version [32];
     zlistx_t *transfers;        //  transfer_t in flight
     zlistx_t *events;           //  event_t to hand over
+    zlistx_t *sockets;          //  libcurl's open sockets, as fd + 1
 };
 
 static int
@@ -192,7 +197,8 @@ remote_new (const char *url, const char *headers, int timeout_ms)
     self->timeout_ms = timeout_ms;
     self->transfers = zlistx_new ();
     self->events = zlistx_new ();
-    if (!self->multi || !self->url || !self->headers || !self->transfers || !self->events) {
+    self->sockets = zlistx_new ();
+    if (!self->multi || !self->url || !self->headers || !self->transfers || !self->events || !self->sockets) {
         remote_destroy (&self);
         return NULL;
     }
@@ -217,6 +223,7 @@ remote_destroy (remote_t **self_p)
     zlistx_destroy (&self->events);
     if (self->multi)
         curl_multi_cleanup (self->multi);
+    zlistx_destroy (&self->sockets);       //  after libcurl closed them
     free (self->url);
     free (self->headers);
     free (self);
@@ -257,6 +264,38 @@ s_headers (remote_t *self, const char *extra)
     return s_append_lines (s_append_lines (list, self->headers), extra);
 }
 
+//  Which connection a transfer goes on, by its local port: a POST to a
+//  2026 server is cancelled by closing that connection, and libcurl,
+//  asked to drop a transfer, may keep the connection open for the next
+static int
+s_on_prereq (void *arg, char *primary_ip, char *local_ip, int primary_port, int local_port)
+{
+    (void) primary_ip, (void) local_ip, (void) primary_port;
+    ((transfer_t *) arg)->local_port = local_port;
+    return CURL_PREREQFUNC_OK;
+}
+
+static curl_socket_t
+s_on_open (void *arg, curlsocktype purpose, struct curl_sockaddr *address)
+{
+    (void) purpose;
+    remote_t *self = (remote_t *) arg;
+    curl_socket_t fd = socket (address->family, address->socktype, address->protocol);
+    if (fd != CURL_SOCKET_BAD)
+        zlistx_add_end (self->sockets, (void *) (intptr_t) (fd + 1));
+    return fd;
+}
+
+static int
+s_on_close (void *arg, curl_socket_t fd)
+{
+    remote_t *self = (remote_t *) arg;
+    void *handle = zlistx_find (self->sockets, (void *) (intptr_t) (fd + 1));
+    if (handle)
+        zlistx_delete (self->sockets, handle);
+    return close (fd);
+}
+
 int
 remote_send (remote_t *self, const char *text, size_t size, uint64_t tag, const char *headers, bool lasting)
 {
@@ -284,9 +323,19 @@ remote_send (remote_t *self, const char *text, size_t size, uint64_t tag, const 
     curl_easy_setopt (easy, CURLOPT_HEADERDATA, transfer);
     curl_easy_setopt (easy, CURLOPT_PRIVATE, transfer);
     curl_easy_setopt (easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt (easy, CURLOPT_PREREQFUNCTION, s_on_prereq);
+    curl_easy_setopt (easy, CURLOPT_PREREQDATA, transfer);
+    curl_easy_setopt (easy, CURLOPT_OPENSOCKETFUNCTION, s_on_open);
+    curl_easy_setopt (easy, CURLOPT_OPENSOCKETDATA, self);
+    curl_easy_setopt (easy, CURLOPT_CLOSESOCKETFUNCTION, s_on_close);
+    curl_easy_setopt (easy, CURLOPT_CLOSESOCKETDATA, self);
     curl_easy_setopt (easy, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
     if (self->timeout_ms > 0 && !lasting)
         curl_easy_setopt (easy, CURLOPT_TIMEOUT_MS, (long) self->timeout_ms);
+    if (lasting) {              //  a stream of its own, on a connection no other POST shares
+        curl_easy_setopt (easy, CURLOPT_FRESH_CONNECT, 1L);
+        curl_easy_setopt (easy, CURLOPT_FORBID_REUSE, 1L);
+    }
     if (curl_multi_add_handle (self->multi, easy) != CURLM_OK) {
         s_transfer_destroy (&transfer);
         return -1;
@@ -298,13 +347,25 @@ remote_send (remote_t *self, const char *text, size_t size, uint64_t tag, const 
 void
 remote_cancel (remote_t *self, uint64_t tag)
 {
-    for (transfer_t *transfer = (transfer_t *) zlistx_first (self->transfers); transfer;
+    transfer_t *transfer;
+    for (transfer = (transfer_t *) zlistx_first (self->transfers); transfer;
          transfer = (transfer_t *) zlistx_next (self->transfers))
-        if (transfer->tag == tag) {
-            zlistx_detach_cur (self->transfers);
-            s_transfer_destroy (&transfer);
-            return;
-        }
+        if (transfer->tag == tag)
+            break;
+    if (!transfer)
+        return;
+    for (void *item = zlistx_first (self->sockets); item && transfer->local_port; item = zlistx_next (self->sockets)) {
+        int fd = (int) (intptr_t) item - 1;
+        struct sockaddr_storage local;
+        socklen_t size = sizeof (local);
+        int port = getsockname (fd, (struct sockaddr *) &local, &size) == -1? 0:
+                   local.ss_family == AF_INET? ntohs (((struct sockaddr_in *) &local)->sin_port):
+                   local.ss_family == AF_INET6? ntohs (((struct sockaddr_in6 *) &local)->sin6_port): 0;
+        if (port == transfer->local_port)
+            shutdown (fd, SHUT_RDWR);
+    }
+    zlistx_detach_cur (self->transfers);
+    s_transfer_destroy (&transfer);
 }
 
 //  An error status's body as the JSON-RPC error answering tag, or NULL

@@ -668,8 +668,9 @@ s_ask_next (upstream_t *self, forward_t *forward)
     json_object_foreach (forward->requests, key, request)
         if (!json_object_get (forward->responses, key)) {
             forward->asking = strdup (key);
-            json_t *ask = json_pack ("{s:O?,s:O?}", "method", json_object_get (request, "method"),
-                                     "params", json_object_get (request, "params"));
+            json_t *ask = json_pack ("{s:O?}", "method", json_object_get (request, "method"));
+            if (json_object_get (request, "params"))
+                json_object_set (ask, "params", json_object_get (request, "params"));
             char *text = json_dumps (ask, JSON_COMPACT);
             json_decref (ask);
             s_to_host (self, &forward->host, "ASK", forward->call_id);

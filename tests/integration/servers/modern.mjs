@@ -38,6 +38,7 @@ function build() {
     server.registerTool('slow', { description: 'Counts steps with progress', inputSchema: object({ steps: { type: 'integer' }, ms: { type: 'integer' } }) },
         async ({ steps = 3, ms = 100 }, ctx) => {
             const token = ctx.mcpReq._meta?.progressToken;
+            console.error(`slow started: ${steps} steps`);
             for (let step = 1; step <= steps; step++) {
                 await new Promise(resolve => setTimeout(resolve, ms));
                 if (ctx.mcpReq.signal.aborted) {
@@ -147,7 +148,14 @@ if (transport === 'stdio') {
             chunks.push(chunk);
         lastHeaders = Object.fromEntries(Object.entries(req.headers).filter(([name]) => name.startsWith('mcp-')));
         const abort = new AbortController();
-        res.on('close', () => abort.abort());
+        // A 2026 client cancels by closing the request's stream
+        res.on('close', () => {
+            if (!res.writableEnded) {
+                const body = JSON.parse(Buffer.concat(chunks).toString() || '{}');
+                console.error(`closed before the answer: ${body.method} ${body.params?.name ?? ''}`);
+            }
+            abort.abort();
+        });
         const response = await handler.fetch(new Request(`http://127.0.0.1${req.url}`, {
             method: req.method, headers: req.headers, signal: abort.signal,
             body: req.method === 'POST' ? Buffer.concat(chunks) : undefined
