@@ -276,6 +276,7 @@ class ModernSupervision(UpstreamCase):
         self.assertLess(time.monotonic() - killed, 1.0)
         upstream = self.wait_up(server, timeout=2, other_than={pid})[0]
         self.assertEqual(upstream["era"], "2026-07-28")
+        self.wait_listed(server, "m_echo")
         self.assertEqual(text_of(c.tool(sid, "m_echo", {"text": "back"})), "back")
 
     def test_a_named_era_is_not_probed(self):
