@@ -263,7 +263,7 @@ s_upstream_int (const char *upstream, const char *name, const char *value, long 
 
 //  The file's upstreams section: one child per upstream, named as it is,
 //  with spec, instances, cwd, env, headers, timeout, ping, max-inflight,
-//  queue.
+//  queue, era.
 static int
 s_load_upstreams (config_t *self, zconfig_t *section, char *error, size_t error_size)
 {
