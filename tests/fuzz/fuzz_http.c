@@ -46,13 +46,13 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     size_t event_size;
     free (http_sse_event ("1", text, size, &event_size));
     free (mcpheaders_value (text, size));
-    json_t *json = json_loadb (text, size, 0, NULL);
-    if (json_is_object (json)) {
+    json_t *parsed = json_loadb (text, size, 0, NULL);
+    if (json_is_object (parsed)) {
         const char *why;
-        if (mcpheaders_schema_valid (json, &why))
-            free (mcpheaders_request (json, json));
+        if (mcpheaders_schema_valid (parsed, &why))
+            free (mcpheaders_request (parsed, parsed));
     }
-    json_decref (json);
+    json_decref (parsed);
     free (text);
     return 0;
 }
