@@ -206,6 +206,7 @@ s_resource (host_t *self, const char *uri, bool exact, const char **own_p)
             return index;
         }
     }
+    const catalog_filter_t *filter = lists_filter (self);
     for (int index = 0; index < self->upstream_count; index++) {
         json_t *names = json_object_get (self->upstream_names [index], s_keys [LIST_TEMPLATES]);
         size_t at;
@@ -213,7 +214,8 @@ s_resource (host_t *self, const char *uri, bool exact, const char **own_p)
         json_array_foreach (s_list (self, index, LIST_TEMPLATES), at, item) {
             const char *exposed = json_string_value (json_array_get (names, at));
             const char *own = json_string_value (json_object_get (item, "uriTemplate"));
-            if (!exposed || !own)
+            //  A template an operator disabled reads nothing
+            if (!exposed || !own || (!exact && filter && filter->hidden (filter->arg, LIST_TEMPLATES, exposed)))
                 continue;
             //  A prefixed template's URIs carry the same prefix
             size_t prefix = strlen (exposed) - strlen (own);

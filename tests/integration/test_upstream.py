@@ -191,6 +191,14 @@ class Federation(UpstreamCase):
         self.assertIn("3", text_of(self.c.tool(self.sid, "ev_get-sum", {"a": 1, "b": 2})))
         missing = control(self.server.control_ep, {"command": "disable", "tool": "ev_nope"})
         self.assertIs(missing["ok"], False)
+        #  A disabled template reads nothing
+        template = "demo://resource/dynamic/text/{resourceId}"
+        self.assertIs(control(self.server.control_ep, {"command": "disable", "template": template})["changed"], True)
+        self.addCleanup(control, self.server.control_ep, {"command": "enable", "template": template})
+        answer = self.c.rpc(self.sid, "resources/read", {"uri": "demo://resource/dynamic/text/7"}).json
+        self.assertEqual(answer["error"]["code"], -32002, answer)
+        control(self.server.control_ep, {"command": "enable", "template": template})
+        self.assertTrue(self.c.result(self.sid, "resources/read", {"uri": "demo://resource/dynamic/text/7"})["contents"])
 
     def test_over_http(self):
         h = Http(self.port)
