@@ -33,6 +33,7 @@ typedef struct {
     bool sse;
     bool too_big;
     int local_port;             //  of the connection it goes on
+    bool lasting;               //  a stream that ends only when the server ends it
 } transfer_t;
 
 //  A message or failure waiting to be handed over
@@ -332,6 +333,7 @@ remote_send (remote_t *self, const char *text, size_t size, uint64_t tag, const 
     curl_easy_setopt (easy, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
     if (self->timeout_ms > 0 && !lasting)
         curl_easy_setopt (easy, CURLOPT_TIMEOUT_MS, (long) self->timeout_ms);
+    transfer->lasting = lasting;
     if (lasting) {              //  a stream of its own, on a connection no other POST shares
         curl_easy_setopt (easy, CURLOPT_FRESH_CONNECT, 1L);
         curl_easy_setopt (easy, CURLOPT_FORBID_REUSE, 1L);
@@ -354,7 +356,14 @@ remote_cancel (remote_t *self, uint64_t tag)
             break;
     if (!transfer)
         return;
-    for (void *item = zlistx_first (self->sockets); item && transfer->local_port; item = zlistx_next (self->sockets)) {
+    //  HTTP/2 carries other requests on the connection: there taking the
+    //  transfer out resets its stream alone
+    long version = 0;
+    curl_easy_getinfo (transfer->easy, CURLINFO_HTTP_VERSION, &version);
+    bool alone = strncmp (self->url, "http:", 5) == 0 || version == CURL_HTTP_VERSION_1_0
+              || version == CURL_HTTP_VERSION_1_1;
+    for (void *item = zlistx_first (self->sockets); item && alone && transfer->local_port;
+         item = zlistx_next (self->sockets)) {
         int fd = (int) (intptr_t) item - 1;
         struct sockaddr_storage local;
         socklen_t size = sizeof (local);
@@ -443,6 +452,8 @@ s_finished (remote_t *self, transfer_t *transfer, CURLcode code)
         //  A last event without its blank line still counts
         s_append (&transfer->response, "\n\n", 2);
         s_split_events (transfer);
+        if (transfer->lasting)  //  over, whether or not it was answered
+            s_queue (self, transfer->tag, NULL, 0, status, "the stream ended");
     }
     else
     if (transfer->response.used)

@@ -81,7 +81,8 @@
 #define PROBE_TIMEOUT_MS 3000               //  a stdio server silent on server/discover is 2025-11-25
 #define ROUNDS_MAX       16                 //  input_required rounds one call may take
 #define LISTEN_DELAY_MS  100                //  subscriptions made within it reopen listen streams once
-#define LISTEN_RETRY_MS  1000               //  a listen stream that ended opens again after it
+#define LISTEN_RETRY_MS  1000               //  a listen stream that ended opens again after it,
+#define LISTEN_RETRY_MAX_MS 60000           //  doubling up to this
 #define MODERN           "2026-07-28"
 #define LEGACY           "2025-11-25"
 #define META_VERSION     "io.modelcontextprotocol/protocolVersion"
@@ -105,6 +106,7 @@ typedef struct {
     bool probing;               //  ... which asks which era the server speaks
     uint64_t listen_id;         //  its open subscriptions/listen, or 0
     int64_t listen_at;          //  when to open one again, or 0
+    int listen_backoff_ms;      //  after a stream that failed; doubles to a minute
     uint64_t ping_id;           //  id of the ping it owes an answer, or 0
     int64_t ping_sent;          //  when that ping went
     int64_t next_ping;
@@ -850,6 +852,19 @@ s_only_call (upstream_t *self, int index)
     return NULL;
 }
 
+//  An instance's listen stream ended (the server ended it, or it failed):
+//  it opens again after a back-off, which an acknowledged stream resets
+static void
+s_listen_ended (upstream_t *self, int index)
+{
+    instance_t *instance = &self->instances [index];
+    instance->listen_id = 0;
+    instance->listen_backoff_ms = instance->listen_backoff_ms? instance->listen_backoff_ms * 2: LISTEN_RETRY_MS;
+    if (instance->listen_backoff_ms > LISTEN_RETRY_MAX_MS)
+        instance->listen_backoff_ms = LISTEN_RETRY_MAX_MS;
+    instance->listen_at = zclock_mono () + instance->listen_backoff_ms;
+}
+
 //  Opens a subscriptions/listen stream on a ready 2026 instance for what
 //  mcpz passes on (changes to what the server lists, updates of resources
 //  sessions watch), then closes the one it had: its filter is fixed.
@@ -862,12 +877,12 @@ s_listen_open (upstream_t *self, int index)
     instance->listen_at = 0;
     instance->listen_id = 0;
     json_t *wanted = json_object ();
-    if (json_object_get (capabilities, "tools"))
-        json_object_set_new (wanted, "toolsListChanged", json_true ());
-    if (json_object_get (capabilities, "prompts"))
-        json_object_set_new (wanted, "promptsListChanged", json_true ());
-    if (json_object_get (capabilities, "resources"))
-        json_object_set_new (wanted, "resourcesListChanged", json_true ());
+    static const char *const kinds [][2] = {
+        { "tools", "toolsListChanged" }, { "prompts", "promptsListChanged" },
+        { "resources", "resourcesListChanged" } };
+    for (size_t at = 0; at < sizeof (kinds) / sizeof (kinds [0]); at++)
+        if (json_is_true (json_object_get (json_object_get (capabilities, kinds [at][0]), "listChanged")))
+            json_object_set_new (wanted, kinds [at][1], json_true ());
     if (json_is_true (json_object_get (json_object_get (capabilities, "resources"), "subscribe"))
     &&  zhashx_size (self->subscribed)) {
         json_t *uris = json_array ();
@@ -905,6 +920,8 @@ s_on_ready (upstream_t *self, int index, json_t *capabilities)
         log_info (self->name, "instance %d up (%s, %s)", index, self->upstream->spec, s_eras [self->era]);
     if (!self->lists || self->lists_stale || s_ready_count (self) == 1)
         s_list_start (self);
+    if (instance->state != INSTANCE_READY)
+        return;                 //  it could not take the list request
     if (self->era == ERA_MODERN)
         s_listen_open (self, index);
     else
@@ -955,7 +972,7 @@ s_discover (upstream_t *self, int index)
 static void
 s_speaks_legacy (upstream_t *self, int index, const char *why)
 {
-    if (self->era != ERA_LEGACY)
+    if (self->era == ERA_UNKNOWN)
         log_info (self->name, "speaks %s: %s", LEGACY, why);
     self->era = ERA_LEGACY;
     s_initialize (self, index);
@@ -966,7 +983,8 @@ s_speaks_legacy (upstream_t *self, int index, const char *why)
 static void
 s_handshake_failed (upstream_t *self, int index, const char *reason)
 {
-    if (!*self->upstream->era)
+    self->instances [index].probing = false;
+    if (!*self->upstream->era && s_ready_count (self) == 0)
         self->era = ERA_UNKNOWN;
     s_instance_down (self, index, reason);
 }
@@ -1007,7 +1025,8 @@ s_on_discovered (upstream_t *self, int index, json_t *message)
         s_on_ready (self, index, json_object_get (result, "capabilities"));
     }
     else
-    if (!*self->upstream->era && (s_offers (versions, NULL) || (instance->probing && !result && !modern_error)))
+    if (!*self->upstream->era && self->era != ERA_MODERN
+    &&  (s_offers (versions, NULL) || (instance->probing && !result && !modern_error)))
         s_speaks_legacy (self, index, result || modern_error? "its server/discover offers it":
                          "it does not know server/discover");
     else {
@@ -1032,18 +1051,28 @@ s_on_response (upstream_t *self, int index, json_t *message)
     json_t *result = json_object_get (message, "result");
     json_t *error = json_object_get (message, "error");
     if (number == instance->init_id && instance->state == INSTANCE_STARTING) {
+        json_t *supported = json_object_get (json_object_get (error, "data"), "supported");
         if (instance->discovering)
             s_on_discovered (self, index, message);
         else
         if (result)
             s_on_initialized (self, index, result);
         else
+        //  A 2026 server that was slow to answer the probe: it names its
+        //  version when refusing initialize
+        if (s_offers (supported, MODERN) && !*self->upstream->era
+        &&  (self->era == ERA_MODERN || s_ready_count (self) == 0)) {
+            if (self->era != ERA_MODERN)
+                log_info (self->name, "speaks %s: it refused initialize for it", MODERN);
+            self->era = ERA_MODERN;
+            s_discover (self, index);
+        }
+        else
             s_handshake_failed (self, index, "it refused initialize");
         return;
     }
     if (number && number == instance->listen_id) {
-        instance->listen_id = 0;        //  the server ended it: listen again in a while
-        instance->listen_at = zclock_mono () + LISTEN_RETRY_MS;
+        s_listen_ended (self, index);
         return;
     }
     if (number == instance->ping_id) {
@@ -1111,6 +1140,14 @@ s_on_notification (upstream_t *self, int index, const char *method, json_t *para
             log_debug (self->name, "log message from instance %d: %s", index, text? text: "?");
         free (text);
     }
+    else
+    if (streq (method, "notifications/subscriptions/acknowledged"))
+        self->instances [index].listen_backoff_ms = 0;
+    else
+    if (streq (method, "notifications/cancelled")
+    &&  json_integer_value (json_object_get (params, "requestId")) == (json_int_t) self->instances [index].listen_id
+    &&  self->instances [index].listen_id)
+        s_listen_ended (self, index);       //  the server ends the stream
     else
     if (strstr (method, "/list_changed"))
         s_list_start (self);
@@ -1205,6 +1242,8 @@ s_remote_failed (void *arg, uint64_t tag, long status, const char *reason)
     if (instance->remote != delivery->remote)
         return;
     forward_t *forward = tag? (forward_t *) zhashx_lookup (self->forwards, &tag): NULL;
+    if (forward && forward->instance < 0)
+        return;                 //  its round ended with input_required: the session is being asked
     if (forward) {
         char message [320];
         snprintf (message, sizeof (message), "upstream %s: %s", self->upstream->name, reason);
@@ -1213,19 +1252,18 @@ s_remote_failed (void *arg, uint64_t tag, long status, const char *reason)
         s_pump (self);
     }
     else
-    if (tag && tag == instance->init_id && instance->probing && status >= 400 && status < 500
+    if (tag && tag == instance->init_id && instance->probing && self->era == ERA_UNKNOWN
+    &&  status >= 400 && status < 500
     &&  status != 401 && status != 403 && status != 408 && status != 429)
         s_speaks_legacy (self, index, reason);
     else
-    if (tag && tag == instance->listen_id) {
-        instance->listen_id = 0;
-        instance->listen_at = zclock_mono () + LISTEN_RETRY_MS;
-    }
+    if (tag && tag == instance->listen_id)
+        s_listen_ended (self, index);
     else
     if (tag && (tag == instance->init_id || tag == instance->ping_id || tag == self->list_id))
         s_instance_down (self, index, reason);
     else
-        log_warn (self->name, "instance %d: a message was not taken: %s", index, reason);
+        log_debug (self->name, "instance %d: a POST nobody waits for failed: %s", index, reason);
 }
 
 static void
@@ -1266,6 +1304,7 @@ s_start_instance (upstream_t *self, int index)
     instance->started = zclock_mono ();
     instance->ping_id = instance->listen_id = 0;
     instance->listen_at = 0;
+    instance->listen_backoff_ms = 0;
     if (self->era == ERA_LEGACY)
         s_initialize (self, index);
     else
@@ -1282,11 +1321,6 @@ s_instance_down (upstream_t *self, int index, const char *reason)
     int64_t now = zclock_mono ();
     snprintf (self->last_error, sizeof (self->last_error), "instance %d: %s", index, reason);
     log_warn (self->name, "instance %d down: %s", index, reason);
-    //  Some 2025 servers exit on any request before initialize
-    if (instance->probing && instance->child && self->era == ERA_UNKNOWN) {
-        log_info (self->name, "speaks %s: it exits on server/discover", LEGACY);
-        self->era = ERA_LEGACY;
-    }
     instance->probing = instance->discovering = false;
     child_destroy (&instance->child);
     //  Its handlers may be running: it is freed on the next pass
@@ -1342,8 +1376,8 @@ s_timers (upstream_t *self)
         instance_t *instance = &self->instances [index];
         if (instance->state == INSTANCE_DOWN && instance->restart_at <= now)
             s_start_instance (self, index);
-        if (instance->state == INSTANCE_STARTING && instance->probing && instance->child
-        &&  now - instance->started > PROBE_TIMEOUT_MS)
+        if (instance->state == INSTANCE_STARTING && instance->probing && instance->discovering
+        &&  instance->child && self->era == ERA_UNKNOWN && now - instance->started > PROBE_TIMEOUT_MS)
             s_speaks_legacy (self, index, "it is silent on server/discover");
         if (instance->state == INSTANCE_STARTING && now - instance->started > START_TIMEOUT_MS)
             s_handshake_failed (self, index, instance->discovering? "no answer to server/discover":
@@ -1407,6 +1441,11 @@ s_read_instance (upstream_t *self, int index)
         char reason [64] = "it wrote a line longer than 64 MB";
         if (rc == -1 && instance->child)
             child_describe_end (instance->child, reason, sizeof (reason));
+        //  Some 2025 servers exit on any request before initialize
+        if (rc == -1 && instance->child && instance->probing && instance->discovering && self->era == ERA_UNKNOWN) {
+            log_info (self->name, "speaks %s: it exits on server/discover", LEGACY);
+            self->era = ERA_LEGACY;
+        }
         if (instance->child)
             s_instance_down (self, index, reason);
         return;

@@ -279,6 +279,19 @@ class ModernSupervision(UpstreamCase):
         self.wait_listed(server, "m_echo")
         self.assertEqual(text_of(c.tool(sid, "m_echo", {"text": "back"})), "back")
 
+    def test_a_server_slower_than_the_probe_is_found(self):
+        """Silent for 4 s, past the 3 s probe: taken for a 2025 server, it
+        refuses initialize naming 2026-07-28, and is then served as one."""
+        server = self.start_server("--upstream", "slow=" + modern_stdio("slow"), start=False)
+        server.argv += ["--config", settings(server, "upstreams\n    slow\n        instances = 2\n")]
+        server.start()
+        upstream = self.wait_up(server, timeout=20)[0]
+        self.assertEqual(upstream["era"], "2026-07-28")
+        self.assertEqual(upstream["restarts"], 0)
+        self.wait_listed(server, "slow_echo")
+        c, sid = self.session(server)
+        self.assertEqual(text_of(c.tool(sid, "slow_echo", {"text": "late"})), "late")
+
     def test_a_named_era_is_not_probed(self):
         """A dual-era server: found as 2026-07-28, or held to 2025-11-25 by
         the settings (then its input_required answers reach the session

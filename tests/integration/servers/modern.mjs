@@ -1,7 +1,8 @@
 // A 2026-07-28 (stateless) MCP server built on the official TypeScript SDK
 // 2.x, for the upstream tests: mcpz must find its era and speak it.
 //
-//   node modern.mjs stdio [dual]       serveStdio; modern only unless dual
+//   node modern.mjs stdio [dual] [slow] serveStdio; modern only unless dual;
+//                                      slow: reads nothing for its first 4 s
 //   node modern.mjs http PORT [dual]   createMcpHandler on 127.0.0.1:PORT/mcp
 //
 // Its tools exercise what the era changed: input_required rounds instead
@@ -11,8 +12,8 @@ import http from 'node:http';
 import { McpServer, createMcpHandler, fromJsonSchema, inputRequired, inputResponse } from '@modelcontextprotocol/server';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 
-const [transport, arg, arg2] = process.argv.slice(2);
-const dual = (transport === 'http' ? arg2 : arg) === 'dual';
+const [transport, arg] = process.argv.slice(2);
+const dual = process.argv.includes('dual');
 const added = [];           // tools added by add_tool, for every instance this process builds
 let handler = null;         // the HTTP handler, whose notify reaches listen streams
 let lastHeaders = {};       // Mcp-* headers of the request being served (HTTP)
@@ -139,7 +140,7 @@ function build() {
 }
 
 if (transport === 'stdio') {
-    serveStdio(build, { legacy: dual ? 'serve' : 'reject' });
+    setTimeout(() => serveStdio(build, { legacy: dual ? 'serve' : 'reject' }), process.argv.includes('slow') ? 4000 : 0);
 } else {
     handler = createMcpHandler(build, { legacy: dual ? 'stateless' : 'reject' });
     http.createServer(async (req, res) => {
