@@ -76,14 +76,32 @@ s_help (const char *name)
     return 2;
 }
 
+//  A value as text for a terminal. Strings come from clients and servers
+//  (clientInfo, an upstream's errors): their control bytes are shown as
+//  \xNN, never sent to the terminal, where ESC or CR could rewrite what
+//  the operator sees.
 static char *
 s_scalar (json_t *value)
 {
-    if (json_is_string (value))
-        return strdup (json_string_value (value));
     if (!value)
         return strdup ("-");
-    return json_dumps (value, JSON_ENCODE_ANY | JSON_COMPACT);
+    if (!json_is_string (value))
+        return json_dumps (value, JSON_ENCODE_ANY | JSON_COMPACT);
+    const char *text = json_string_value (value);
+    size_t size = json_string_length (value);
+    char *shown = (char *) malloc (size * 4 + 1);
+    char *at = shown;
+    for (size_t index = 0; shown && index < size; index++) {
+        unsigned char byte = (unsigned char) text [index];
+        if (byte < 0x20 || byte == 0x7f)
+            at += sprintf (at, "\\x%02x", byte);
+        else
+            *at++ = (char) byte;
+    }
+    if (!shown)
+        return strdup ("?");
+    *at = 0;
+    return shown;
 }
 
 //  key value lines for the scalars of an object.

@@ -13,7 +13,7 @@ import sqlite3
 import time
 import unittest
 
-from mcpztest import (ServerTestCase, control, free_port, run_ctl, run_mcpzd,
+from mcpztest import (ServerTestCase, init_params, control, free_port, run_ctl, run_mcpzd,
                       tcp_endpoint, text_of)
 
 
@@ -288,6 +288,18 @@ class Mcpzctl(ServerTestCase):
         self.assertIn("# TYPE mcpz_sessions_open gauge", r.stdout)
         r = self.ctl("config")
         self.assertRegex(r.stdout, r"store\s+none\s+flag")
+
+    def test_a_clients_control_bytes_never_reach_the_terminal(self):
+        c = self.client(self.server)
+        m = c.initialize(params=init_params(name="evil\x1b[2J\rname"))
+        self.assertIn("result", m.json)
+        r = self.ctl("sessions")
+        self.assertEqual(r.returncode, 0, r)
+        self.assertNotIn("\x1b", r.stdout)
+        self.assertNotIn("\r", r.stdout)
+        self.assertIn("evil\\x1b[2J\\x0dname", r.stdout)
+        r = self.ctl("session", m.sid)
+        self.assertNotIn("\x1b", r.stdout)
 
     def test_help(self):
         r = run_ctl(["--help"])
