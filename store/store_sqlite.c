@@ -11,6 +11,7 @@
 #include "store/schema.h"
 
 #include <czmq.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 
 typedef struct {
@@ -152,10 +153,24 @@ s_disconnect (store_t *self)
     self->handle = NULL;
 }
 
+//  A new database file is made readable by its owner only: it holds
+//  session ids, which are bearer credentials. SQLite gives the WAL and
+//  shared-memory files the database file's mode.
+static void
+s_create_private (const char *path)
+{
+    if (streq (path, ":memory:"))
+        return;
+    int fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        close (fd);
+}
+
 static int
 s_connect (store_t *self)
 {
     sqlite3 *db = NULL;
+    s_create_private (self->target);
     //  NOMUTEX: each connection belongs to one thread
     int rc = sqlite3_open_v2 (self->target, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
                               | SQLITE_OPEN_NOMUTEX, NULL);

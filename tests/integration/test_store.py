@@ -4,6 +4,7 @@ PostgreSQL, closed stays closed, TTL expiry through the cleanup command,
 nodes sharing PostgreSQL, and start-up refusals of bad stores."""
 
 import os
+import stat
 import shutil
 import sqlite3
 import subprocess
@@ -91,6 +92,17 @@ class Persistence(StoreCase):
             with sqlite3.connect(path) as db:
                 return dict(db.execute("SELECT id, protocol_version FROM sessions"))
         self.survive_restart("sqlite:" + path, rows)
+
+    def test_new_sqlite_files_are_private(self):
+        """They hold session ids, which are bearer credentials: 0600, and
+        so the WAL and shared-memory files SQLite makes beside them."""
+        tmp = TempDir(self)
+        path = os.path.join(tmp.path, "private.db")
+        server = self.start_server(store="sqlite:" + path)
+        c = self.client(server)
+        c.open()
+        for name in (path, path + "-wal", path + "-shm"):
+            self.assertEqual(stat.S_IMODE(os.stat(name).st_mode), 0o600, name)
 
     @unittest.skipUnless(pg_url(), "no PostgreSQL test server")
     def test_restart_postgresql(self):
