@@ -261,6 +261,19 @@ s_upstream_int (const char *upstream, const char *name, const char *value, long 
     return 0;
 }
 
+//  True when text is UTF-8 with no control characters: a node's name
+//  goes into logs, metrics labels and the store
+static bool
+s_printable_text (const char *text)
+{
+    json_t *checked = json_stringn (text, strlen (text));
+    bool printable = checked != NULL;
+    json_decref (checked);
+    for (const char *at = text; printable && *at; at++)
+        printable = (unsigned char) *at >= 0x20 && *at != 0x7f;
+    return printable;
+}
+
 //  The file's upstreams section: one child per upstream, named as it is,
 //  with spec, instances, cwd, env, headers, timeout, ping, max-inflight,
 //  queue, era.
@@ -472,6 +485,8 @@ config_load (config_t *self, int argc, char *argv [], char *envp [],
         if (!*self->upstreams [index].spec)
             return s_fail (error, error_size, "upstream %s: no spec (--upstream %s=stdio:COMMAND or =URL)",
                            self->upstreams [index].name, self->upstreams [index].name);
+    if (!s_printable_text (self->node_id))
+        return s_fail (error, error_size, "--node-id must be UTF-8 text without control characters");
     return 0;
 }
 

@@ -98,6 +98,11 @@ class BadFlags(unittest.TestCase):
             f.write("mcpz\n    session-threads = 0\n")
         self.run_bad(["--config", path], ["session-threads"])
 
+    def test_node_id_must_be_printable_utf8(self):
+        # A node's name goes into logs, metrics labels and the store
+        for bad in (os.fsdecode(b"node\xff"), "node\x1b[2J", "node\nid"):
+            self.run_bad(["--node-id", bad], ["--node-id", "UTF-8"])
+
     def test_help(self):
         rc, out, err = run_mcpzd(["--help"], timeout=10, cwd=self.tmp)
         self.assertEqual(rc, 0, err)
