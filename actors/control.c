@@ -54,6 +54,7 @@ typedef struct {
     zsock_t *pipe;
     const config_t *config;
     zsock_t *control;           //  operators
+    ino_t control_file;         //  its ipc socket file, to remove at the end
     void *control_raw;
     zsock_t *hosts;             //  session hosts
     void *hosts_raw;
@@ -629,7 +630,7 @@ s_setup (desk_t *self, control_args_t *args, char *error, size_t error_size)
         if (zsock_connect (self->db, "%s", args->db_endpoints [index]) == -1)
             return -1;
     self->hosts_raw = zsock_resolve (self->hosts);
-    self->control = control_endpoint_bind (self->config, error, error_size);
+    self->control = control_endpoint_bind (self->config, &self->control_file, error, error_size);
     if (!self->control)
         return -1;
     self->control_raw = zsock_resolve (self->control);
@@ -652,7 +653,7 @@ static void
 s_teardown (desk_t *self)
 {
     zlistx_destroy (&self->pending);
-    zsock_destroy (&self->control);
+    control_endpoint_close (&self->control, self->config, self->control_file);
     zsock_destroy (&self->hosts);
     zsock_destroy (&self->tools);
     zsock_destroy (&self->cleanup);

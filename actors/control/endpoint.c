@@ -1,10 +1,12 @@
 /*  endpoint — binds the operator's control socket, and refuses an
     endpoint that would let anyone but its owner in: a tcp endpoint off
-    loopback unless --control-remote allows it; the default ipc socket in a
-    directory only its owner can enter, created with mode 0600.
+    loopback unless --control-remote allows it, any transport but tcp and
+    ipc; the default ipc socket in a directory only its owner can enter
+    (never through a symbolic link), created with mode 0600.
 */
 #include "actors/control/endpoint.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -12,12 +14,25 @@
 
 #define CONTROL_HWM 1000        //  operator requests queued
 
+//  True when a tcp endpoint's address (after tcp://) is HOST:PORT on
+//  loopback and nothing else: libzmq also reads "SOURCE;HOST:PORT" and
+//  interface names, which a prefix check would let through
 static bool
-s_loopback (const char *endpoint)
+s_loopback (const char *address)
 {
-    const char *host = endpoint + 6;    //  after tcp://
-    return strncmp (host, "127.", 4) == 0 || strncmp (host, "localhost:", 10) == 0
-        || strncmp (host, "[::1]:", 6) == 0;
+    const char *colon = strrchr (address, ':');
+    if (!colon || strchr (address, ';') || !colon [1]
+    ||  !(streq (colon + 1, "*") || strspn (colon + 1, "0123456789") == strlen (colon + 1)))
+        return false;
+    char host [64];
+    size_t length = (size_t) (colon - address);
+    if (length >= sizeof (host))
+        return false;
+    memcpy (host, address, length);
+    host [length] = 0;
+    struct in_addr ipv4;
+    return streq (host, "localhost") || streq (host, "[::1]")
+        || (inet_pton (AF_INET, host, &ipv4) == 1 && (ntohl (ipv4.s_addr) >> 24) == 127);
 }
 
 //  The default control socket lives in a directory only its owner can
@@ -35,8 +50,10 @@ s_private_directory (const char *path, char *error, size_t error_size)
         snprintf (error, error_size, "--control: cannot create %.200s: %s", directory, strerror (errno));
         return -1;
     }
+    //  lstat: a symbolic link planted there would have us chmod, and bind
+    //  over a file in, a directory of someone else's choosing
     struct stat info;
-    if (stat (directory, &info) || !S_ISDIR (info.st_mode) || info.st_uid != geteuid ()) {
+    if (lstat (directory, &info) || !S_ISDIR (info.st_mode) || info.st_uid != geteuid ()) {
         snprintf (error, error_size, "--control: %.200s is not a directory of ours", directory);
         return -1;
     }
@@ -48,15 +65,21 @@ s_private_directory (const char *path, char *error, size_t error_size)
 }
 
 zsock_t *
-control_endpoint_bind (const config_t *config, char *error, size_t error_size)
+control_endpoint_bind (const config_t *config, ino_t *bound_p, char *error, size_t error_size)
 {
     const char *endpoint = config->control;
-    if (strncmp (endpoint, "tcp://", 6) == 0 && !s_loopback (endpoint) && !config->control_remote) {
-        snprintf (error, error_size, "--control %s: a tcp control endpoint must be on loopback "
+    *bound_p = 0;
+    bool ipc = strncmp (endpoint, "ipc://", 6) == 0;
+    bool tcp = strncmp (endpoint, "tcp://", 6) == 0;
+    if (!ipc && !tcp) {
+        snprintf (error, error_size, "--control %.200s: the control endpoint must be tcp:// or ipc://", endpoint);
+        return NULL;
+    }
+    if (tcp && !s_loopback (endpoint + 6) && !config->control_remote) {
+        snprintf (error, error_size, "--control %.200s: a tcp control endpoint must be HOST:PORT on loopback "
                   "(or allowed with --control-remote)", endpoint);
         return NULL;
     }
-    bool ipc = strncmp (endpoint, "ipc://", 6) == 0;
     if (ipc && config_source (config, "control") == SOURCE_DEFAULT
     &&  s_private_directory (endpoint + 6, error, error_size))
         return NULL;
@@ -77,8 +100,21 @@ control_endpoint_bind (const config_t *config, char *error, size_t error_size)
         zsock_destroy (&control);
         return NULL;
     }
-    if (ipc)
+    struct stat info;
+    if (ipc && lstat (endpoint + 6, &info) == 0 && S_ISSOCK (info.st_mode)) {
         chmod (endpoint + 6, 0600);
+        *bound_p = info.st_ino;
+    }
     return control;
+}
+
+void
+control_endpoint_close (zsock_t **control_p, const config_t *config, ino_t bound)
+{
+    zsock_destroy (control_p);
+    struct stat info;
+    const char *path = config->control + 6;
+    if (bound && lstat (path, &info) == 0 && S_ISSOCK (info.st_mode) && info.st_ino == bound)
+        unlink (path);
 }
 

@@ -8,8 +8,11 @@ control endpoint's security rules."""
 import json
 import os
 import re
+import shutil
 import signal
 import sqlite3
+import stat
+import tempfile
 import time
 import unittest
 
@@ -373,6 +376,43 @@ class ControlSecurity(ServerTestCase):
         self.assertEqual(status, 2, err)
         self.assertIn("--control", err)
         self.assertIn("loopback", err)
+
+    def test_control_endpoint_parsed_not_prefixed(self):
+        """libzmq reads "SOURCE;ADDRESS" and other transports: a prefix
+        check let tcp://127.0.0.1:1;0.0.0.0:P and ws:// bind everywhere."""
+        port = free_port()
+        for endpoint, says in (("tcp://127.0.0.1:1;0.0.0.0:%d" % port, "loopback"),
+                               ("tcp://127.0.0.1.example.com:%d" % port, "loopback"),
+                               ("tcp://lo:%d" % port, "loopback"),
+                               ("ws://0.0.0.0:%d" % port, "tcp:// or ipc://"),
+                               ("inproc://control", "tcp:// or ipc://")):
+            status, _, err = run_mcpzd(["--listen", tcp_endpoint(), "--store", "none", "--control", endpoint])
+            self.assertEqual(status, 2, (endpoint, err))
+            self.assertIn(says, err)
+
+    def test_a_symbolic_link_in_place_of_the_control_directory(self):
+        """A planted .mcpzd link must not make mcpzd chmod its target or bind
+        over a file there."""
+        tmp = tempfile.mkdtemp(prefix="mcpz-it-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        target = os.path.join(tmp, "elsewhere")
+        os.mkdir(target, 0o755)
+        with open(os.path.join(target, "control"), "w") as f:
+            f.write("precious")
+        os.symlink(target, os.path.join(tmp, ".mcpzd"))
+        status, _, err = run_mcpzd(["--listen", tcp_endpoint(), "--store", "none"], cwd=tmp)
+        self.assertEqual(status, 2, err)
+        self.assertIn("not a directory of ours", err)
+        self.assertEqual(stat.S_IMODE(os.stat(target).st_mode), 0o755)
+        with open(os.path.join(target, "control")) as f:
+            self.assertEqual(f.read(), "precious")
+
+    def test_the_control_socket_file_goes_with_mcpzd(self):
+        server = self.start_server()
+        path = server.control_ep[len("ipc://"):]
+        self.assertTrue(os.path.exists(path))
+        self.assertEqual(server.stop(), 0)
+        self.assertFalse(os.path.exists(path))
 
     def test_tcp_control_on_loopback(self):
         endpoint = "tcp://127.0.0.1:%d" % free_port()
