@@ -157,6 +157,28 @@ class GoodFlags(ServerTestCase):
             self.assertIsInstance(obj, dict, line)
         self.assertTrue(any("ready" in l for l in lines))
 
+    def test_json_logs_keep_long_multibyte_and_bad_bytes(self):
+        """A message cut inside a character, or holding bytes that are not
+        UTF-8 (a child's stderr), was logged as {}."""
+        server = self.start_server("--log-format", "json", start=False)
+        script = os.path.join(server.tmp, "noisy.py")
+        with open(script, "w") as f:
+            f.write("import sys, time\n"
+                    "sys.stderr.buffer.write(b'bad \\xff byte\\n' + '\u00e9'.encode() * 1500 + b' tail\\n')\n"
+                    "sys.stderr.flush()\ntime.sleep(60)\n")
+        server.argv += ["--upstream", "noisy=stdio:/usr/bin/python3 " + script]
+        server.start()
+        deadline = time.monotonic() + 10
+        while len([line for line in server.stderr_lines if "stderr:" in line]) < 2:
+            self.assertLess(time.monotonic(), deadline, server.stderr_lines[-5:])
+            time.sleep(0.05)
+        for line in server.stderr_lines:
+            obj = json.loads(line)
+            self.assertNotEqual(obj, {}, line)
+        messages = [json.loads(l)["msg"] for l in server.stderr_lines if "stderr:" in l]
+        self.assertTrue(messages[0].endswith("bad ? byte"), messages[0])
+        self.assertIn("\u00e9" * 100, messages[1])
+
     def test_no_demo_tools_and_text_logs(self):
         # --log-level error hides the info-level "ready" line: probe instead.
         server = self.start_server("--no-demo-tools", "--log-level", "error",
