@@ -185,9 +185,10 @@ s_connect (store_t *self)
     sqlite3_busy_timeout (db, self->timeout_ms);
     sqlite3_progress_handler (db, 10000, s_progress, self);
     s_arm (self);
-    if (s_exec (self, "PRAGMA journal_mode = WAL", self->target)
+    //  The schema check first: a file that is not ours is left as it was
+    if (s_schema (self)
+    ||  s_exec (self, "PRAGMA journal_mode = WAL", self->target)
     ||  s_exec (self, "PRAGMA synchronous = FULL", self->target)
-    ||  s_schema (self)
     ||  s_prepare (self)) {
         char reason [512];
         snprintf (reason, sizeof (reason), "%s", self->error);

@@ -281,6 +281,10 @@ class BadStores(ServerTestCase):
         with sqlite3.connect(path) as db:
             db.execute("CREATE TABLE invoices (id integer)")
         self.assertRefused("sqlite:" + path, ["not an mcpz database"])
+        #  Refused means untouched: not even switched to WAL
+        with sqlite3.connect(path) as db:
+            self.assertEqual(db.execute("PRAGMA journal_mode").fetchone()[0], "delete")
+        self.assertFalse(os.path.exists(path + "-wal"))
 
     def test_newer_schema(self):
         tmp = TempDir(self)
