@@ -488,18 +488,23 @@ s_handle_operator (desk_t *self)
     int count;
     if (frames_recv (self->control_raw, frames, 4, &count, ZMQ_DONTWAIT))
         return false;
-    if (count < 2 || count > 3) {
-        frames_close (frames, count < 4? count: 4);
+    int received = count < 4? count: 4;
+    if (count < 2) {
+        frames_close (frames, received);
         return true;                 //  no envelope we could answer on
     }
-    zmq_msg_t *body = &frames [count - 1];
+    //  A request is one frame after the peer's identity (and a REQ
+    //  socket's empty frame); more get an error, never silence
+    bool too_many = count > 3;
+    int envelope = !too_many? count - 1: zmq_msg_size (&frames [1]) == 0? 2: 1;
+    zmq_msg_t *body = &frames [count - 1 < 3? count - 1: 3];
     pending_t *pending = (pending_t *) calloc (1, sizeof (pending_t));
     assert (pending);
-    for (int index = 0; index < count - 1; index++) {
+    for (int index = 0; index < envelope; index++) {
         zmq_msg_init (&pending->envelope [index]);
         zmq_msg_move (&pending->envelope [index], &frames [index]);
     }
-    pending->envelope_size = count - 1;
+    pending->envelope_size = envelope;
     pending->tag = ++self->next_tag;
     pending->deadline = zclock_mono () + GATHER_MS;
     pending->figures.hosts = json_array ();
@@ -507,6 +512,9 @@ s_handle_operator (desk_t *self)
     pending->figures.upstreams = json_array ();
     char error [256];
     control_request_t *request = &pending->request;
+    if (too_many)
+        s_reply_error (self, pending, "a control request is one frame (after a REQ socket's empty frame)");
+    else
     if (control_parse (zmq_msg_data (body), zmq_msg_size (body), request, error, sizeof (error)))
         s_reply_error (self, pending, error);
     else
@@ -542,7 +550,7 @@ s_handle_operator (desk_t *self)
         pending = NULL;         //  s_start keeps or frees it
     }
     s_pending_destroy (&pending);
-    frames_close (frames, count);
+    frames_close (frames, received);
     return true;
 }
 

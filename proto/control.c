@@ -1,5 +1,6 @@
 /*  control — operator control protocol. See control.h and spec/control.md. */
 #include "proto/control.h"
+#include "proto/jsonw.h"
 #include "proto/prelude.h"
 #include "proto/mcpz.h"
 
@@ -104,8 +105,14 @@ control_parse (const char *data, size_t size, control_request_t *request,
         for (int index = 0; index < CONTROL_COMMANDS; index++)
             if (streq (name, s_names [index]))
                 request->command = (control_command_t) index;
-        if (request->command == CONTROL_COMMANDS)
-            rc = s_error (error, error_size, "unknown command \"%.64s\"", name);
+        if (request->command == CONTROL_COMMANDS) {
+            //  Cut on a character: a reply holding half of one is no JSON
+            char shown [72];
+            size_t cut = jsonw_utf8_prefix (name, strlen (name), 64);
+            memcpy (shown, name, cut);
+            shown [cut] = 0;
+            rc = s_error (error, error_size, "unknown command \"%s\"", shown);
+        }
         else {
             request->name = s_names [request->command];
             if (request->command == CONTROL_SESSION || request->command == CONTROL_KILL)
@@ -166,6 +173,16 @@ control_test (bool verbose)
     char error [128];
     assert (s_parse ("{\"command\":\"stats\"}", &request, error) == 0);
     assert (request.command == CONTROL_STATS);
+    //  An unknown name is quoted back cut on a character, never inside one
+    char name [80];
+    memset (name, 'a', 63);
+    strcpy (name + 63, "\xc3\xa9\xc3\xa9");
+    char body [160];
+    snprintf (body, sizeof (body), "{\"command\":\"%s\"}", name);
+    assert (s_parse (body, &request, error) != 0);
+    json_t *checked = json_string (error);
+    assert (checked && strstr (error, "aaa\"") && !strstr (error, "\xc3"));
+    json_decref (checked);
     assert (s_parse ("{\"command\":\"shutdown\",\"extra\":1}", &request, error) == 0);
     assert (request.command == CONTROL_SHUTDOWN);
     assert (s_parse ("{\"command\":\"sessions\"}", &request, error) == 0);

@@ -6,7 +6,9 @@ import stat
 import time
 import unittest
 
-from mcpztest import (ServerTestCase, control, free_port, run_ctl,
+import zmq
+
+from mcpztest import (CTX, ServerTestCase, control, free_port, run_ctl,
                       tcp_endpoint)
 
 STAT_FIELDS = ("sessions", "requests", "errors", "overloads", "timeouts", "uptime_s")
@@ -64,6 +66,24 @@ class ControlSocket(ServerTestCase):
                 self.assertIsInstance(reply.get("error"), str, reply)
                 self.assertTrue(reply["error"], reply)
         # Still serving.
+        self.stats()
+
+    def test_every_request_is_answered(self):
+        """Never silence: an unknown name cut inside a character, and a
+        DEALER's request of several frames, each get an error reply."""
+        name = "a" * 63 + "\u00e9\u00e9"
+        reply = control(self.server.control_ep, {"command": name})
+        self.assertIs(reply.get("ok"), False, reply)
+        self.assertIn("a" * 63 + '"', reply["error"])
+        dealer = CTX.socket(zmq.DEALER)
+        self.addCleanup(dealer.close, 0)
+        dealer.connect(self.server.control_ep)
+        for frames in ([b'{"command":"stats"}', b"x", b"y"], [b"", b"{}", b"a", b"b", b"c"]):
+            dealer.send_multipart(frames)
+            self.assertTrue(dealer.poll(5000), "no answer to %r" % frames)
+            reply = json.loads(dealer.recv_multipart()[-1])
+            self.assertIs(reply["ok"], False, reply)
+            self.assertIn("one frame", reply["error"])
         self.stats()
 
     def test_control_ipc_is_private(self):
