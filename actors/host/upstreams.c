@@ -291,8 +291,10 @@ s_params (json_t *params, const char *path, const char *own, session_t *session)
         meta = json_object ();
         json_object_set_new (copy, "_meta", meta);
     }
-    json_object_set_new (meta, "io.modelcontextprotocol/clientCapabilities",
-                         session->capabilities? json_deep_copy (session->capabilities): json_object ());
+    if (session->capabilities)      //  shared, not copied: the params are text before the host moves on
+        json_object_set (meta, "io.modelcontextprotocol/clientCapabilities", session->capabilities);
+    else
+        json_object_set_new (meta, "io.modelcontextprotocol/clientCapabilities", json_object ());
     if (session->log_level)
         json_object_set_new (meta, "io.modelcontextprotocol/logLevel",
                              json_string (mcp_log_level_name (session->log_level - 1)));

@@ -213,6 +213,21 @@ s_to_host (upstream_t *self, zmq_msg_t *host, const char *command, uint64_t call
     frames_send_copy (self->raw, &call_id, sizeof (call_id), ZMQ_SNDMORE);
 }
 
+//  ASK the call's session a request of the server's: {"method","params"},
+//  params left out when the server gave none (a null is not a request's)
+static void
+s_ask (upstream_t *self, forward_t *forward, json_t *method, json_t *params)
+{
+    json_t *ask = json_pack ("{s:O?}", "method", method);
+    if (params)
+        json_object_set (ask, "params", params);
+    char *text = json_dumps (ask, JSON_COMPACT);
+    json_decref (ask);
+    s_to_host (self, &forward->host, "ASK", forward->call_id);
+    frames_send_text (self->raw, text? text: "{}", 0);
+    free (text);
+}
+
 //  DONE with a result (text) or a JSON-RPC error
 static void
 s_done (upstream_t *self, forward_t *forward, const char *result, int code, const char *message)
@@ -527,7 +542,9 @@ s_dispatch (upstream_t *self, int index, zmq_msg_t *frames)
     forward->started = zclock_usecs ();
     forward->deadline = zclock_mono () + atol (timeout) + GRACE_MS;
     params = s_envelope (self, params);
-    if (self->era == ERA_MODERN)
+    //  Kept for the next round of the requests that may ask for input
+    if (self->era == ERA_MODERN && (streq (forward->method, "tools/call")
+    ||  streq (forward->method, "prompts/get") || streq (forward->method, "resources/read")))
         forward->params = json_deep_copy (params);
     s_forward_send (self, forward, index, params);
 }
@@ -670,14 +687,7 @@ s_ask_next (upstream_t *self, forward_t *forward)
     json_object_foreach (forward->requests, key, request)
         if (!json_object_get (forward->responses, key)) {
             forward->asking = strdup (key);
-            json_t *ask = json_pack ("{s:O?}", "method", json_object_get (request, "method"));
-            if (json_object_get (request, "params"))
-                json_object_set (ask, "params", json_object_get (request, "params"));
-            char *text = json_dumps (ask, JSON_COMPACT);
-            json_decref (ask);
-            s_to_host (self, &forward->host, "ASK", forward->call_id);
-            frames_send_text (self->raw, text? text: "{}", 0);
-            free (text);
+            s_ask (self, forward, json_object_get (request, "method"), json_object_get (request, "params"));
             return;
         }
     s_next_round (self, forward);
@@ -1179,12 +1189,7 @@ s_on_server_request (upstream_t *self, int index, json_t *message, uint64_t tag)
         return;
     }
     forward->asked = json_incref (id);
-    json_t *ask = json_pack ("{s:s,s:O?}", "method", method, "params", json_object_get (message, "params"));
-    char *text = json_dumps (ask, JSON_COMPACT);
-    json_decref (ask);
-    s_to_host (self, &forward->host, "ASK", forward->call_id);
-    frames_send_text (self->raw, text? text: "{}", 0);
-    free (text);
+    s_ask (self, forward, json_object_get (message, "method"), json_object_get (message, "params"));
 }
 
 static void

@@ -153,6 +153,15 @@ class Federation(UpstreamCase):
             "role": "assistant", "model": "test", "content": {"type": "text", "text": "hi from the client"}}})
         self.assertIn("hi from the client", str(self.c.wait(rid, timeout=10).result))
 
+    def test_roots_relayed(self):
+        """A server request without params (roots/list) reaches the client
+        as one: a null params was refused as no request."""
+        c, sid = self.session(self.server, {"roots": {}})
+        rid = c.call_tool(sid, "ev_get-roots-list", {})
+        ask = c.expect(lambda m: m.method == "roots/list", what="roots/list")
+        c.send("MSG", sid, {"jsonrpc": "2.0", "id": ask.id, "result": {"roots": [{"uri": "file:///srv/work"}]}})
+        self.assertIn("file:///srv/work", text_of(c.wait(rid, timeout=10).result))
+
     def test_resources_prompts_completion(self):
         read = self.c.result(self.sid, "resources/read", {"uri": "demo://resource/static/document/features.md"})
         self.assertTrue(read["contents"][0]["text"])
