@@ -116,6 +116,49 @@ jsonw_utf8_prefix (const char *text, size_t size, size_t max)
     return cut;
 }
 
+//  Length of the well-formed UTF-8 character at text (at most size bytes),
+//  or 0 when the bytes there are not one
+static size_t
+s_character (const unsigned char *text, size_t size)
+{
+    unsigned char lead = text [0];
+    size_t length = lead < 0x80? 1: lead >= 0xc2 && lead <= 0xdf? 2:
+                    lead >= 0xe0 && lead <= 0xef? 3: lead >= 0xf0 && lead <= 0xf4? 4: 0;
+    if (length == 0 || length > size)
+        return 0;
+    //  The second byte's range shuts out overlong forms, surrogates and
+    //  code points past U+10FFFF
+    unsigned char low = lead == 0xe0? 0xa0: lead == 0xf0? 0x90: 0x80;
+    unsigned char high = lead == 0xed? 0x9f: lead == 0xf4? 0x8f: 0xbf;
+    if (length > 1 && (text [1] < low || text [1] > high))
+        return 0;
+    for (size_t at = 2; at < length; at++)
+        if (text [at] < 0x80 || text [at] > 0xbf)
+            return 0;
+    return length;
+}
+
+size_t
+jsonw_utf8_clean (char *text, size_t size)
+{
+    size_t at = 0;
+    while (at < size) {
+        unsigned char lead = (unsigned char) text [at];
+        size_t needs = lead >= 0xc2 && lead <= 0xdf? 2: lead >= 0xe0 && lead <= 0xef? 3:
+                       lead >= 0xf0 && lead <= 0xf4? 4: 1;
+        if (needs > size - at)
+            break;              //  a character cut short by the end
+        size_t length = s_character ((const unsigned char *) text + at, size - at);
+        if (length == 0) {
+            text [at++] = '?';
+            continue;
+        }
+        at += length;
+    }
+    text [at] = 0;
+    return at;
+}
+
 char *
 jsonw_finish (jsonw_t *self, size_t *size_p)
 {
@@ -166,5 +209,13 @@ jsonw_test (bool verbose)
     assert (jsonw_utf8_prefix (accents, 4, 2) == 2);
     assert (jsonw_utf8_prefix (accents, 4, 1) == 0);
     assert (jsonw_utf8_prefix (accents, 4, 9) == 4);
+    //  Cleaning: bad bytes become '?', a character cut at the end goes,
+    //  overlong forms and surrogates are not characters
+    char dirty [] = "a\xff\xc3\xa9\xc0\xaf\xed\xa0\x80z\xe2\x82";
+    size_t cleaned = jsonw_utf8_clean (dirty, sizeof (dirty) - 1);
+    assert (cleaned == 10 && streq (dirty, "a?\xc3\xa9?????z"));
+    json_t *valid = json_stringn (dirty, cleaned);
+    assert (valid);
+    json_decref (valid);
     printf ("OK\n");
 }

@@ -46,6 +46,12 @@ void
 size_t
     jsonw_utf8_prefix (const char *text, size_t size, size_t max);
 
+//  Makes text (size bytes, with room for a NUL after them) well-formed
+//  UTF-8 in place: a byte that starts no character becomes '?', and a
+//  character cut short at the end goes. Returns the new size.
+size_t
+    jsonw_utf8_clean (char *text, size_t size);
+
 //  Hands the text to the caller (who frees it) and its size; NULL when an
 //  allocation failed. The writer is empty afterwards.
 char *

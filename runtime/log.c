@@ -1,5 +1,6 @@
 /*  log — see log.h. */
 #include "runtime/log.h"
+#include "proto/jsonw.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -28,52 +29,6 @@ log_enabled (log_level_t level)
     return level <= s_level;
 }
 
-//  Length of the well-formed UTF-8 character at text (at most size bytes),
-//  or 0 when the bytes there are not one
-static size_t
-s_character (const unsigned char *text, size_t size)
-{
-    unsigned char lead = text [0];
-    size_t length = lead < 0x80? 1: lead >= 0xc2 && lead <= 0xdf? 2:
-                    lead >= 0xe0 && lead <= 0xef? 3: lead >= 0xf0 && lead <= 0xf4? 4: 0;
-    if (length == 0 || length > size)
-        return 0;
-    //  The second byte's range shuts out overlong forms, surrogates and
-    //  code points past U+10FFFF
-    unsigned char low = lead == 0xe0? 0xa0: lead == 0xf0? 0x90: 0x80;
-    unsigned char high = lead == 0xed? 0x9f: lead == 0xf4? 0x8f: 0xbf;
-    if (length > 1 && (text [1] < low || text [1] > high))
-        return 0;
-    for (size_t at = 2; at < length; at++)
-        if (text [at] < 0x80 || text [at] > 0xbf)
-            return 0;
-    return length;
-}
-
-//  Makes text (size bytes) well-formed UTF-8 in place: a byte that starts
-//  no character becomes '?', and a character cut at the end (vsnprintf
-//  cuts by bytes) goes. Returns the new size.
-static size_t
-s_clean_utf8 (char *text, size_t size)
-{
-    size_t at = 0;
-    while (at < size) {
-        unsigned char lead = (unsigned char) text [at];
-        size_t needs = lead >= 0xc2 && lead <= 0xdf? 2: lead >= 0xe0 && lead <= 0xef? 3:
-                       lead >= 0xf0 && lead <= 0xf4? 4: 1;
-        if (needs > size - at)
-            break;              //  a character cut short by the end
-        size_t length = s_character ((const unsigned char *) text + at, size - at);
-        if (length == 0) {
-            text [at++] = '?';
-            continue;
-        }
-        at += length;
-    }
-    text [at] = 0;
-    return at;
-}
-
 void
 log_say (log_level_t level, const char *actor, const char *format, ...)
 {
@@ -94,7 +49,7 @@ log_say (log_level_t level, const char *actor, const char *format, ...)
     va_end (args);
     if (length < 0)
         return;
-    size_t size = s_clean_utf8 (message, (size_t) length < sizeof (message)? (size_t) length: sizeof (message) - 1);
+    size_t size = jsonw_utf8_clean (message, (size_t) length < sizeof (message)? (size_t) length: sizeof (message) - 1);
 
     if (s_json) {
         //  Written whole: a JSON line cut at a buffer's end is no JSON

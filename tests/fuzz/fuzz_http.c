@@ -3,13 +3,14 @@
     scanner and jansson behind it), then the same bytes through the
     host's JSON-RPC parser, and the header helpers (Origin, Host, Accept,
     and the Mcp-* headers a 2026-07-28 request mirrors, with the bytes as
-    both request and tool schema).
+    both request and tool schema), then the log's UTF-8 cleaning.
 
     Build: cmake -DMCPZ_FUZZ=ON with clang (tests/tests.cmake); run:
     build/fuzz_http -max_total_time=60 -max_len=4096
 */
 #include "proto/http.h"
 #include "proto/jsonrpc.h"
+#include "proto/jsonw.h"
 #include "proto/mcpheaders.h"
 
 #include <stdint.h>
@@ -53,6 +54,12 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
             free (mcpheaders_request (parsed, parsed));
     }
     json_decref (parsed);
+    //  What the log cleans is always a JSON string
+    size_t cleaned = jsonw_utf8_clean (text, size);
+    json_t *checked = json_stringn (text, cleaned);
+    if (!checked && !memchr (text, 0, cleaned))
+        abort ();
+    json_decref (checked);
     free (text);
     return 0;
 }
