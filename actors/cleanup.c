@@ -19,7 +19,7 @@
       CYCLE tag    run a cycle now; answered REPORT tag, JSON
       STATS tag    answered STATS tag, JSON (cycles, totals, last report)
     Sends to hosts (ROUTER; hosts connect with identity host-N):
-      SWEEP tag, ttl-ms            answered SWEPT tag, expired, ids, last-ms
+      SWEEP tag, ttl-ms            answered SWEPT tag, expired, ids, last-ms, epochs
       DROP ids                     no answer
     Sends to DB workers (DEALER): REFRESH tag, ids, last-ms; EXPIRE tag, ms
 */
@@ -54,6 +54,7 @@ typedef struct {
     int64_t next_cycle;         //  monotonic ms: the next timed cycle
     char *live;                 //  live ids from phase 1, 32 bytes each
     int64_t *live_last;         //  their last activity, wall ms
+    uint32_t *live_epochs;      //  the epochs they were claimed in
     size_t live_count, live_size;
     int *batch_sizes;           //  ids in each REFRESH batch, by batch index
     int batches;
@@ -204,7 +205,8 @@ s_refresh (cleanup_t *self)
         frames_send_text (self->db_raw, tag, ZMQ_SNDMORE);
         frames_send_copy (self->db_raw, self->live + first * MCPZ_SID_SIZE,
                           count * MCPZ_SID_SIZE, ZMQ_SNDMORE);
-        frames_send_copy (self->db_raw, self->live_last + first, count * sizeof (int64_t), 0);
+        frames_send_copy (self->db_raw, self->live_last + first, count * sizeof (int64_t), ZMQ_SNDMORE);
+        frames_send_copy (self->db_raw, self->live_epochs + first, count * sizeof (uint32_t), 0);
         self->waiting++;
     }
     self->phase = REFRESHING;
@@ -298,29 +300,35 @@ s_start (cleanup_t *self)
         s_refresh (self);
 }
 
-//  Appends a host's live ids and times.
+//  Appends a host's live ids, times and epochs.
 static void
-s_add_live (cleanup_t *self, zmq_msg_t *ids, zmq_msg_t *last)
+s_add_live (cleanup_t *self, zmq_msg_t *ids, zmq_msg_t *last, zmq_msg_t *epochs)
 {
     size_t count = zmq_msg_size (ids) / MCPZ_SID_SIZE;
-    if (count == 0 || count * sizeof (int64_t) != zmq_msg_size (last))
+    if (count == 0 || count * sizeof (int64_t) != zmq_msg_size (last)
+    ||  count * sizeof (uint32_t) != zmq_msg_size (epochs))
         return;
     if (self->live_count + count > self->live_size) {
         size_t size = (self->live_count + count) * 2;
         char *live = (char *) realloc (self->live, size * MCPZ_SID_SIZE);
-        int64_t *live_last = live? (int64_t *) realloc (self->live_last, size * sizeof (int64_t)): NULL;
         if (live)
             self->live = live;
-        if (!live || !live_last) {
+        int64_t *live_last = live? (int64_t *) realloc (self->live_last, size * sizeof (int64_t)): NULL;
+        if (live_last)
+            self->live_last = live_last;
+        uint32_t *live_epochs = live_last? (uint32_t *) realloc (self->live_epochs, size * sizeof (uint32_t)): NULL;
+        if (live_epochs)
+            self->live_epochs = live_epochs;
+        if (!live_epochs) {
             log_error (s_name, "out of memory gathering live sessions");
             self->sweep_incomplete = true;
             return;
         }
-        self->live_last = live_last;
         self->live_size = size;
     }
     memcpy (self->live + self->live_count * MCPZ_SID_SIZE, zmq_msg_data (ids), count * MCPZ_SID_SIZE);
     memcpy (self->live_last + self->live_count, zmq_msg_data (last), count * sizeof (int64_t));
+    memcpy (self->live_epochs + self->live_count, zmq_msg_data (epochs), count * sizeof (uint32_t));
     self->live_count += count;
 }
 
@@ -345,9 +353,9 @@ s_stats (cleanup_t *self, zmq_msg_t *tag)
 static void
 s_handle_host (cleanup_t *self)
 {
-    zmq_msg_t frames [6];
+    zmq_msg_t frames [7];
     int count;
-    if (frames_recv (self->router_raw, frames, 6, &count, ZMQ_DONTWAIT))
+    if (frames_recv (self->router_raw, frames, 7, &count, ZMQ_DONTWAIT))
         return;
     if (count == 3 && frames_is (&frames [0], "control")) {
         char tag [16];
@@ -361,16 +369,16 @@ s_handle_host (cleanup_t *self)
         }
     }
     else
-    if (self->phase == SWEEPING && count == 6 && frames_is (&frames [1], "SWEPT")
+    if (self->phase == SWEEPING && count == 7 && frames_is (&frames [1], "SWEPT")
     &&  s_tag_cycle (&frames [2], NULL) == (int64_t) self->cycle) {
         char text [24];
         if (frames_text (&frames [3], text, sizeof (text)))
             self->expired += strtoll (text, NULL, 10);
-        s_add_live (self, &frames [4], &frames [5]);
+        s_add_live (self, &frames [4], &frames [5], &frames [6]);
         if (--self->waiting == 0)
             s_refresh (self);
     }
-    frames_close (frames, count < 6? count: 6);
+    frames_close (frames, count < 7? count: 7);
 }
 
 //  --------------------------------------------------------------------------
@@ -481,6 +489,7 @@ cleanup_actor (zsock_t *pipe, void *args)
     json_decref (self.last);
     free (self.live);
     free (self.live_last);
+    free (self.live_epochs);
     free (self.batch_sizes);
     free (self.batch_done);
     zsock_destroy (&self.db);

@@ -10,16 +10,20 @@
     Takes, on its ROUTER (DEALERs of session hosts and cleanup):
       CREATE  tag, id, version, created-ms, client-info, capabilities
       LOAD    tag, id, not-before-ms
-      DELETE  tag, id
-      REFRESH tag, ids (32 bytes each), last-ms (int64 each)
+      DELETE  tag, id, epoch
+      REFRESH tag, ids (32 bytes each), last-ms (int64 each), epochs (uint32 each)
       EXPIRE  tag, before-ms
+      HEARTBEAT tag, incarnation, endpoint, started-ms, lease-ms
+      RELEASE tag, incarnation
       STATS   tag
     Sends back: tag, then
-      OK | ERR reason                          to CREATE and DELETE
-      OK version created-ms client-info capabilities epoch | MISSING | ERR
-                                               to LOAD
+      OK | ERR reason                          to CREATE, DELETE and RELEASE
+      OK version created-ms client-info capabilities epoch | OWNED node
+      endpoint | MISSING | ERR reason          to LOAD
       OK missing-ids | ERR reason              to REFRESH
       OK count | ERR reason                    to EXPIRE
+      OK peers (JSON [[id, endpoint, incarnation]...]) | TAKEN | ERR reason
+                                               to HEARTBEAT
       OK JSON                                  to STATS
     Takes $TERM on its pipe; a store call in progress ends early.
 */
@@ -206,18 +210,22 @@ s_deletes (worker_t *self, request_t **deletes, size_t count)
     if (!count)
         return;
     store_id_t *ids = (store_id_t *) calloc (count, sizeof (store_id_t));
+    uint32_t *epochs = (uint32_t *) calloc (count, sizeof (uint32_t));
     int rc = -1;
-    if (ids) {
-        for (size_t index = 0; index < count; index++)
+    if (ids && epochs) {
+        for (size_t index = 0; index < count; index++) {
             frames_text (&deletes [index]->frames [3], ids [index], sizeof (store_id_t));
-        rc = store_delete (self->store, ids, count);
+            epochs [index] = (uint32_t) s_number (&deletes [index]->frames [4]);
+        }
+        rc = store_delete (self->store, ids, epochs, count);
     }
     for (size_t index = 0; index < count; index++)
-        if (ids)
+        if (ids && epochs)
             s_reply_status (self, deletes [index], rc);
         else
             s_reply_error (self, deletes [index], "out of memory");
     free (ids);
+    free (epochs);
 }
 
 static void
@@ -231,8 +239,15 @@ s_load (worker_t *self, request_t *request)
         s_reply_error (self, request, store_error (self->store));
         return;
     }
-    if (found == 0) {
+    if (found == STORE_MISSING) {
         s_reply_header (self, request, "MISSING", false);
+        return;
+    }
+    if (found == STORE_OWNED) {
+        s_reply_header (self, request, "OWNED", true);
+        frames_send_text (self->raw, row.owner, ZMQ_SNDMORE);
+        frames_send_text (self->raw, row.endpoint, 0);
+        store_row_clear (&row);
         return;
     }
     char version [8], created [24], epoch [16];
@@ -253,15 +268,17 @@ s_refresh (worker_t *self, request_t *request)
 {
     size_t count = zmq_msg_size (&request->frames [3]) / MCPZ_SID_SIZE;
     if (count * MCPZ_SID_SIZE != zmq_msg_size (&request->frames [3])
-    ||  count * sizeof (int64_t) != zmq_msg_size (&request->frames [4])) {
+    ||  count * sizeof (int64_t) != zmq_msg_size (&request->frames [4])
+    ||  count * sizeof (uint32_t) != zmq_msg_size (&request->frames [5])) {
         s_reply_error (self, request, "malformed REFRESH");
         return;
     }
     store_id_t *ids = (store_id_t *) calloc (count + 1, sizeof (store_id_t));
     int64_t *last = (int64_t *) calloc (count + 1, sizeof (int64_t));
+    uint32_t *epochs = (uint32_t *) calloc (count + 1, sizeof (uint32_t));
     bool *found = (bool *) calloc (count + 1, sizeof (bool));
     char *missing = (char *) malloc (count * MCPZ_SID_SIZE + 1);
-    if (!ids || !last || !found || !missing)
+    if (!ids || !last || !epochs || !found || !missing)
         s_reply_error (self, request, "out of memory");
     else {
         const char *packed = (const char *) zmq_msg_data (&request->frames [3]);
@@ -270,7 +287,8 @@ s_refresh (worker_t *self, request_t *request)
             ids [index][MCPZ_SID_SIZE] = 0;
         }
         memcpy (last, zmq_msg_data (&request->frames [4]), count * sizeof (int64_t));
-        if (store_refresh (self->store, ids, last, count, found))
+        memcpy (epochs, zmq_msg_data (&request->frames [5]), count * sizeof (uint32_t));
+        if (store_refresh (self->store, ids, last, epochs, count, found))
             s_reply_error (self, request, store_error (self->store));
         else {
             size_t gone = 0;
@@ -283,8 +301,44 @@ s_refresh (worker_t *self, request_t *request)
     }
     free (ids);
     free (last);
+    free (epochs);
     free (found);
     free (missing);
+}
+
+static void
+s_heartbeat (worker_t *self, request_t *request)
+{
+    char incarnation [64], endpoint [256];
+    frames_text (&request->frames [3], incarnation, sizeof (incarnation));
+    frames_text (&request->frames [4], endpoint, sizeof (endpoint));
+    store_node_t *peers;
+    size_t count;
+    int rc = store_heartbeat (self->store, incarnation, endpoint, s_number (&request->frames [5]),
+                              (int) s_number (&request->frames [6]), &peers, &count);
+    if (rc < 0) {
+        s_reply_error (self, request, store_error (self->store));
+        return;
+    }
+    json_t *list = json_array ();
+    for (size_t index = 0; index < count; index++)
+        json_array_append_new (list, json_pack ("[sss]", peers [index].id, peers [index].endpoint,
+                                                peers [index].incarnation));
+    free (peers);
+    char *text = json_dumps (list, JSON_COMPACT);
+    json_decref (list);
+    s_reply_header (self, request, rc? "TAKEN": "OK", rc == 0);
+    if (rc == 0)
+        frames_send_text (self->raw, text? text: "[]", 0);
+    free (text);
+}
+
+static void
+s_release (worker_t *self, request_t *request)
+{
+    char incarnation [64];
+    frames_text (&request->frames [3], incarnation, sizeof (incarnation));
+    s_reply_status (self, request, store_release (self->store, incarnation));
 }
 
 static void
@@ -324,8 +378,9 @@ s_valid (worker_t *self, request_t *request)
     bool valid = request->count >= 3 && (
            (s_is (request, "CREATE", 8) && s_id (&request->frames [3], id))
         || (s_is (request, "LOAD", 5) && s_id (&request->frames [3], id))
-        || (s_is (request, "DELETE", 4) && s_id (&request->frames [3], id))
-        ||  s_is (request, "REFRESH", 5) || s_is (request, "EXPIRE", 4)
+        || (s_is (request, "DELETE", 5) && s_id (&request->frames [3], id))
+        ||  s_is (request, "REFRESH", 6) || s_is (request, "EXPIRE", 4)
+        ||  s_is (request, "HEARTBEAT", 7) || s_is (request, "RELEASE", 4)
         ||  s_is (request, "STATS", 3));
     if (!valid && request->count >= 3)
         s_reply_error (self, request, "malformed store request");
@@ -355,14 +410,20 @@ s_serve (worker_t *self, int count)
         if (s_is (request, "CREATE", 8))
             creates [create_count++] = request;
         else
-        if (s_is (request, "DELETE", 4))
+        if (s_is (request, "DELETE", 5))
             deletes [delete_count++] = request;
         else
         if (s_is (request, "LOAD", 5))
             s_load (self, request);
         else
-        if (s_is (request, "REFRESH", 5))
+        if (s_is (request, "REFRESH", 6))
             s_refresh (self, request);
+        else
+        if (s_is (request, "HEARTBEAT", 7))
+            s_heartbeat (self, request);
+        else
+        if (s_is (request, "RELEASE", 4))
+            s_release (self, request);
         else
             s_expire (self, request);
     }

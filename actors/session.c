@@ -73,6 +73,12 @@ session_heard (session_t *self, zmq_msg_t *peer)
         memcpy (self->last_peer, zmq_msg_data (peer), size);
 }
 
+uint32_t
+session_epoch (session_t *self)
+{
+    return (uint32_t) (self->event_id >> 32);
+}
+
 uint64_t
 session_next_event (session_t *self)
 {

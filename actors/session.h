@@ -68,6 +68,11 @@ int
 void
     session_heard (session_t *self, zmq_msg_t *peer);
 
+//  The store's epoch this session was claimed in: the fencing token of
+//  its writes.
+uint32_t
+    session_epoch (session_t *self);
+
 //  The next event id for a server MSG of this session.
 uint64_t
     session_next_event (session_t *self);

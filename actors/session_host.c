@@ -17,6 +17,7 @@
                               CLOSE peer, sid, ""          host/lifecycle.c
                               UPDATED "", "", uri          host/subscriptions.c
                               CATALOG "", "", change       host/lists.c
+                              FENCE "", "", on|off         host/lifecycle.c
                               STATS tag                    host/operator.c
                               $TERM                        here
       tool pool (DEALER)      PROGRESS, LOG, DONE, BUSY,   host/calls.c
@@ -84,6 +85,14 @@ host_route (host_t *self, zmq_msg_t *frames, int count)
     else
     if (count == 4 && frames_is (&frames [0], "RESOURCE"))
         upstreams_updated (self, &frames [3]);
+    else
+    if (count == 4 && frames_is (&frames [0], "FENCE"))
+        lifecycle_fence (self, frames_is (&frames [3], "on"));
+    else
+    if (count == 4 && self->fenced && (!session || frames_is (&frames [0], "NEW")))
+        host_refuse_body (self, peer, frames_is (&frames [0], "NEW")? "": sid, 503,
+                          "this node holds no lease: try another node",
+                          &frames [3], RETRY_STORE_MS);
     else
     if (count == 4 && frames_is (&frames [0], "NEW"))
         lifecycle_open (self, peer, sid, &frames [3]);

@@ -33,6 +33,8 @@
 #include "actors/control.h"
 #include "actors/db_worker.h"
 #include "actors/http/edge.h"
+#include "actors/lease.h"
+#include "actors/link.h"
 #include "actors/session_host.h"
 #include "actors/tool_pool.h"
 #include "actors/upstream/upstream.h"
@@ -51,6 +53,7 @@
 #define BATCH             256       //  messages handled per socket per pass
 #define DRAIN_POLL_MS     100       //  how often a shutdown checks the hosts
 #define CATALOG_RETRY_MS  10        //  how soon a busy host is offered the disabled set again
+#define FENCE_ITEM        31        //  s_offer's bit for the lease's state
 
 //  ERR statuses the edge counts apart
 static const int s_statuses [] = { 400, 404, 413, 503 };
@@ -80,6 +83,13 @@ typedef struct {
     int host_count;
     ids_t *ids;                 //  session-id generator
     http_edge_t *http;          //  the HTTP front, or NULL without --http
+    link_t *link;               //  the node link, or NULL without a store
+    zactor_t *lease;            //  the lease actor, or NULL without a store
+    char incarnation [MCPZ_SID_SIZE + 1];   //  this process, random
+    bool fenced;                //  the lease lapsed: hosts serve nothing
+    const char *lease_state;    //  held, lost or taken; NULL without a store
+    int64_t started_wall;       //  ms since the epoch
+    int64_t leased_at;          //  monotonic ms the first lease was asked for
     int64_t started;            //  monotonic ms at start
     uint64_t refused, overloads, undeliverable;     //  figures of the edge
     uint64_t refusals [STATUSES];
@@ -113,6 +123,10 @@ s_to_client (supervisor_t *self, zmq_msg_t *frames)
 {
     if (self->http && http_edge_owns (&frames [1])) {
         http_edge_deliver (self->http, frames);
+        return;
+    }
+    if (self->link && link_owns (&frames [1])) {
+        link_answer (self->link, frames);
         return;
     }
     //  MCPZ/1 has no word for an END, nor for a priming event (an event id
@@ -199,6 +213,11 @@ s_route (supervisor_t *self, zmq_msg_t *command, zmq_msg_t *peer, zmq_msg_t *sid
     }
     if (!*sid) {
         char new_sid [MCPZ_SID_SIZE + 1];
+        if (self->fenced) {
+            s_refuse_body (self, peer, "", 503, "this node holds no lease: open the session elsewhere",
+                           body, RETRY_DRAIN_MS);
+            return;
+        }
         if (self->draining) {
             s_refuse_body (self, peer, "", 503, "server is draining: open the session elsewhere",
                            body, RETRY_DRAIN_MS);
@@ -212,6 +231,9 @@ s_route (supervisor_t *self, zmq_msg_t *command, zmq_msg_t *peer, zmq_msg_t *sid
         s_set_text (command, "NEW");
         s_set_text (sid_frame, new_sid);
     }
+    else
+    if (self->link && link_forward_known (self->link, command, peer, sid_frame, body))
+        return;
     void *socket = self->host_raw [mcpz_sid_host (zmq_msg_data (sid_frame), (uint32_t) self->host_count)];
     if (zmq_msg_send (command, socket, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
         //  Not a session until the host says so: a refused NEW names none
@@ -227,11 +249,25 @@ s_route (supervisor_t *self, zmq_msg_t *command, zmq_msg_t *peer, zmq_msg_t *sid
     zmq_msg_send (body, socket, 0);
 }
 
-//  The HTTP edge's frames take the same road as the ZeroMQ front's.
+//  The HTTP edge's frames, and those other nodes forward, take the same
+//  road as the ZeroMQ front's.
 static void
-s_route_http (void *owner, zmq_msg_t *frames)
+s_route_frames (void *owner, zmq_msg_t *frames)
 {
     s_route ((supervisor_t *) owner, &frames [0], &frames [1], &frames [2], &frames [3]);
+}
+
+static void
+s_deliver (void *owner, zmq_msg_t *frames)
+{
+    s_to_client ((supervisor_t *) owner, frames);
+}
+
+static void
+s_refuse_for_link (void *owner, zmq_msg_t *peer, const char *sid, int status, const char *reason,
+                   zmq_msg_t *body)
+{
+    s_refuse_body ((supervisor_t *) owner, peer, sid, status, reason, body, RETRY_QUEUE_MS);
 }
 
 static bool
@@ -292,6 +328,13 @@ s_figures (supervisor_t *self, const char *tag)
         "refusals", refusals);
     if (self->http)
         json_object_set_new (figures, "http", http_edge_figures (self->http));
+    if (self->link) {
+        json_t *link = link_figures (self->link);
+        json_object_set_new (link, "lease", json_string (self->lease_state));
+        json_object_set_new (link, "node", json_string (self->config->node_id));
+        json_object_set_new (link, "advertise", json_string (self->config->node_advertise));
+        json_object_set_new (figures, "cluster", link);
+    }
     char *text = json_dumps (figures, JSON_COMPACT);
     json_decref (figures);
     //  Never wait on the control actor: a reply it cannot take now makes its
@@ -419,8 +462,9 @@ s_catalog_text (supervisor_t *self)
 }
 
 //  What every host must hold as it is now, to every host that has not got
-//  it: the disabled set (CATALOG, bit 0) and each upstream's lists
-//  (UPSTREAM, bit 1 + its index), whole each time. Never waits: a host
+//  it: the disabled set (CATALOG, bit 0), each upstream's lists
+//  (UPSTREAM, bit 1 + its index), whole each time, and whether the node
+//  holds its lease (FENCE, FENCE_ITEM). Never waits: a host
 //  that is busy sending to the supervisor must never find it waiting on it
 //  in turn; a host with a full queue gets it on a later pass.
 static void
@@ -429,15 +473,17 @@ s_offer (supervisor_t *self)
     char *catalog = NULL;
     self->offers_pending = 0;
     for (int index = 0; index < self->host_count; index++)
-        for (int item = 0; item <= self->upstream_count; item++) {
+        for (int item = 0; item <= FENCE_ITEM; item++) {
             uint32_t bit = 1u << item;
             if (!(self->stale [index] & bit))
                 continue;
             if (item == 0 && !catalog)
                 catalog = s_catalog_text (self);
-            const char *body = item? self->upstream_lists [item - 1]: catalog;
+            const char *body = item == FENCE_ITEM? (self->fenced? "on": "off"):
+                               item? self->upstream_lists [item - 1]: catalog;
+            const char *command = item == FENCE_ITEM? "FENCE": item? "UPSTREAM": "CATALOG";
             void *socket = self->host_raw [index];
-            if (body && zmq_send (socket, item? "UPSTREAM": "CATALOG", item? 8: 7, ZMQ_SNDMORE | ZMQ_DONTWAIT) != -1) {
+            if (body && zmq_send (socket, command, strlen (command), ZMQ_SNDMORE | ZMQ_DONTWAIT) != -1) {
                 //  Later parts of a multipart message never hit the HWM
                 zmq_send (socket, "", 0, ZMQ_SNDMORE);
                 zmq_send (socket, "", 0, ZMQ_SNDMORE);
@@ -535,6 +581,11 @@ s_handle_host (supervisor_t *self, int host)
     if (count == 5 && frames_is (&frames [0], "UPDATED"))
         s_broadcast (self, "UPDATED", zmq_msg_data (&frames [4]), zmq_msg_size (&frames [4]));
     else
+    if (count == 5 && frames_is (&frames [0], "FWD")) {
+        if (self->link)
+            link_forward (self->link, frames);
+    }
+    else
     if (count == 5)
         s_to_client (self, frames);
     else
@@ -601,18 +652,16 @@ s_bind_clients (supervisor_t *self, char *error, size_t error_size)
 }
 
 //  Checks the store once before anything depends on it: a bad URL, an
-//  unreachable server or a foreign database stops mcpzd at start.
+//  unreachable server or a foreign database stops mcpzd at start. Then
+//  takes this node's lease: nothing is served without it.
 static int
 s_check_store (supervisor_t *self, char *error, size_t error_size)
 {
     if (!store_persistent (self->config->store))
         return 0;
-    store_t *store = store_open (self->config->store, self->config->node_id,
-                                 self->config->store_timeout, NULL, error, error_size);
-    if (!store)
-        return -1;
-    store_destroy (&store);
-    return 0;
+    self->lease_state = "held";
+    return lease_take (self->config, self->incarnation, self->config->node_advertise,
+                       self->started_wall, &self->leased_at, error, error_size);
 }
 
 static int
@@ -691,6 +740,33 @@ s_handle_upstream (supervisor_t *self, int index)
     return true;
 }
 
+//  The lease actor's news: the lease held, lost or taken (hosts fence or
+//  serve again), and the live nodes (the link loses those gone)
+static bool
+s_handle_lease (supervisor_t *self)
+{
+    zmq_msg_t frames [3];
+    int count;
+    if (frames_recv (zsock_resolve (self->lease), frames, 3, &count, ZMQ_DONTWAIT))
+        return false;
+    char tag [24], *peers = NULL;
+    if (count == 2 && frames_is (&frames [0], "LEASE")) {
+        bool held = frames_is (&frames [1], "held");
+        self->lease_state = held? "held": frames_is (&frames [1], "taken")? "taken": "lost";
+        if (held == self->fenced) {
+            self->fenced = !held;
+            s_mark_stale (self, FENCE_ITEM);
+        }
+    }
+    else
+    if (count == 3 && frames_is (&frames [0], "PEERS") && frames_text (&frames [1], tag, sizeof (tag))
+    && (peers = strndup ((const char *) zmq_msg_data (&frames [2]), zmq_msg_size (&frames [2]))))
+        link_peers (self->link, peers, strtoll (tag, NULL, 10));
+    free (peers);
+    frames_close (frames, count < 3? count: 3);
+    return true;
+}
+
 static int
 s_start_actors (supervisor_t *self, char *error, size_t error_size)
 {
@@ -703,6 +779,14 @@ s_start_actors (supervisor_t *self, char *error, size_t error_size)
     self->pool = actor_start (tool_pool_actor, &pool_args, error, error_size);
     if (!self->pool || s_start_store (self, error, error_size))
         return -1;
+    if (self->db_count) {
+        lease_args_t lease_args = { config, self->incarnation, config->node_advertise,
+                                    self->started_wall, self->leased_at, self->db_endpoints,
+                                    self->db_count };
+        self->lease = actor_start (lease_actor, &lease_args, error, error_size);
+        if (!self->lease)
+            return -1;
+    }
     self->host_count = config->session_threads;
     cleanup_args_t cleanup_args = { config, cleanup_endpoint, self->host_count,
                                     self->db_endpoints, self->db_count };
@@ -754,12 +838,15 @@ s_stop (supervisor_t *self)
         zactor_destroy (&self->hosts [index]);
     free (self->hosts);
     free (self->host_raw);
+    link_destroy (&self->link);
     zactor_destroy (&self->control);
     for (int index = 0; index < self->upstream_count; index++) {
         zactor_destroy (&self->upstreams [index]);
         free (self->upstream_lists [index]);
     }
     zactor_destroy (&self->cleanup);
+    //  Gives the lease up through the DB workers, so they go after it
+    zactor_destroy (&self->lease);
     for (int index = 0; self->db_workers && index < self->db_count; index++)
         zactor_destroy (&self->db_workers [index]);
     free (self->db_workers);
@@ -776,8 +863,9 @@ static int
 s_start (supervisor_t *self, char *error, size_t error_size)
 {
     self->started = zclock_mono ();
+    self->started_wall = store_now_ms ();
     self->ids = ids_new ();
-    bool made = self->ids != NULL;
+    bool made = self->ids != NULL && ids_next (self->ids, self->incarnation) == 0;
     for (int kind = 0; kind < LISTS; kind++)
         made &= (self->hidden [kind] = zhashx_new ()) != NULL;
     if (!made) {
@@ -788,8 +876,14 @@ s_start (supervisor_t *self, char *error, size_t error_size)
     ||  s_start_actors (self, error, error_size)
     ||  s_bind_clients (self, error, error_size))
         return -1;
+    if (store_persistent (self->config->store)) {
+        link_hooks_t hooks = { s_route_frames, s_deliver, s_refuse_for_link, self };
+        self->link = link_new (self->config, self->incarnation, hooks, error, error_size);
+        if (!self->link)
+            return -1;
+    }
     if (*self->config->http) {
-        self->http = http_edge_new (self->config, s_route_http, self, error, error_size);
+        self->http = http_edge_new (self->config, s_route_frames, self, error, error_size);
         if (!self->http)
             return -1;
     }
@@ -834,8 +928,15 @@ s_handle_pipe (supervisor_t *self)
 static void
 s_loop (supervisor_t *self)
 {
-    //  The HTTP edge's descriptor, when there is one, is polled last
-    int count = self->host_count + 3 + self->upstream_count + (self->http? 1: 0);
+    //  Fixed items first, then the hosts and upstreams, then what only
+    //  some nodes have: the lease, the node link, and the HTTP edge's
+    //  descriptor, polled last
+    int upstreams = self->host_count + 3;
+    int lease = upstreams + self->upstream_count;
+    int outbound = lease + (self->lease? 1: 0);
+    int inbound = outbound + (self->link? 1: 0);
+    int http_item = inbound + (self->link && link_inbound (self->link)? 1: 0);
+    int count = http_item + (self->http? 1: 0);
     zmq_pollitem_t *items = (zmq_pollitem_t *) calloc ((size_t) count, sizeof (zmq_pollitem_t));
     assert (items);
     items [0] = (zmq_pollitem_t) { zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0 };
@@ -843,11 +944,16 @@ s_loop (supervisor_t *self)
     items [2] = (zmq_pollitem_t) { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 };
     for (int index = 0; index < self->host_count; index++)
         items [index + 3] = (zmq_pollitem_t) { self->host_raw [index], 0, ZMQ_POLLIN, 0 };
-    int upstreams = self->host_count + 3;
     for (int index = 0; index < self->upstream_count; index++)
         items [upstreams + index] = (zmq_pollitem_t) { zsock_resolve (self->upstreams [index]), 0, ZMQ_POLLIN, 0 };
+    if (self->lease)
+        items [lease] = (zmq_pollitem_t) { zsock_resolve (self->lease), 0, ZMQ_POLLIN, 0 };
+    if (self->link)
+        items [outbound] = (zmq_pollitem_t) { link_outbound (self->link), 0, ZMQ_POLLIN, 0 };
+    if (self->link && link_inbound (self->link))
+        items [inbound] = (zmq_pollitem_t) { link_inbound (self->link), 0, ZMQ_POLLIN, 0 };
     if (self->http)
-        items [count - 1] = (zmq_pollitem_t) { NULL, http_edge_fd (self->http), ZMQ_POLLIN, 0 };
+        items [http_item] = (zmq_pollitem_t) { NULL, http_edge_fd (self->http), ZMQ_POLLIN, 0 };
 
     //  It sleeps whenever it has nothing to do: the session hosts poll a
     //  while after work (--host-spin-us), and with both polling on two
@@ -860,6 +966,9 @@ s_loop (supervisor_t *self)
         long http = self->http? http_edge_timeout (self->http): -1;
         if (http >= 0 && (timeout < 0 || http < timeout))
             timeout = http;
+        long parked = self->link? link_timeout (self->link): -1;
+        if (parked >= 0 && (timeout < 0 || parked < timeout))
+            timeout = parked;
         if (self->offers_pending) {
             s_offer (self);
             if (self->offers_pending && (timeout < 0 || timeout > CATALOG_RETRY_MS))
@@ -872,11 +981,17 @@ s_loop (supervisor_t *self)
         }
         if (items [0].revents & ZMQ_POLLIN)
             s_handle_pipe (self);
+        //  The lease before anything it may fence
+        if (self->lease && (items [lease].revents & ZMQ_POLLIN))
+            while (s_handle_lease (self))
+                ;
         //  Answers first: they free room in every queue behind them
         for (int index = 0; index < self->host_count; index++)
             if (items [index + 3].revents & ZMQ_POLLIN)
                 for (int batch = 0; batch < BATCH && s_handle_host (self, index); batch++)
                     ;
+        if (self->link && (items [outbound].revents & ZMQ_POLLIN))
+            link_handle_outbound (self->link);
         for (int index = 0; index < self->upstream_count; index++)
             if (items [upstreams + index].revents & ZMQ_POLLIN)
                 while (s_handle_upstream (self, index))
@@ -887,8 +1002,12 @@ s_loop (supervisor_t *self)
             s_drain (self, s_handle_control);
         if (items [1].revents & ZMQ_POLLIN)
             s_drain (self, s_handle_client);
+        if (self->link && link_inbound (self->link) && (items [inbound].revents & ZMQ_POLLIN))
+            link_handle_inbound (self->link);
+        if (self->link && parked >= 0)
+            link_run (self->link);
         //  After the hosts' answers: their responses leave in this run
-        if (self->http && ((items [count - 1].revents & ZMQ_POLLIN) || http == 0
+        if (self->http && ((items [http_item].revents & ZMQ_POLLIN) || http == 0
                            || http_edge_timeout (self->http) == 0))
             http_edge_run (self->http);
     }

@@ -1,20 +1,32 @@
--- mcpz session store, SQLite engine (schema version 1).
--- mcpzd creates this on start; it is here for operators to read.
+-- mcpz session store, SQLite engine (schema version 2).
+-- mcpzd creates this on start, and moves a version 1 file to version 2
+-- by running it again; it is here for operators to read.
 -- Times are milliseconds since the Unix epoch, set by the node.
-CREATE TABLE mcpz_schema (
+CREATE TABLE IF NOT EXISTS mcpz_schema (
     version integer NOT NULL
 );
-INSERT INTO mcpz_schema (version) VALUES (1);
-CREATE TABLE sessions (
+INSERT INTO mcpz_schema (version) SELECT 2 WHERE NOT EXISTS (SELECT 1 FROM mcpz_schema);
+CREATE TABLE IF NOT EXISTS sessions (
     id               text PRIMARY KEY,      -- 32 lowercase hex, from a CSPRNG
-    node             text NOT NULL,         -- node that last served it
+    node             text NOT NULL,         -- owner: the node that serves it
     created_at       bigint NOT NULL,
     last_accessed    bigint NOT NULL,       -- moved forward by cleanup refreshes
     protocol_version text NOT NULL,         -- negotiated MCP version
     client_info      text NOT NULL,         -- JSON object from initialize
     capabilities     text NOT NULL,         -- JSON object from initialize
     state            text NOT NULL,         -- 'open'
-    epoch            integer NOT NULL DEFAULT 0  -- loads so far; high bits of event ids
+    epoch            integer NOT NULL DEFAULT 0  -- claims so far: the fencing token of
+                                                 -- the owner's writes; high bits of event ids
 ) WITHOUT ROWID;
 -- No index on last_accessed: refreshes rewrite it for every live session
 -- each cycle, while expiry reads it once per cycle (a scan is cheaper).
+-- Version 2: leases (see schema-postgresql.sql). Times are the node's
+-- clock: every node on one SQLite file runs on one machine.
+CREATE TABLE IF NOT EXISTS nodes (
+    id          text PRIMARY KEY,
+    endpoint    text NOT NULL,
+    incarnation text NOT NULL,
+    started_at  bigint NOT NULL,
+    lease_until bigint NOT NULL
+) WITHOUT ROWID;
+UPDATE mcpz_schema SET version = 2 WHERE version < 2;

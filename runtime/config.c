@@ -53,6 +53,9 @@ static const option_t s_options [] = {
     OPT_INT ("tool-threads", tool_threads, 1, 1024, "4", "tool-worker threads"),
     OPT_INT ("db-workers", db_workers, 1, 256, "5", "database workers, one connection each"),
     OPT_STR ("node-id", KIND_STRING, node_id, NULL, "this node's name (host name)"),
+    OPT_STR ("node-listen", KIND_STRING, node_listen, "", "node-to-node link to bind, tcp://ADDR:PORT (off)"),
+    OPT_STR ("node-advertise", KIND_STRING, node_advertise, "", "how other nodes reach --node-listen (its endpoint)"),
+    OPT_INT ("lease-ms", lease_ms, 300, 600000, "1500", "a node's lease: unrenewed this long, its sessions move"),
     OPT_STR ("config", KIND_STRING, config_file, "", "settings file (ZPL); flags override it"),
     { "log-level", KIND_LEVEL, offsetof (config_t, log_level), false, 0, 0, 0, "info", "error, warn, info or debug" },
     { "log-format", KIND_FORMAT, offsetof (config_t, log_json), false, 0, 0, 0, "text", "text or json" },
@@ -459,6 +462,35 @@ s_load_flags (config_t *self, int argc, char *argv [], char *error, size_t error
     return 0;
 }
 
+//  tcp://HOST:PORT with a port number: the link is TCP between machines
+static bool
+s_tcp_endpoint (const char *endpoint)
+{
+    const char *colon = strrchr (endpoint, ':');
+    return strncmp (endpoint, "tcp://", 6) == 0 && colon && colon > endpoint + 6
+        && colon [1] && strspn (colon + 1, "0123456789") == strlen (colon + 1);
+}
+
+static int
+s_check_node_link (config_t *self, char *error, size_t error_size)
+{
+    if (*self->node_listen && !s_tcp_endpoint (self->node_listen))
+        return s_fail (error, error_size, "--node-listen: '%s' is not tcp://ADDR:PORT", self->node_listen);
+    if (*self->node_advertise && (!*self->node_listen || !s_tcp_endpoint (self->node_advertise)))
+        return s_fail (error, error_size, "--node-advertise: '%s' needs --node-listen and must be "
+                       "tcp://HOST:PORT", self->node_advertise);
+    if (*self->node_listen && !*self->node_advertise) {
+        const char *host = self->node_listen + 6;
+        if (*host == '*' || strncmp (host, "0.0.0.0:", 8) == 0 || strncmp (host, "[::]:", 5) == 0)
+            return s_fail (error, error_size, "--node-advertise is needed: --node-listen %s binds "
+                           "every address, and other nodes need one", self->node_listen);
+        snprintf (self->node_advertise, sizeof (self->node_advertise), "%s", self->node_listen);
+    }
+    if (*self->node_listen && streq (self->store, "none"))
+        return s_fail (error, error_size, "--node-listen needs a store nodes share (--store)");
+    return 0;
+}
+
 int
 config_load (config_t *self, int argc, char *argv [], char *envp [],
              char *error, size_t error_size)
@@ -487,7 +519,7 @@ config_load (config_t *self, int argc, char *argv [], char *envp [],
                            self->upstreams [index].name, self->upstreams [index].name);
     if (!s_printable_text (self->node_id))
         return s_fail (error, error_size, "--node-id must be UTF-8 text without control characters");
-    return 0;
+    return s_check_node_link (self, error, error_size);
 }
 
 config_source_t

@@ -48,6 +48,9 @@ typedef struct {
     int http_buffer_bytes;      //  bytes all uploads and streams hold at once
     char store [1024];          //  none, sqlite:PATH, postgresql://...
     char node_id [256];         //  this node's name
+    char node_listen [256];     //  node-to-node link endpoint to bind, "" = none
+    char node_advertise [256];  //  how other nodes reach it, "" = none
+    int lease_ms;               //  a node's lease in the store
     char config_file [1024];    //  settings file, "" = none
     int session_ttl;            //  idle seconds before a session expires
     int cleanup_interval;       //  seconds between cleanup cycles

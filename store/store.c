@@ -139,29 +139,29 @@ store_load (store_t *self, const char *id, int64_t not_before_ms, store_row_t *r
 }
 
 int
-store_delete (store_t *self, store_id_t *ids, size_t count)
+store_delete (store_t *self, store_id_t *ids, const uint32_t *epochs, size_t count)
 {
     REQUIRE_CONNECTION (self);
     if (!count)
         return 0;
     self->gave_up = false;
-    int rc = self->engine->remove (self, ids, count);
+    int rc = self->engine->remove (self, ids, epochs, count);
     if (rc && s_retry (self))
-        rc = self->engine->remove (self, ids, count);
+        rc = self->engine->remove (self, ids, epochs, count);
     return rc;
 }
 
 int
 store_refresh (store_t *self, store_id_t *ids, const int64_t *last_ms,
-               size_t count, bool *found)
+               const uint32_t *epochs, size_t count, bool *found)
 {
     REQUIRE_CONNECTION (self);
     if (!count)
         return 0;
     self->gave_up = false;
-    int rc = self->engine->refresh (self, ids, last_ms, count, found);
+    int rc = self->engine->refresh (self, ids, last_ms, epochs, count, found);
     if (rc && s_retry (self))
-        rc = self->engine->refresh (self, ids, last_ms, count, found);
+        rc = self->engine->refresh (self, ids, last_ms, epochs, count, found);
     return rc;
 }
 
@@ -176,12 +176,56 @@ store_expire (store_t *self, int64_t before_ms)
     return deleted;
 }
 
+int
+store_heartbeat (store_t *self, const char *incarnation, const char *endpoint,
+                 int64_t started_ms, int lease_ms, store_node_t **peers, size_t *count)
+{
+    *peers = NULL;
+    *count = 0;
+    REQUIRE_CONNECTION (self);
+    //  Not retried: a heartbeat that failed is simply the next one's to do
+    self->gave_up = false;
+    int rc = self->engine->heartbeat (self, incarnation, endpoint, started_ms, lease_ms,
+                                      peers, count);
+    if (rc) {
+        free (*peers);
+        *peers = NULL;
+        *count = 0;
+    }
+    return rc;
+}
+
+int
+store_release (store_t *self, const char *incarnation)
+{
+    REQUIRE_CONNECTION (self);
+    self->gave_up = false;
+    return self->engine->release (self, incarnation);
+}
+
+int
+store_add_peer (store_t *self, store_node_t **peers, size_t *count, const char *id,
+                const char *endpoint, const char *incarnation)
+{
+    store_node_t *grown = (store_node_t *) realloc (*peers, (*count + 1) * sizeof (store_node_t));
+    if (!grown)
+        return store_fail (self, "out of memory");
+    *peers = grown;
+    snprintf (grown [*count].id, sizeof (grown [*count].id), "%s", id);
+    snprintf (grown [*count].endpoint, sizeof (grown [*count].endpoint), "%s", endpoint);
+    snprintf (grown [*count].incarnation, sizeof (grown [*count].incarnation), "%s", incarnation);
+    (*count)++;
+    return 0;
+}
+
 void
 store_row_clear (store_row_t *row)
 {
     free (row->client_info);
     free (row->capabilities);
-    row->client_info = row->capabilities = NULL;
+    free (row->owner);
+    free (row->endpoint);
+    row->client_info = row->capabilities = row->owner = row->endpoint = NULL;
 }
 
 int64_t
@@ -209,24 +253,93 @@ s_row (store_row_t *row, const char *id, int64_t now)
     row->capabilities = strdup ("{}");
 }
 
-static void
-s_test_engine (const char *url, bool verbose)
+static store_t *
+s_test_open (const char *url, const char *node, const char *incarnation, const char *endpoint)
 {
     char error [512];
-    store_t *store = store_open (url, "node-a", 5000, NULL, error, sizeof (error));
+    store_t *store = store_open (url, node, 5000, NULL, error, sizeof (error));
     if (!store)
         fprintf (stderr, "store_open %s: %s\n", url, error);
     assert (store);
+    store_node_t *peers;
+    size_t count;
+    assert (store_heartbeat (store, incarnation, endpoint, 1, 5000, &peers, &count) == 0);
+    free (peers);
+    return store;
+}
+
+//  Two nodes on one store: one owner at a time, fenced writes
+static void
+s_test_leases (const char *url, store_id_t id, int64_t now)
+{
+    char node_a [32], node_b [32];
+    snprintf (node_a, sizeof (node_a), "a-%d-%d", getpid (), rand ());
+    snprintf (node_b, sizeof (node_b), "b-%d-%d", getpid (), rand ());
+    store_t *a = s_test_open (url, node_a, "ia", "tcp://a:1");
+    store_t *b = s_test_open (url, node_b, "ib", "tcp://b:1");
+    store_row_t row;
+    s_row (&row, id, now);
+    assert (store_create (a, &row, 1) == 0);
+    store_row_clear (&row);
+    assert (store_load (a, id, now - 1000, &row) == STORE_CLAIMED && row.epoch == 1);
+    store_row_clear (&row);
+    //  A live owner keeps it; the other node learns where it is
+    assert (store_load (b, id, now - 1000, &row) == STORE_OWNED);
+    assert (streq (row.owner, node_a) && streq (row.endpoint, "tcp://a:1"));
+    store_row_clear (&row);
+    //  The node id is taken while its lease is live
+    store_node_t *peers;
+    size_t count;
+    char error [512];
+    store_t *twin = store_open (url, node_a, 5000, NULL, error, sizeof (error));
+    assert (twin && store_heartbeat (twin, "other", "", 1, 5000, &peers, &count) == 1);
+    store_destroy (&twin);
+    assert (store_heartbeat (b, "ib", "tcp://b:1", 1, 5000, &peers, &count) == 0);
+    bool seen = false;
+    for (size_t index = 0; index < count; index++)
+        seen |= streq (peers [index].id, node_a) && streq (peers [index].endpoint, "tcp://a:1");
+    free (peers);
+    assert (seen);
+    //  Released, it may be claimed; the old owner's writes change nothing
+    assert (store_release (a, "ia") == 0);
+    assert (store_load (b, id, now - 1000, &row) == STORE_CLAIMED && row.epoch == 2);
+    store_row_clear (&row);
+    int64_t last = now + 5000;
+    uint32_t old_epoch = 1, new_epoch = 2;
+    bool found = true;
+    assert (store_refresh (a, (store_id_t *) id, &last, &old_epoch, 1, &found) == 0 && !found);
+    assert (store_delete (a, (store_id_t *) id, &old_epoch, 1) == 0);
+    assert (store_refresh (b, (store_id_t *) id, &last, &new_epoch, 1, &found) == 0 && found);
+    assert (store_load (a, id, now - 1000, &row) == STORE_OWNED && streq (row.owner, node_b));
+    store_row_clear (&row);
+    //  A node without a live lease claims nothing, not even its own
+    store_release (b, "ib");
+    assert (store_load (b, id, now - 1000, &row) == -1);
+    assert (strstr (store_error (b), "lease"));
+    assert (store_heartbeat (b, "ib", "tcp://b:1", 1, 5000, &peers, &count) == 0);
+    free (peers);
+    assert (store_delete (b, (store_id_t *) id, &new_epoch, 1) == 0);
+    assert (store_load (b, id, 0, &row) == STORE_MISSING);
+    store_release (b, "ib");
+    store_destroy (&a);
+    store_destroy (&b);
+}
+
+static void
+s_test_engine (const char *url, bool verbose)
+{
+    store_t *store = s_test_open (url, "node-a", "test", "");
     int64_t now = store_now_ms ();
     //  Fresh ids per run: the PostgreSQL database may be shared by runs
     uint8_t bytes [MCPZ_SID_BYTES];
-    store_id_t ids [3];
+    store_id_t ids [4];
     store_row_t rows [3];
-    for (int index = 0; index < 3; index++) {
+    for (int index = 0; index < 4; index++) {
         for (int at = 0; at < MCPZ_SID_BYTES; at++)
             bytes [at] = (uint8_t) (rand () & 255);
         mcpz_sid_format (bytes, ids [index]);
-        s_row (&rows [index], ids [index], now - index * 60000);
+        if (index < 3)
+            s_row (&rows [index], ids [index], now - index * 60000);
     }
     assert (store_create (store, rows, 3) == 0);
     for (int index = 0; index < 3; index++)
@@ -248,22 +361,25 @@ s_test_engine (const char *url, bool verbose)
     memcpy (probe [0], ids [2], sizeof (store_id_t));
     memcpy (probe [1], "00000000000000000000000000000000", sizeof (store_id_t));
     int64_t last [2] = { now, now };
+    uint32_t epochs [2] = { 0, 0 };
     bool found [2] = { false, true };
-    assert (store_refresh (store, probe, last, 2, found) == 0);
+    assert (store_refresh (store, probe, last, epochs, 2, found) == 0);
     assert (found [0] && !found [1]);
     assert (store_load (store, ids [2], now - 1000, &row) == 1);
     store_row_clear (&row);
     last [0] = now - 3600000;
-    assert (store_refresh (store, probe, last, 1, found) == 0 && found [0]);
+    epochs [0] = 1;
+    assert (store_refresh (store, probe, last, epochs, 1, found) == 0 && found [0]);
     assert (store_load (store, ids [2], now - 1000, &row) == 1);
     store_row_clear (&row);
 
-    //  Expire removes what is old; delete removes by id
+    //  Expire removes what is old; delete removes by id, in its epoch
     assert (store_expire (store, now - 30000) >= 1);
     assert (store_load (store, ids [1], 0, &row) == 0);
-    assert (store_delete (store, ids, 1) == 0);
+    uint32_t epoch = 2;
+    assert (store_delete (store, ids, &epoch, 1) == 0);
     assert (store_load (store, ids [0], 0, &row) == 0);
-    assert (store_delete (store, &ids [2], 1) == 0);
+    assert (store_delete (store, &ids [2], &epoch, 1) == 0);
     assert (store_load (store, ids [2], 0, &row) == 0);
 
     //  A big batch in one call
@@ -271,6 +387,7 @@ s_test_engine (const char *url, bool verbose)
     store_row_t *batch = (store_row_t *) calloc (many, sizeof (store_row_t));
     store_id_t *batch_ids = (store_id_t *) calloc (many, sizeof (store_id_t));
     int64_t *batch_last = (int64_t *) calloc (many, sizeof (int64_t));
+    uint32_t *batch_epochs = (uint32_t *) calloc (many, sizeof (uint32_t));
     bool *batch_found = (bool *) calloc (many, sizeof (bool));
     for (size_t index = 0; index < many; index++) {
         for (int at = 0; at < MCPZ_SID_BYTES; at++)
@@ -280,20 +397,23 @@ s_test_engine (const char *url, bool verbose)
         batch_last [index] = now + 1;
     }
     assert (store_create (store, batch, many) == 0);
-    assert (store_refresh (store, batch_ids, batch_last, many, batch_found) == 0);
+    assert (store_refresh (store, batch_ids, batch_last, batch_epochs, many, batch_found) == 0);
     for (size_t index = 0; index < many; index++) {
         assert (batch_found [index]);
         store_row_clear (&batch [index]);
     }
-    assert (store_delete (store, batch_ids, many) == 0);
+    assert (store_delete (store, batch_ids, batch_epochs, many) == 0);
     free (batch);
     free (batch_ids);
     free (batch_last);
+    free (batch_epochs);
     free (batch_found);
     assert (store_reconnect (store) == 0);
     assert (store_connected (store));
+    assert (store_release (store, "test") == 0);
     store_destroy (&store);
     assert (!store);
+    s_test_leases (url, ids [3], now);
 }
 
 void

@@ -19,7 +19,7 @@
 
 #include "proto/mcpz.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 typedef struct _store_t store_t;
 
@@ -28,12 +28,26 @@ typedef struct {
     int version;                //  index into mcp_versions
     int64_t created_ms;
     int64_t last_accessed_ms;
-    uint32_t epoch;             //  times the session was loaded; see session.h
+    uint32_t epoch;             //  times the session was claimed; see session.h
     char *client_info;          //  JSON text, owned
     char *capabilities;         //  JSON text, owned
+    char *owner;                //  store_load: the live node that owns it, owned
+    char *endpoint;             //  and that node's link endpoint, owned
 } store_row_t;
 
 typedef char store_id_t [MCPZ_SID_SIZE + 1];
+
+//  Another live node, as a heartbeat sees it
+typedef struct {
+    char id [256];
+    char endpoint [256];
+    char incarnation [64];
+} store_node_t;
+
+//  store_load's answers
+#define STORE_MISSING   0       //  no such session, or expired
+#define STORE_CLAIMED   1       //  this node owns it now
+#define STORE_OWNED     2       //  another live node owns it
 
 //  True when url names a persistent store (not "none").
 bool
@@ -65,26 +79,49 @@ const char *
 int
     store_create (store_t *self, store_row_t *rows, size_t count);
 
-//  Loads a session last accessed at or after not_before_ms, records this
-//  node as its server and bumps its epoch. Returns 1 and fills row (caller
-//  frees with store_row_clear), 0 when missing or expired, -1 on failure.
+//  Claims a session last accessed at or after not_before_ms: when this
+//  node owns it, or its owner's lease has lapsed, and this node's own
+//  lease is live, records this node as its owner and bumps its epoch.
+//  Returns STORE_CLAIMED and fills row (caller frees with
+//  store_row_clear); STORE_OWNED with row->owner and row->endpoint when a
+//  live node owns it; STORE_MISSING; -1 on failure (this node holding no
+//  live lease is one).
 int
     store_load (store_t *self, const char *id, int64_t not_before_ms,
                 store_row_t *row);
 
-//  Deletes these sessions. Returns 0 or -1.
+//  Deletes these sessions where this node owns them in these epochs.
+//  Returns 0 or -1.
 int
-    store_delete (store_t *self, store_id_t *ids, size_t count);
+    store_delete (store_t *self, store_id_t *ids, const uint32_t *epochs,
+                  size_t count);
 
-//  Moves last_accessed forward to last_ms [i] for each id (never back).
-//  found [i] says whether the row exists. Returns 0 or -1.
+//  Moves last_accessed forward to last_ms [i] for each id (never back),
+//  where this node owns it in epochs [i]. found [i] says whether it does.
+//  Returns 0 or -1.
 int
     store_refresh (store_t *self, store_id_t *ids, const int64_t *last_ms,
-                   size_t count, bool *found);
+                   const uint32_t *epochs, size_t count, bool *found);
 
-//  Deletes rows last accessed before before_ms. Returns how many, or -1.
+//  Deletes rows last accessed before before_ms that this node or no live
+//  node owns. Returns how many, or -1.
 int64_t
     store_expire (store_t *self, int64_t before_ms);
+
+//  Takes or renews this node's lease for lease_ms from now (the store's
+//  clock), under this process's incarnation, advertising endpoint ("" =
+//  none). Fills *peers (caller frees) with the other live nodes. Returns 0
+//  when leased, 1 when another live process holds this node id, -1 on
+//  failure.
+int
+    store_heartbeat (store_t *self, const char *incarnation, const char *endpoint,
+                     int64_t started_ms, int lease_ms, store_node_t **peers,
+                     size_t *count);
+
+//  Gives up this incarnation's lease: its sessions may be claimed at once.
+//  Returns 0 or -1.
+int
+    store_release (store_t *self, const char *incarnation);
 
 void
     store_row_clear (store_row_t *row);

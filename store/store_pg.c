@@ -297,6 +297,62 @@ s_create (store_t *self, store_row_t *rows, size_t count)
     return s_command (self, "COMMIT", 0, NULL);
 }
 
+//  The store's clock: every node's lease is judged by this one clock, so
+//  nodes' clocks need not agree
+#define NOW_MS "(extract(epoch FROM statement_timestamp()) * 1000)::bigint"
+
+//  The claim, and when it is refused, who owns the row: one round trip
+static const char s_claim_sql [] =
+    "WITH claimed AS ("
+    " UPDATE sessions AS s SET epoch = s.epoch + 1, node = $1,"
+    " last_accessed = GREATEST(s.last_accessed, $4::bigint)"
+    " WHERE s.id = $2 AND s.last_accessed >= $3::bigint"
+    " AND EXISTS (SELECT 1 FROM nodes m WHERE m.id = $1 AND m.lease_until >= " NOW_MS ")"
+    " AND (s.node = $1 OR NOT EXISTS (SELECT 1 FROM nodes o WHERE o.id = s.node"
+    " AND o.lease_until >= " NOW_MS "))"
+    " RETURNING s.created_at, s.last_accessed, s.protocol_version, s.client_info,"
+    " s.capabilities, s.epoch) "
+    "SELECT created_at, last_accessed, protocol_version, client_info, capabilities, epoch,"
+    " NULL::text, NULL::text, NULL::boolean FROM claimed "
+    "UNION ALL "
+    "SELECT NULL, NULL, NULL, NULL, NULL, NULL, s.node, coalesce(n.endpoint, ''),"
+    " coalesce(n.lease_until >= " NOW_MS ", false)"
+    " FROM sessions s LEFT JOIN nodes n ON n.id = s.node"
+    " WHERE s.id = $2 AND s.last_accessed >= $3::bigint AND NOT EXISTS (SELECT 1 FROM claimed)";
+
+static int
+s_claimed (store_t *self, PGresult *result, const char *id, store_row_t *row)
+{
+    snprintf (row->id, sizeof (row->id), "%s", id);
+    row->created_ms = strtoll (PQgetvalue (result, 0, 0), NULL, 10);
+    row->last_accessed_ms = strtoll (PQgetvalue (result, 0, 1), NULL, 10);
+    row->version = mcp_negotiate_version (PQgetvalue (result, 0, 2));
+    row->client_info = strdup (PQgetvalue (result, 0, 3));
+    row->capabilities = strdup (PQgetvalue (result, 0, 4));
+    row->epoch = (uint32_t) strtoul (PQgetvalue (result, 0, 5), NULL, 10);
+    if (!row->client_info || !row->capabilities) {
+        store_row_clear (row);
+        return store_fail (self, "out of memory");
+    }
+    return STORE_CLAIMED;
+}
+
+//  Not claimed: owned by a live node, or this node's own lease lapsed
+static int
+s_refused (store_t *self, PGresult *result, store_row_t *row)
+{
+    const char *owner = PQgetvalue (result, 0, 6);
+    if (streq (owner, self->node) || !streq (PQgetvalue (result, 0, 8), "t"))
+        return store_fail (self, "this node holds no live lease");
+    row->owner = strdup (owner);
+    row->endpoint = strdup (PQgetvalue (result, 0, 7));
+    if (!row->owner || !row->endpoint) {
+        store_row_clear (row);
+        return store_fail (self, "out of memory");
+    }
+    return STORE_OWNED;
+}
+
 static int
 s_load (store_t *self, const char *id, int64_t not_before_ms, store_row_t *row)
 {
@@ -306,50 +362,61 @@ s_load (store_t *self, const char *id, int64_t not_before_ms, store_row_t *row)
     const char *values [] = { self->node, id, not_before, now };
     //  A resumed session is active now: its row must not expire before the
     //  next refresh reaches it
-    PGresult *result = s_query (self,
-        "UPDATE sessions SET epoch = epoch + 1, node = $1, "
-        "last_accessed = GREATEST(last_accessed, $4::bigint) "
-        "WHERE id = $2 AND last_accessed >= $3::bigint RETURNING created_at, "
-        "last_accessed, protocol_version, client_info, capabilities, epoch", 4, values);
+    PGresult *result = s_query (self, s_claim_sql, 4, values);
     if (!result)
         return -1;
-    int found = PQntuples (result) == 1;
-    if (found) {
-        snprintf (row->id, sizeof (row->id), "%s", id);
-        row->created_ms = strtoll (PQgetvalue (result, 0, 0), NULL, 10);
-        row->last_accessed_ms = strtoll (PQgetvalue (result, 0, 1), NULL, 10);
-        row->version = mcp_negotiate_version (PQgetvalue (result, 0, 2));
-        row->client_info = strdup (PQgetvalue (result, 0, 3));
-        row->capabilities = strdup (PQgetvalue (result, 0, 4));
-        row->epoch = (uint32_t) strtoul (PQgetvalue (result, 0, 5), NULL, 10);
-        if (!row->client_info || !row->capabilities) {
-            store_row_clear (row);
-            found = store_fail (self, "out of memory");
-        }
-    }
+    int found = STORE_MISSING;
+    if (PQntuples (result) == 1)
+        found = PQgetisnull (result, 0, 0)? s_refused (self, result, row):
+                                            s_claimed (self, result, id, row);
     PQclear (result);
     return found;
 }
 
+//  A bigint[] literal of the epochs
+static char *
+s_epoch_array (const uint32_t *epochs, size_t count)
+{
+    char *text = (char *) malloc (count * 11 + 3);
+    if (!text)
+        return NULL;
+    char *at = text;
+    *at++ = '{';
+    for (size_t index = 0; index < count; index++)
+        at += sprintf (at, "%s%" PRIu32, index? ",": "", epochs [index]);
+    strcpy (at, "}");
+    return text;
+}
+
 static int
-s_remove (store_t *self, store_id_t *ids, size_t count)
+s_remove (store_t *self, store_id_t *ids, const uint32_t *epochs, size_t count)
 {
     char *array = s_id_array (ids, count);
-    if (!array)
-        return store_fail (self, "out of memory");
-    const char *values [] = { array };
-    int rc = s_command (self, "DELETE FROM sessions WHERE id = ANY($1::text[])", 1, values);
+    char *fences = s_epoch_array (epochs, count);
+    int rc = -1;
+    if (array && fences) {
+        const char *values [] = { array, fences, self->node };
+        rc = s_command (self, "DELETE FROM sessions AS s USING unnest($1::text[], $2::bigint[]) "
+                        "AS v(id, e) WHERE s.id = v.id AND s.node = $3 AND s.epoch = v.e",
+                        3, values);
+    }
+    else
+        store_fail (self, "out of memory");
     free (array);
+    free (fences);
     return rc;
 }
 
 static int
-s_refresh (store_t *self, store_id_t *ids, const int64_t *last_ms, size_t count, bool *found)
+s_refresh (store_t *self, store_id_t *ids, const int64_t *last_ms, const uint32_t *epochs,
+           size_t count, bool *found)
 {
     char *array = s_id_array (ids, count);
+    char *fences = s_epoch_array (epochs, count);
     char *times = (char *) malloc (count * 21 + 3);
-    if (!array || !times) {
+    if (!array || !times || !fences) {
         free (array);
+        free (fences);
         free (times);
         return store_fail (self, "out of memory");
     }
@@ -358,12 +425,13 @@ s_refresh (store_t *self, store_id_t *ids, const int64_t *last_ms, size_t count,
     for (size_t index = 0; index < count; index++)
         at += sprintf (at, "%s%" PRId64, index? ",": "", last_ms [index]);
     strcpy (at, "}");
-    const char *values [] = { array, times };
+    const char *values [] = { array, times, fences, self->node };
     PGresult *result = s_query (self,
         "UPDATE sessions AS s SET last_accessed = GREATEST(s.last_accessed, v.t) "
-        "FROM unnest($1::text[], $2::bigint[]) AS v(id, t) WHERE s.id = v.id "
-        "RETURNING s.id", 2, values);
+        "FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS v(id, t, e) "
+        "WHERE s.id = v.id AND s.node = $4 AND s.epoch = v.e RETURNING s.id", 4, values);
     free (array);
+    free (fences);
     free (times);
     if (!result)
         return -1;
@@ -390,9 +458,11 @@ s_expire (store_t *self, int64_t before_ms)
 {
     char before [24];
     snprintf (before, sizeof (before), "%" PRId64, before_ms);
-    const char *values [] = { before };
-    PGresult *result = s_query (self, "DELETE FROM sessions WHERE last_accessed < $1::bigint",
-                                1, values);
+    const char *values [] = { before, self->node };
+    //  A live node's rows are its own to expire: its refreshes may be late
+    PGresult *result = s_query (self, "DELETE FROM sessions AS s WHERE s.last_accessed < $1::bigint "
+                                "AND (s.node = $2 OR NOT EXISTS (SELECT 1 FROM nodes n WHERE "
+                                "n.id = s.node AND n.lease_until >= " NOW_MS "))", 2, values);
     if (!result)
         return -1;
     int64_t deleted = strtoll (PQcmdTuples (result), NULL, 10);
@@ -400,6 +470,43 @@ s_expire (store_t *self, int64_t before_ms)
     return deleted;
 }
 
+static int
+s_heartbeat (store_t *self, const char *incarnation, const char *endpoint, int64_t started_ms,
+             int lease_ms, store_node_t **peers, size_t *count)
+{
+    char started [24], lease [16];
+    snprintf (started, sizeof (started), "%" PRId64, started_ms);
+    snprintf (lease, sizeof (lease), "%d", lease_ms);
+    const char *values [] = { self->node, endpoint, incarnation, started, lease };
+    //  The first row, empty, says the lease is ours; then the other live nodes
+    PGresult *result = s_query (self,
+        "WITH me AS (INSERT INTO nodes AS n (id, endpoint, incarnation, started_at, lease_until) "
+        "VALUES ($1, $2, $3, $4::bigint, " NOW_MS " + $5::bigint) ON CONFLICT (id) DO UPDATE SET "
+        "endpoint = EXCLUDED.endpoint, incarnation = EXCLUDED.incarnation, "
+        "started_at = EXCLUDED.started_at, lease_until = EXCLUDED.lease_until "
+        "WHERE n.incarnation = EXCLUDED.incarnation OR n.lease_until < " NOW_MS " RETURNING n.id) "
+        "SELECT '', '', '' FROM me UNION ALL SELECT id, endpoint, incarnation FROM nodes "
+        "WHERE lease_until >= " NOW_MS " AND id <> $1", 5, values);
+    if (!result)
+        return -1;
+    int leased = PQntuples (result) > 0 && !*PQgetvalue (result, 0, 0);
+    int rc = 0;
+    for (int row = leased; rc == 0 && row < PQntuples (result); row++)
+        rc = store_add_peer (self, peers, count, PQgetvalue (result, row, 0),
+                             PQgetvalue (result, row, 1), PQgetvalue (result, row, 2));
+    PQclear (result);
+    return rc? -1: leased? 0: 1;
+}
+
+static int
+s_release (store_t *self, const char *incarnation)
+{
+    const char *values [] = { self->node, incarnation };
+    return s_command (self, "UPDATE nodes SET lease_until = 0 WHERE id = $1 AND incarnation = $2",
+                      2, values);
+}
+
 const store_engine_t store_pg_engine = {
-    s_connect, s_disconnect, s_create, s_load, s_remove, s_refresh, s_expire
+    s_connect, s_disconnect, s_create, s_load, s_remove, s_refresh, s_expire,
+    s_heartbeat, s_release
 };

@@ -15,7 +15,8 @@
 #include <sqlite3.h>
 
 typedef struct {
-    sqlite3_stmt *insert, *load, *remove, *refresh, *expire;
+    sqlite3_stmt *insert, *load, *owner, *remove, *refresh, *expire;
+    sqlite3_stmt *heartbeat, *peers, *release;
     sqlite3_stmt *begin, *commit, *rollback;
     int64_t deadline;           //  monotonic ms; the progress handler's limit
 } statements_t;
@@ -105,6 +106,10 @@ s_schema (store_t *self)
         else
         if (version < 1)
             rc = store_fail (self, "not an mcpz database (no schema version)");
+        else
+        if (version < STORE_SCHEMA_VERSION)
+            //  The schema script only adds what is missing
+            rc = s_exec (self, schema_sqlite, "cannot move the schema to this version");
     }
     s_exec (self, rc? "ROLLBACK": "COMMIT", "cannot finish the schema check");
     return rc;
@@ -118,13 +123,31 @@ s_prepare (store_t *self)
         { &st->insert, "INSERT INTO sessions (id, node, created_at, last_accessed, "
                        "protocol_version, client_info, capabilities, state, epoch) "
                        "VALUES (?, ?, ?, ?, ?, ?, ?, 'open', 0) ON CONFLICT (id) DO NOTHING" },
+        //  Claimed when this node owns it or its owner's lease lapsed, and
+        //  this node's own lease is live
         { &st->load,   "UPDATE sessions SET epoch = epoch + 1, node = ?1, "
                        "last_accessed = max(last_accessed, ?4) "
-                       "WHERE id = ?2 AND last_accessed >= ?3 RETURNING created_at, "
+                       "WHERE id = ?2 AND last_accessed >= ?3 "
+                       "AND EXISTS (SELECT 1 FROM nodes m WHERE m.id = ?1 AND m.lease_until >= ?4) "
+                       "AND (node = ?1 OR NOT EXISTS (SELECT 1 FROM nodes o WHERE "
+                       "o.id = sessions.node AND o.lease_until >= ?4)) RETURNING created_at, "
                        "last_accessed, protocol_version, client_info, capabilities, epoch" },
-        { &st->remove, "DELETE FROM sessions WHERE id = ?" },
-        { &st->refresh, "UPDATE sessions SET last_accessed = max(last_accessed, ?) WHERE id = ?" },
-        { &st->expire, "DELETE FROM sessions WHERE last_accessed < ?" },
+        { &st->owner,  "SELECT s.node, coalesce(n.endpoint, ''), coalesce(n.lease_until >= ?3, 0) "
+                       "FROM sessions s LEFT JOIN nodes n ON n.id = s.node "
+                       "WHERE s.id = ?1 AND s.last_accessed >= ?2" },
+        { &st->remove, "DELETE FROM sessions WHERE id = ? AND node = ? AND epoch = ?" },
+        { &st->refresh, "UPDATE sessions SET last_accessed = max(last_accessed, ?) "
+                        "WHERE id = ? AND node = ? AND epoch = ?" },
+        { &st->expire, "DELETE FROM sessions WHERE last_accessed < ?1 AND (node = ?2 OR "
+                       "NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = sessions.node "
+                       "AND n.lease_until >= ?3))" },
+        { &st->heartbeat, "INSERT INTO nodes (id, endpoint, incarnation, started_at, lease_until) "
+                          "VALUES (?1, ?2, ?3, ?4, ?5 + ?6) ON CONFLICT (id) DO UPDATE SET "
+                          "endpoint = excluded.endpoint, incarnation = excluded.incarnation, "
+                          "started_at = excluded.started_at, lease_until = excluded.lease_until "
+                          "WHERE nodes.incarnation = excluded.incarnation OR nodes.lease_until < ?5" },
+        { &st->peers,  "SELECT id, endpoint, incarnation FROM nodes WHERE lease_until >= ?1 AND id <> ?2" },
+        { &st->release, "UPDATE nodes SET lease_until = 0 WHERE id = ? AND incarnation = ?" },
         { &st->begin, "BEGIN IMMEDIATE" },
         { &st->commit, "COMMIT" },
         { &st->rollback, "ROLLBACK" },
@@ -141,8 +164,9 @@ s_disconnect (store_t *self)
 {
     statements_t *st = ST (self);
     if (st) {
-        sqlite3_stmt *all [] = { st->insert, st->load, st->remove, st->refresh,
-                                 st->expire, st->begin, st->commit, st->rollback };
+        sqlite3_stmt *all [] = { st->insert, st->load, st->owner, st->remove, st->refresh,
+                                 st->expire, st->heartbeat, st->peers, st->release,
+                                 st->begin, st->commit, st->rollback };
         for (size_t index = 0; index < sizeof (all) / sizeof (all [0]); index++)
             sqlite3_finalize (all [index]);
         free (st);
@@ -220,6 +244,7 @@ typedef struct {
     store_row_t *rows;
     store_id_t *ids;
     const int64_t *last_ms;
+    const uint32_t *epochs;
     bool *found;
     size_t count;
 } batch_t;
@@ -258,17 +283,48 @@ s_column_text (sqlite3_stmt *statement, int column)
     return strdup (text? (const char *) text: "{}");
 }
 
+//  Not claimed: who owns the row. STORE_OWNED when a live node does,
+//  STORE_MISSING when there is none, -1 when this node's lease lapsed.
+static int
+s_owner (store_t *self, const char *id, int64_t not_before_ms, int64_t now, store_row_t *row)
+{
+    sqlite3_stmt *owner = ST (self)->owner;
+    sqlite3_bind_text (owner, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64 (owner, 2, not_before_ms);
+    sqlite3_bind_int64 (owner, 3, now);
+    int rc = sqlite3_step (owner), found = STORE_MISSING;
+    if (rc == SQLITE_ROW) {
+        const char *node = (const char *) sqlite3_column_text (owner, 0);
+        if (!node || streq (node, self->node) || !sqlite3_column_int (owner, 2))
+            found = store_fail (self, "this node holds no live lease");
+        else {
+            row->owner = strdup (node);
+            row->endpoint = s_column_text (owner, 1);
+            found = row->owner && row->endpoint? STORE_OWNED: store_fail (self, "out of memory");
+        }
+    }
+    else
+    if (rc != SQLITE_DONE)
+        found = s_fail_db (self, "cannot load a session");
+    sqlite3_reset (owner);
+    sqlite3_clear_bindings (owner);
+    if (found < 0)
+        store_row_clear (row);
+    return found;
+}
+
 static int
 s_load (store_t *self, const char *id, int64_t not_before_ms, store_row_t *row)
 {
     sqlite3_stmt *load = ST (self)->load;
     s_arm (self);
+    int64_t now = store_now_ms ();
     sqlite3_bind_text (load, 1, self->node, -1, SQLITE_STATIC);
     sqlite3_bind_text (load, 2, id, -1, SQLITE_STATIC);
     sqlite3_bind_int64 (load, 3, not_before_ms);
-    sqlite3_bind_int64 (load, 4, store_now_ms ());
+    sqlite3_bind_int64 (load, 4, now);
     int rc = sqlite3_step (load);
-    int found = 0;
+    int found = STORE_MISSING;
     if (rc == SQLITE_ROW) {
         snprintf (row->id, sizeof (row->id), "%s", id);
         row->created_ms = sqlite3_column_int64 (load, 0);
@@ -277,7 +333,7 @@ s_load (store_t *self, const char *id, int64_t not_before_ms, store_row_t *row)
         row->client_info = s_column_text (load, 3);
         row->capabilities = s_column_text (load, 4);
         row->epoch = (uint32_t) sqlite3_column_int64 (load, 5);
-        found = 1;
+        found = STORE_CLAIMED;
         rc = sqlite3_step (load);
     }
     if (rc != SQLITE_DONE) {
@@ -287,7 +343,7 @@ s_load (store_t *self, const char *id, int64_t not_before_ms, store_row_t *row)
     }
     sqlite3_reset (load);
     sqlite3_clear_bindings (load);
-    return found;
+    return found == STORE_MISSING? s_owner (self, id, not_before_ms, now, row): found;
 }
 
 static int
@@ -296,6 +352,8 @@ s_remove_rows (store_t *self, void *arg)
     batch_t *batch = (batch_t *) arg;
     for (size_t index = 0; index < batch->count; index++) {
         sqlite3_bind_text (ST (self)->remove, 1, batch->ids [index], -1, SQLITE_STATIC);
+        sqlite3_bind_text (ST (self)->remove, 2, self->node, -1, SQLITE_STATIC);
+        sqlite3_bind_int64 (ST (self)->remove, 3, batch->epochs [index]);
         if (s_step (self, ST (self)->remove, "cannot delete a session"))
             return -1;
     }
@@ -303,9 +361,9 @@ s_remove_rows (store_t *self, void *arg)
 }
 
 static int
-s_remove (store_t *self, store_id_t *ids, size_t count)
+s_remove (store_t *self, store_id_t *ids, const uint32_t *epochs, size_t count)
 {
-    batch_t batch = { .ids = ids, .count = count };
+    batch_t batch = { .ids = ids, .epochs = epochs, .count = count };
     return s_transaction (self, s_remove_rows, &batch);
 }
 
@@ -317,6 +375,8 @@ s_refresh_rows (store_t *self, void *arg)
     for (size_t index = 0; index < batch->count; index++) {
         sqlite3_bind_int64 (refresh, 1, batch->last_ms [index]);
         sqlite3_bind_text (refresh, 2, batch->ids [index], -1, SQLITE_STATIC);
+        sqlite3_bind_text (refresh, 3, self->node, -1, SQLITE_STATIC);
+        sqlite3_bind_int64 (refresh, 4, batch->epochs [index]);
         if (s_step (self, refresh, "cannot refresh a session"))
             return -1;
         batch->found [index] = sqlite3_changes (DB (self)) > 0;
@@ -325,9 +385,11 @@ s_refresh_rows (store_t *self, void *arg)
 }
 
 static int
-s_refresh (store_t *self, store_id_t *ids, const int64_t *last_ms, size_t count, bool *found)
+s_refresh (store_t *self, store_id_t *ids, const int64_t *last_ms, const uint32_t *epochs,
+           size_t count, bool *found)
 {
-    batch_t batch = { .ids = ids, .last_ms = last_ms, .found = found, .count = count };
+    batch_t batch = { .ids = ids, .last_ms = last_ms, .epochs = epochs, .found = found,
+                      .count = count };
     return s_transaction (self, s_refresh_rows, &batch);
 }
 
@@ -335,12 +397,63 @@ static int64_t
 s_expire (store_t *self, int64_t before_ms)
 {
     s_arm (self);
-    sqlite3_bind_int64 (ST (self)->expire, 1, before_ms);
-    if (s_step (self, ST (self)->expire, "cannot expire sessions"))
+    sqlite3_stmt *expire = ST (self)->expire;
+    sqlite3_bind_int64 (expire, 1, before_ms);
+    sqlite3_bind_text (expire, 2, self->node, -1, SQLITE_STATIC);
+    sqlite3_bind_int64 (expire, 3, store_now_ms ());
+    if (s_step (self, expire, "cannot expire sessions"))
         return -1;
     return sqlite3_changes (DB (self));
 }
 
+static int
+s_peers (store_t *self, int64_t now, store_node_t **peers, size_t *count)
+{
+    sqlite3_stmt *statement = ST (self)->peers;
+    sqlite3_bind_int64 (statement, 1, now);
+    sqlite3_bind_text (statement, 2, self->node, -1, SQLITE_STATIC);
+    int rc, added = 0;
+    while (added == 0 && (rc = sqlite3_step (statement)) == SQLITE_ROW)
+        added = store_add_peer (self, peers, count, (const char *) sqlite3_column_text (statement, 0),
+                                (const char *) sqlite3_column_text (statement, 1),
+                                (const char *) sqlite3_column_text (statement, 2));
+    sqlite3_reset (statement);
+    sqlite3_clear_bindings (statement);
+    return added? -1: rc == SQLITE_DONE? 0: s_fail_db (self, "cannot read the nodes");
+}
+
+static int
+s_heartbeat (store_t *self, const char *incarnation, const char *endpoint, int64_t started_ms,
+             int lease_ms, store_node_t **peers, size_t *count)
+{
+    s_arm (self);
+    int64_t now = store_now_ms ();
+    sqlite3_stmt *heartbeat = ST (self)->heartbeat;
+    sqlite3_bind_text (heartbeat, 1, self->node, -1, SQLITE_STATIC);
+    sqlite3_bind_text (heartbeat, 2, endpoint, -1, SQLITE_STATIC);
+    sqlite3_bind_text (heartbeat, 3, incarnation, -1, SQLITE_STATIC);
+    sqlite3_bind_int64 (heartbeat, 4, started_ms);
+    sqlite3_bind_int64 (heartbeat, 5, now);
+    sqlite3_bind_int64 (heartbeat, 6, lease_ms);
+    if (s_step (self, heartbeat, "cannot renew the lease"))
+        return -1;
+    int leased = sqlite3_changes (DB (self)) > 0;
+    if (s_peers (self, now, peers, count))
+        return -1;
+    return leased? 0: 1;
+}
+
+static int
+s_release (store_t *self, const char *incarnation)
+{
+    s_arm (self);
+    sqlite3_stmt *release = ST (self)->release;
+    sqlite3_bind_text (release, 1, self->node, -1, SQLITE_STATIC);
+    sqlite3_bind_text (release, 2, incarnation, -1, SQLITE_STATIC);
+    return s_step (self, release, "cannot release the lease");
+}
+
 const store_engine_t store_sqlite_engine = {
-    s_connect, s_disconnect, s_create, s_load, s_remove, s_refresh, s_expire
+    s_connect, s_disconnect, s_create, s_load, s_remove, s_refresh, s_expire,
+    s_heartbeat, s_release
 };

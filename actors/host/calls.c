@@ -319,7 +319,7 @@ calls_retarget (host_t *self, session_t *session, uint64_t stream, zmq_msg_t *pe
 }
 
 void
-calls_end_session (host_t *self, session_t *session)
+calls_end_session (host_t *self, session_t *session, int status, const char *reason)
 {
     if (session->inflight == 0)
         return;
@@ -332,7 +332,8 @@ calls_end_session (host_t *self, session_t *session)
          call = (call_t *) zlistx_next (ended)) {
         asks_end_call (self, call);
         self->collecting = call->batch;
-        host_refuse (self, &call->peer, call->sid, 404, "session closed", call->id, -1);
+        host_refuse (self, &call->peer, call->sid, status, reason, call->id,
+                     status == 503? RETRY_STORE_MS: -1);
         self->collecting = NULL;
         host_outcome (self, call->method, OUTCOME_REFUSED, 0);
         s_call_stop (self, call);

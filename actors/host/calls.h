@@ -70,10 +70,10 @@ void
 void
     calls_retarget (host_t *self, session_t *session, uint64_t stream, zmq_msg_t *peer);
 
-//  Every call of a session still in flight gets ERR 404 and ends: before
-//  the session goes.
+//  Every call of a session still in flight gets ERR status with reason
+//  and ends: before the session goes.
 void
-    calls_end_session (host_t *self, session_t *session);
+    calls_end_session (host_t *self, session_t *session, int status, const char *reason);
 
 //  Answers every call past its deadline with -32001 and tells its worker
 //  to stop. Returns ms until the next deadline, or -1 when none.

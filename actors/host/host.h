@@ -81,6 +81,8 @@ struct _host_t {
     uint64_t next_tag;          //  last store tag handed out
     uint64_t loads, load_misses, store_errors;
     uint64_t late_store;        //  store answers after their deadline
+    bool fenced;                //  the node holds no lease (lifecycle.c)
+    uint64_t forwarded, fenced_drops;
 
     //  Operator and cleanup (operator.c, sweep.c)
     zsock_t *control;           //  DEALER (identity host-N) to the control actor

@@ -94,11 +94,41 @@ lifecycle_end (host_t *self, session_t *session)
 {
     char sid [MCPZ_SID_SIZE + 1];
     memcpy (sid, session->id, sizeof (sid));
-    calls_end_session (self, session);
+    calls_end_session (self, session, 404, "session closed");
     //  Its streams end with it ("session": all of them, not one response)
     if (session->listener)
         host_send (self, "END", session->listener, sid, NULL, strdup ("session"), 7);
     zhashx_delete (self->sessions, sid);
+}
+
+void
+lifecycle_fence (host_t *self, bool fenced)
+{
+    if (fenced == self->fenced)
+        return;
+    self->fenced = fenced;
+    if (!fenced) {
+        log_info (self->name, "this node holds its lease again: sessions are served");
+        return;
+    }
+    //  Another node may claim them once the lease lapses in the store:
+    //  nothing more of them is served here, their rows stay for the owner
+    //  to come
+    //  Sessions whose row is being written or deleted end when it is
+    zlistx_t *all = zlistx_new ();
+    for (session_t *session = (session_t *) zhashx_first (self->sessions); session && all;
+         session = (session_t *) zhashx_next (self->sessions))
+        if (session_live (session))
+            zlistx_add_end (all, session);
+    size_t count = all? zlistx_size (all): 0;
+    for (session_t *session = all? (session_t *) zlistx_first (all): NULL; session;
+         session = (session_t *) zlistx_next (all)) {
+        calls_end_session (self, session, 503, "this node lost its lease on the session: retry");
+        lifecycle_end (self, session);
+    }
+    zlistx_destroy (&all);
+    self->fenced_drops += count;
+    log_warn (self->name, "this node lost its lease: %zu sessions left to other nodes", count);
 }
 
 void

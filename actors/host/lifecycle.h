@@ -36,4 +36,10 @@ void
 void
     lifecycle_end (host_t *self, session_t *session);
 
+//  The node lost its lease (fenced) or holds it again. Losing it ends
+//  every session here (their calls get 503); while fenced, frames of
+//  sessions not held are refused and nothing claimed is served.
+void
+    lifecycle_fence (host_t *self, bool fenced);
+
 #endif

@@ -4,14 +4,18 @@
     frames waiting for a session being loaded.
     Sends to DB workers (DEALER, round-robin):
       CREATE tag, id, version, created-ms, client-info, capabilities
-      LOAD tag, id, not-before-ms;  DELETE tag, id
-    Takes their answers: tag, OK|MISSING|ERR, ...  (see db_worker.c)
+      LOAD tag, id, not-before-ms;  DELETE tag, id, epoch
+    Takes their answers: tag, OK|OWNED|MISSING|ERR, ...  (see db_worker.c)
+    Sends to the supervisor: FWD peer, sid, "COMMAND\tNODE\tENDPOINT", body
+    for each frame of a session another live node owns.
 
     A session is answered only once its row is committed, closed only once
     its row is deleted, and a frame naming a session this host does not
-    hold loads it from the store first (frames wait meanwhile, bounded per
-    session and per host). A request without an answer by its deadline
-    counts as the store being unavailable; its late answer is dropped.
+    hold claims it from the store first (frames wait meanwhile, bounded per
+    session and per host). A session another live node owns is that
+    node's: its frames go back to the supervisor to be forwarded. A request
+    without an answer by its deadline counts as the store being
+    unavailable; its late answer is dropped.
 */
 #include "actors/host/ops.h"
 #include "actors/host/calls.h"
@@ -137,14 +141,17 @@ ops_persist (host_t *self, session_t *session, zmq_msg_t *peer, json_t *id, int6
 int
 ops_delete (host_t *self, session_t *session, zmq_msg_t *peer, const char *kill_tag)
 {
-    op_t *op = s_op_start (self, OP_DELETE, "DELETE", session->id, NULL, 0);
+    char epoch [16];
+    snprintf (epoch, sizeof (epoch), "%" PRIu32, session_epoch (session));
+    const char *args [] = { epoch };
+    op_t *op = s_op_start (self, OP_DELETE, "DELETE", session->id, args, 1);
     if (!op)
         return -1;
     if (peer)
         zmq_msg_copy (&op->peer, peer);
     if (kill_tag)
         op->kill_tag = strdup (kill_tag);
-    calls_end_session (self, session);
+    calls_end_session (self, session, 404, "session closed");
     session->state = SESSION_CLOSING;
     return 0;
 }
@@ -205,25 +212,63 @@ s_resume (host_t *self, op_t *op, zmq_msg_t *frames)
     return true;
 }
 
-//  The store answered a LOAD: the session continues, or its frames are
-//  refused, in the order they came.
+//  Hands a frame of a session another node owns to the supervisor, which
+//  forwards it over the node link. An owner without a link cannot be
+//  reached: the frame is refused.
+static void
+s_forward (host_t *self, zmq_msg_t *frames, const char *sid, const char *owner,
+           const char *endpoint)
+{
+    char route [600];
+    char command [16] = "";
+    frames_text (&frames [0], command, sizeof (command));
+    if (!*endpoint || self->fenced) {
+        char reason [320];
+        snprintf (reason, sizeof (reason), "session is served by node %.255s, %s", owner,
+                  *endpoint? "and this node holds no lease": "which takes no forwarded frames");
+        host_refuse_body (self, &frames [1], sid, 503, reason, &frames [3], RETRY_STORE_MS);
+        return;
+    }
+    snprintf (route, sizeof (route), "%s\t%s\t%s", command, owner, endpoint);
+    if (frames_send_text (self->raw, "FWD", ZMQ_SNDMORE) == -1)
+        return;
+    self->forwarded++;
+    zmq_msg_send (&frames [1], self->raw, ZMQ_SNDMORE);
+    frames_send_text (self->raw, sid, ZMQ_SNDMORE);
+    frames_send_text (self->raw, route, ZMQ_SNDMORE);
+    zmq_msg_send (&frames [3], self->raw, 0);
+}
+
+//  The store answered a LOAD: the session continues here or on its owner,
+//  or its frames are refused, in the order they came.
 static void
 s_loaded (host_t *self, op_t *op, zmq_msg_t *frames, int count)
 {
     zhashx_delete (self->loading, op->sid);
-    bool ok = frames && count == 7 && frames_is (&frames [1], "OK");
+    //  A node that lost its lease meanwhile serves nothing it claimed
+    bool ok = frames && count == 7 && frames_is (&frames [1], "OK") && !self->fenced;
+    bool owned = frames && count == 4 && frames_is (&frames [1], "OWNED");
     bool missing = frames && frames_is (&frames [1], "MISSING");
+    char owner [256] = "", endpoint [256] = "";
+    if (owned) {
+        frames_text (&frames [2], owner, sizeof (owner));
+        frames_text (&frames [3], endpoint, sizeof (endpoint));
+    }
     if (ok)
         ok = s_resume (self, op, frames);
     else
     if (missing)
         self->load_misses++;
     else
+    if (!owned)
         self->store_errors++;
     for (queued_t *queued = (queued_t *) zlistx_first (op->queued); queued;
          queued = (queued_t *) zlistx_next (op->queued)) {
         if (ok)
             host_route (self, queued->frames, 4);
+        else
+        if (owned)
+            s_forward (self, queued->frames, op->sid, owner, endpoint);
         else
             host_refuse_body (self, &queued->frames [1], op->sid, missing? 404: 503,
                               missing? "unknown session": "store unavailable",
@@ -234,7 +279,7 @@ s_loaded (host_t *self, op_t *op, zmq_msg_t *frames, int count)
 static void
 s_created (host_t *self, op_t *op, session_t *session, bool ok)
 {
-    if (ok) {
+    if (ok && !self->fenced) {
         session->state = SESSION_INITIALIZING;
         lifecycle_opened (self, session, &op->peer, op->id, op->received);
         return;

@@ -4,8 +4,9 @@
     host-N) to the cleanup actor. Takes from the cleanup actor:
       SWEEP tag, ttl-ms    drop idle sessions; answer SWEPT tag, expired,
                            live ids (32 bytes each), last activity (int64
-                           wall ms each)
-      DROP ids             the store no longer has these: end them
+                           wall ms each), epochs (uint32 each)
+      DROP ids             the store no longer has these, or another node
+                           owns them now: end them
     The answer never waits: one the cleanup actor cannot take now is
     dropped, and the cycle counts this host's batch failed (and deletes no
     rows).
@@ -25,12 +26,13 @@ s_sweep (host_t *self, zmq_msg_t *tag, int64_t ttl_ms)
     size_t size = zhashx_size (self->sessions);
     char *ids = (char *) malloc (size * MCPZ_SID_SIZE + 1);
     int64_t *last = (int64_t *) malloc (size * sizeof (int64_t) + 1);
+    uint32_t *epochs = (uint32_t *) malloc (size * sizeof (uint32_t) + 1);
     zlistx_t *idle = zlistx_new ();
     int64_t mono = zclock_mono ();
     int64_t wall = store_now_ms ();
     size_t live = 0;
     for (session_t *session = (session_t *) zhashx_first (self->sessions);
-         session && ids && last; session = (session_t *) zhashx_next (self->sessions)) {
+         session && ids && last && epochs; session = (session_t *) zhashx_next (self->sessions)) {
         if (!session_live (session))
             continue;           //  its row is being written or deleted
         if (session->inflight == 0 && mono - session->last_activity_ms >= ttl_ms)
@@ -39,6 +41,7 @@ s_sweep (host_t *self, zmq_msg_t *tag, int64_t ttl_ms)
             //  A session with a call in flight is active now, however long
             //  ago its last frame came
             memcpy (ids + live * MCPZ_SID_SIZE, session->id, MCPZ_SID_SIZE);
+            epochs [live] = session_epoch (session);
             last [live++] = session->inflight? wall: wall - (mono - session->last_activity_ms);
         }
     }
@@ -55,10 +58,12 @@ s_sweep (host_t *self, zmq_msg_t *tag, int64_t ttl_ms)
     if (host_reply_start (self, self->cleanup_raw, "SWEPT", tag)) {
         frames_send_text (self->cleanup_raw, count, ZMQ_SNDMORE);
         frames_send_copy (self->cleanup_raw, ids, live * MCPZ_SID_SIZE, ZMQ_SNDMORE);
-        frames_send_copy (self->cleanup_raw, last, live * sizeof (int64_t), 0);
+        frames_send_copy (self->cleanup_raw, last, live * sizeof (int64_t), ZMQ_SNDMORE);
+        frames_send_copy (self->cleanup_raw, epochs, live * sizeof (uint32_t), 0);
     }
     free (ids);
     free (last);
+    free (epochs);
 }
 
 static void
