@@ -445,12 +445,11 @@ link_forward (link_t *self, zmq_msg_t *frames)
         return;
     }
     s_remember (self, &frames [2], node);
-    char command [8] = "";
-    frames_text (&frames [3], command, sizeof (command));
-    command [strcspn (command, "\t")] = 0;
+    const char *route = (const char *) zmq_msg_data (&frames [3]);
+    const char *tab = (const char *) memchr (route, '\t', zmq_msg_size (&frames [3]));
     zmq_msg_t verb;
-    zmq_msg_init_size (&verb, strlen (command));
-    memcpy (zmq_msg_data (&verb), command, strlen (command));
+    zmq_msg_init_size (&verb, tab? (size_t) (tab - route): 0);
+    memcpy (zmq_msg_data (&verb), route, zmq_msg_size (&verb));
     s_forward_new (self, &verb, &frames [1], &frames [2], &frames [4], node);
     zmq_msg_close (&verb);
 }

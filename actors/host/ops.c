@@ -317,7 +317,7 @@ static void
 s_op_finish (host_t *self, op_t *op, zmq_msg_t *frames, int count)
 {
     bool ok = frames && frames_is (&frames [1], "OK");
-    if (!ok && !(frames && frames_is (&frames [1], "MISSING"))) {
+    if (!ok && !(frames && (frames_is (&frames [1], "MISSING") || frames_is (&frames [1], "OWNED")))) {
         char reason [256] = "no answer in time";
         if (frames && count >= 3)
             frames_text (&frames [2], reason, sizeof (reason));

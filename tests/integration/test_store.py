@@ -167,22 +167,37 @@ class Persistence(StoreCase):
 
     @unittest.skipUnless(pg_url(), "no PostgreSQL test server")
     def test_two_nodes_share_postgresql(self):
+        """The session stays with the node that owns it: the other node
+        forwards its frames there, and a close through either ends it."""
         url = pg_url()
-        a = self.start_server("--node-id", "node-a", store=url)
-        b = self.start_server("--node-id", "node-b", store=url)
+        link_a, link_b = tcp_endpoint(), tcp_endpoint()
+        a = self.start_server("--node-id", "node-a", "--node-listen", link_a, store=url)
+        b = self.start_server("--node-id", "node-b", "--node-listen", link_b, store=url)
         ca, cb = self.client(a), self.client(b)
         sid = ca.open("2025-03-26")
         self.assertEqual(psql(url, "SELECT node FROM sessions WHERE id = '%s'" % sid), "node-a")
         self.assertEqual(text_of(cb.tool(sid, "echo", {"text": "on b"})), "on b")
-        self.assertEqual(psql(url, "SELECT node FROM sessions WHERE id = '%s'" % sid), "node-b")
+        self.assertEqual(psql(url, "SELECT node FROM sessions WHERE id = '%s'" % sid), "node-a")
         self.assertEqual(cb.close_session(sid).kind, "OK")
         self.assertEqual(psql(url, "SELECT count(*) FROM sessions WHERE id = '%s'" % sid), "0")
-        #  Node A still holds it in memory: its next refresh finds the row
-        #  gone and drops it, so a closed session does not linger anywhere
-        report = self.cleanup_report(a)
-        self.assertEqual(report["missing"], 1, report)
         rid = ca.request(sid, "ping")
         self.assertErr(ca.wait(rid), 404, rid=rid)
+
+    @unittest.skipUnless(pg_url(), "no PostgreSQL test server")
+    def test_a_node_without_a_link_is_not_reached(self):
+        """Without --node-listen nobody can forward to a node: a frame for
+        its session on another node gets 503 naming it, never a second
+        owner."""
+        url = pg_url()
+        a = self.start_server("--node-id", "lonely-a", store=url)
+        b = self.start_server("--node-id", "lonely-b", store=url)
+        sid = self.client(a).open()
+        cb = self.client(b)
+        rid = cb.request(sid, "ping")
+        m = cb.wait(rid)
+        self.assertErr(m, 503, rid=rid)
+        self.assertIn("lonely-a", m.json["message"])
+        self.assertEqual(psql(url, "SELECT node FROM sessions WHERE id = '%s'" % sid), "lonely-a")
 
 
 class DatabaseOutage(StoreCase):
