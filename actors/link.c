@@ -52,6 +52,7 @@ typedef struct {
     char incarnation [64];
     int64_t known_since;        //  monotonic ms
     int64_t connected_at;       //  monotonic ms of the connect
+    bool up;                    //  connected now (the monitor says)
 } node_t;
 
 typedef struct {
@@ -77,6 +78,7 @@ struct _link_t {
     char incarnation [64];
     zsock_t *in, *out;
     void *in_raw, *out_raw;
+    void *monitor;              //  PAIR: the outbound socket's disconnections
     zhashx_t *nodes;            //  id -> node_t
     zhashx_t *routes;           //  session id -> route_t
     zhashx_t *pending;          //  seq -> forward_t
@@ -309,6 +311,12 @@ static int
 s_send (link_t *self, forward_t *forward)
 {
     node_t *node = forward->node;
+    //  Nothing waits for a node that is not connected: ZeroMQ would queue
+    //  it until the node came back, long after the client gave up
+    if (!node->up) {
+        errno = EHOSTUNREACH;
+        return -1;
+    }
     if (zmq_send (self->out_raw, node->id, strlen (node->id), ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1)
         return -1;
     zmq_msg_t peer, sid, body;
@@ -325,6 +333,18 @@ s_send (link_t *self, forward_t *forward)
     zmq_msg_send (&sid, self->out_raw, ZMQ_SNDMORE);
     zmq_msg_send (&body, self->out_raw, 0);
     return 0;
+}
+
+//  A node that cannot be reached may be dead: the session's next frame
+//  asks the store again, which hands it over once the node's lease lapsed
+static void
+s_forget_route (link_t *self, forward_t *forward)
+{
+    char sid [MCPZ_SID_SIZE + 1];
+    route_t *route = frames_text (&forward->sid, sid, sizeof (sid))?
+                     (route_t *) zhashx_lookup (self->routes, sid): NULL;
+    if (route && route->node == forward->node)
+        zhashx_delete (self->routes, sid);
 }
 
 //  Sends it, parks it while a new connection comes up, or refuses it.
@@ -345,6 +365,8 @@ s_dispatch (link_t *self, forward_t *forward)
     }
     if (connecting && forward->parked)
         return;
+    if (unreachable)
+        s_forget_route (self, forward);
     s_refuse (self, forward, 503, unreachable? "the node serving this session cannot be reached":
                                                "the node serving this session is overloaded");
     s_finish (self, forward);
@@ -549,6 +571,7 @@ link_run (link_t *self)
             zlistx_add_end (self->parked, forward);
         }
         else {
+            s_forget_route (self, forward);
             s_refuse (self, forward, 503, "the node serving this session cannot be reached");
             s_finish (self, forward);
         }
@@ -610,10 +633,11 @@ s_lost_forward (link_t *self, forward_t *forward)
     s_refuse (self, forward, 503, "the node serving this session was lost: retry");
 }
 
+//  Every frame forwarded to node and unanswered gets what it is owed, and
+//  its sessions' next frames ask the store where they are.
 static void
-s_lose (link_t *self, node_t *node)
+s_abandon (link_t *self, node_t *node)
 {
-    log_warn (s_name, "node %s is lost (its lease lapsed): its sessions move", node->id);
     zlistx_t *ended = zlistx_new ();
     for (forward_t *forward = (forward_t *) zhashx_first (self->pending); forward && ended;
          forward = (forward_t *) zhashx_next (self->pending))
@@ -632,9 +656,59 @@ s_lose (link_t *self, node_t *node)
     for (char *sid = ended? (char *) zlistx_first (ended): NULL; sid; sid = (char *) zlistx_next (ended))
         zhashx_delete (self->routes, sid);
     zlistx_destroy (&ended);
+}
+
+static void
+s_lose (link_t *self, node_t *node)
+{
+    log_warn (s_name, "node %s is lost (its lease lapsed): its sessions move", node->id);
+    s_abandon (self, node);
     if (node->connected_at)
         zmq_disconnect (self->out_raw, node->endpoint);
     zhashx_delete (self->nodes, node->id);
+}
+
+//  A connection to a node came up, or broke. What went over a broken one
+//  may or may not have been served, and no answer will come over it: its
+//  frames get 503 now, not when the node's lease lapses. ZeroMQ connects
+//  again by itself.
+static bool
+s_take_event (link_t *self)
+{
+    zmq_msg_t frames [2];
+    int count;
+    if (frames_recv (self->monitor, frames, 2, &count, ZMQ_DONTWAIT))
+        return false;
+    char endpoint [256];
+    uint16_t event = 0;
+    if (count == 2 && zmq_msg_size (&frames [0]) >= 2)
+        memcpy (&event, zmq_msg_data (&frames [0]), 2);
+    if (event && frames_text (&frames [1], endpoint, sizeof (endpoint)))
+        for (node_t *node = (node_t *) zhashx_first (self->nodes); node;
+             node = (node_t *) zhashx_next (self->nodes))
+            if (streq (node->endpoint, endpoint)) {
+                node->up = event == ZMQ_EVENT_CONNECTED;
+                if (!node->up) {
+                    log_info (s_name, "connection to node %s broke", node->id);
+                    s_abandon (self, node);
+                }
+                break;
+            }
+    frames_close (frames, count < 2? count: 2);
+    return true;
+}
+
+void
+link_handle_monitor (link_t *self)
+{
+    for (int batch = 0; batch < BATCH && s_take_event (self); batch++)
+        ;
+}
+
+void *
+link_monitor (link_t *self)
+{
+    return self->monitor;
 }
 
 void
@@ -762,6 +836,15 @@ link_new (const config_t *config, const char *incarnation, link_hooks_t hooks,
     }
     zsock_set_identity (self->out, incarnation);
     self->out_raw = zsock_resolve (self->out);
+    char monitor [64];
+    snprintf (monitor, sizeof (monitor), "inproc://mcpz-link-monitor-%p", (void *) self);
+    self->monitor = zmq_socket (zsys_init (), ZMQ_PAIR);
+    if (!self->monitor || zmq_socket_monitor (self->out_raw, monitor, ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED)
+    ||  zmq_connect (self->monitor, monitor)) {
+        snprintf (error, error_size, "cannot watch the node link: %s", zmq_strerror (zmq_errno ()));
+        link_destroy (&self);
+        return NULL;
+    }
     if (*config->node_listen) {
         self->in = s_socket (self);
         if (self->in) {
@@ -789,6 +872,10 @@ link_destroy (link_t **self_p)
         zhashx_destroy (&self->routes);
         zhashx_destroy (&self->nodes);
         zsock_destroy (&self->in);
+        if (self->out_raw)
+            zmq_socket_monitor (self->out_raw, NULL, 0);
+        if (self->monitor)
+            zmq_close (self->monitor);
         zsock_destroy (&self->out);
         free (self);
         *self_p = NULL;

@@ -49,11 +49,17 @@ void *
 void *
     link_outbound (link_t *self);
 
+//  A socket to poll that tells when a connection to a node broke.
+void *
+    link_monitor (link_t *self);
+
 //  Reads and handles up to a batch of what waits on each socket.
 void
     link_handle_inbound (link_t *self);
 void
     link_handle_outbound (link_t *self);
+void
+    link_handle_monitor (link_t *self);
 
 //  ms until link_run must be called: a forward waits for its node's
 //  connection. -1 when nothing waits.

@@ -934,7 +934,8 @@ s_loop (supervisor_t *self)
     int upstreams = self->host_count + 3;
     int lease = upstreams + self->upstream_count;
     int outbound = lease + (self->lease? 1: 0);
-    int inbound = outbound + (self->link? 1: 0);
+    int monitor = outbound + (self->link? 1: 0);
+    int inbound = monitor + (self->link? 1: 0);
     int http_item = inbound + (self->link && link_inbound (self->link)? 1: 0);
     int count = http_item + (self->http? 1: 0);
     zmq_pollitem_t *items = (zmq_pollitem_t *) calloc ((size_t) count, sizeof (zmq_pollitem_t));
@@ -948,8 +949,10 @@ s_loop (supervisor_t *self)
         items [upstreams + index] = (zmq_pollitem_t) { zsock_resolve (self->upstreams [index]), 0, ZMQ_POLLIN, 0 };
     if (self->lease)
         items [lease] = (zmq_pollitem_t) { zsock_resolve (self->lease), 0, ZMQ_POLLIN, 0 };
-    if (self->link)
+    if (self->link) {
         items [outbound] = (zmq_pollitem_t) { link_outbound (self->link), 0, ZMQ_POLLIN, 0 };
+        items [monitor] = (zmq_pollitem_t) { link_monitor (self->link), 0, ZMQ_POLLIN, 0 };
+    }
     if (self->link && link_inbound (self->link))
         items [inbound] = (zmq_pollitem_t) { link_inbound (self->link), 0, ZMQ_POLLIN, 0 };
     if (self->http)
@@ -992,6 +995,8 @@ s_loop (supervisor_t *self)
                     ;
         if (self->link && (items [outbound].revents & ZMQ_POLLIN))
             link_handle_outbound (self->link);
+        if (self->link && (items [monitor].revents & ZMQ_POLLIN))
+            link_handle_monitor (self->link);
         for (int index = 0; index < self->upstream_count; index++)
             if (items [upstreams + index].revents & ZMQ_POLLIN)
                 while (s_handle_upstream (self, index))
