@@ -243,8 +243,17 @@ int
 lease_take (const config_t *config, const char *incarnation, const char *endpoint,
             int64_t started_ms, int64_t *leased_at, char *error, size_t error_size)
 {
-    store_t *store = store_open (config->store, config->node_id, config->store_timeout, NULL,
-                                 error, error_size);
+    //  Started beside its database (a container), a node may come first
+    int64_t wait_until = zclock_mono () + (int64_t) config->store_wait * 1000;
+    store_t *store;
+    bool waiting = false;
+    while (!(store = store_open (config->store, config->node_id, config->store_timeout, NULL,
+                                 error, error_size)) && zclock_mono () < wait_until) {
+        if (!waiting)
+            log_info (s_name, "waiting up to %d s for the store: %s", config->store_wait, error);
+        waiting = true;
+        zclock_sleep (500);
+    }
     if (!store)
         return -1;
     //  An earlier process of this node that died holds the lease until it
