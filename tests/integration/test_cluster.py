@@ -9,7 +9,6 @@ lease lapses, and another takes its sessions. Nothing is answered twice,
 nothing is left unanswered by a node that is alive.
 """
 
-import json
 import os
 import random
 import select
@@ -20,10 +19,9 @@ import time
 import unittest
 
 from httptest import Http
-import zmq
 
-from mcpztest import (Client, Msg, ServerTestCase, check_clients, free_port, idkey, percentile,
-                      tcp_endpoint, text_of)
+from clusterload import kill_mid_load
+from mcpztest import Client, ServerTestCase, free_port, tcp_endpoint, text_of
 
 LEASE_MS = 1500
 
@@ -200,149 +198,10 @@ class Cluster(ServerTestCase):
             h.close()
         owned = set(psql(pg_url(), "SELECT id FROM sessions WHERE node = '%s'" % victim.name).split())
         self.assertEqual(len(owned), 100)
-        alive = [True, True, True]
-        killed_at = [None]
-        first_after = {}        #  sid -> seconds from the kill to its first result
-        refused = {"zmq": 0, "http": 0}
-        lost_with_node = []     #  requests sent to the victim itself, unanswered
-        stop = threading.Event()
-        dying = threading.Event()
-        http_problems = []
-
-        def note(sid, ok, sent_at):
-            #  Only what was asked after the kill proves a takeover
-            if ok and killed_at[0] is not None and sent_at > killed_at[0] and sid not in first_after:
-                first_after[sid] = time.monotonic() - killed_at[0]
-
-        def http_load(shard):
-            https = [Http(node.http_port, timeout=10) for node in nodes]
-            round_ = 0
-            while not stop.is_set():
-                round_ += 1
-                for index, sid in enumerate(shard):
-                    live = [i for i in range(3) if alive[i]]
-                    node = live[(round_ + index) % len(live)]
-                    h = https[node]
-                    h.sid = sid
-                    sent_at = time.monotonic()
-                    try:
-                        answer = h.tool("echo", {"text": sid})
-                    except (ConnectionError, OSError, socket.timeout) as e:
-                        if node == 2 and dying.is_set():
-                            #  In flight on the node as it died: HAProxy answers 502
-                            lost_with_node.append(sid)
-                            h.conn.close()
-                            continue
-                        http_problems.append("%s via %s: %r" % (sid, names[node], e))
-                        h.conn.close()
-                        continue
-                    if answer.status == 200:
-                        ok = text_of(answer.json["result"]) == sid
-                        if not ok:
-                            http_problems.append("wrong answer %r" % answer)
-                        note(sid, ok, sent_at)
-                    elif answer.status == 503:
-                        refused["http"] += 1
-                    else:
-                        http_problems.append("%s via %s: %r" % (sid, names[node], answer))
-                    if stop.is_set():
-                        break
-            for h in https:
-                h.close()
-
-        #  As HAProxy would: each request to the next live node; six clients
-        loaders = [threading.Thread(target=http_load, args=(web_sids[k::6],), daemon=True)
-                   for k in range(6)]
-        self.addCleanup(stop.set)
-        for loader in loaders:
-            loader.start()
-        #  ZeroMQ: one request in flight per session at all times, each to
-        #  the next live node, so a session's first answer after the kill
-        #  comes as soon as a node can give it
-        inflight = {}           #  (node, id key) -> sid
-        turn = {}
-
-        def send(sid):
-            live = [i for i in range(3) if alive[i]]
-            turn[sid] = turn.get(sid, 0) + 1
-            node = live[turn[sid] % len(live)]
-            rid = clients[node].call_tool(sid, "echo", {"text": sid})
-            inflight[(node, idkey(rid))] = (sid, time.monotonic())
-
-        for sid in zmq_sids:
-            send(sid)
-        poller = zmq.Poller()
-        for c in clients:
-            poller.register(c.sock, zmq.POLLIN)
-        started = time.monotonic()
-        answered = 0
-        while time.monotonic() - started < 30:
-            if not killed_at[0] and answered >= 2 * len(zmq_sids):
-                dying.set()
-                victim.kill()
-                killed_at[0] = time.monotonic()
-                alive[2] = False
-                poller.unregister(clients[2].sock)
-                for (node, key), (sid, _) in list(inflight.items()):
-                    if node == 2:
-                        lost_with_node.append(sid)
-                        del inflight[(node, key)]
-                        send(sid)
-                clients[2].close()
-            if killed_at[0] and all(s in first_after for s in zmq_sids) \
-               and time.monotonic() - killed_at[0] > 3:
-                break
-            for sock, _ in poller.poll(100):
-                node = [i for i, c in enumerate(clients) if c.sock is sock][0]
-                while True:
-                    try:
-                        m = Msg(sock.recv_multipart(zmq.NOBLOCK))
-                    except zmq.Again:
-                        break
-                    clients[node]._file(m)
-                    rid = m.id if m.kind == "MSG" else (m.json or {}).get("id")
-                    sid, sent_at = inflight.pop((node, idkey(rid)), (None, 0)) if rid is not None \
-                        else (None, 0)
-                    if sid is None:
-                        continue
-                    answered += 1
-                    if m.kind == "ERR":
-                        self.assertEqual(m.status, 503, m)
-                        refused["zmq"] += 1
-                    else:
-                        self.assertEqual(text_of(m.json["result"]), sid)
-                        note(sid, True, sent_at)
-                    send(sid)
-        #  The HTTP loader goes round its sessions one by one: give it the time
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and any(s not in first_after for s in web_sids):
-            time.sleep(0.2)
-        stop.set()
-        for loader in loaders:
-            loader.join(30)
-        #  What the last sends are owed
-        for (node, key), _ in inflight.items():
-            clients[node].wait(json.loads(key), timeout=10)
-        self.assertEqual(http_problems, [])
-        #  Every request to a live node got exactly one answer
-        check_clients([c for i, c in enumerate(clients) if alive[i]])
-        #  No session lost: each was served after the kill, the victim's too
-        missing = [s for s in zmq_sids + web_sids if s not in first_after]
-        self.assertEqual(missing, [], "sessions not served after the kill")
-        takeovers = sorted(first_after[s] for s in owned)
-        by_front = {front: sorted(first_after[s] for s in owned if s in sids)
-                    for front, sids in (("zmq", set(zmq_sids)), ("http", set(web_sids)))}
-        report = ("takeover of %d sessions after SIGKILL: p50 %.2f s, max %.2f s (zmq p50 %.2f max "
-                  "%.2f, http p50 %.2f max %.2f; lease %d ms); 503 answers meanwhile: zmq %d, "
-                  "http %d; requests lost with the killed node's own connection: %d"
-                  % (len(takeovers), percentile(takeovers, 50), takeovers[-1],
-                     percentile(by_front["zmq"], 50), by_front["zmq"][-1],
-                     percentile(by_front["http"], 50), by_front["http"][-1],
-                     LEASE_MS, refused["zmq"], refused["http"], len(lost_with_node)))
-        print("\n" + report)
-        with open(os.path.join(os.environ.get("MCPZ_REPORT_DIR", "/tmp"), "mcpz-takeover.txt"), "w") as f:
-            f.write(report + "\n")
-        self.assertLess(takeovers[-1], 15, report)
+        ports = [node.http_port for node in nodes]
+        #  As HAProxy would: each request to the next live node
+        kill_mid_load(self, clients, 2, victim.kill, zmq_sids, web_sids, owned,
+                      lambda live, turn: ports[live[turn % len(live)]], LEASE_MS)
         #  The victim's sessions now belong to the survivors
         self.assertEqual(psql(pg_url(), "SELECT count(*) FROM sessions WHERE node = '%s'" % victim.name), "0")
 
