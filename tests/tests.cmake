@@ -26,6 +26,11 @@ foreach(py ${MCPZ_PY_TESTS})
     ENVIRONMENT "MCPZ_SANITIZED=${MCPZ_SANITIZE};MCPZD=$<TARGET_FILE:mcpzd>;MCPZCTL=$<TARGET_FILE:mcpzctl>;MCPZ_TEST_PG_URL_FILE=${MCPZ_PG_DIR}/url;MCPZ_NPM=${CMAKE_BINARY_DIR}/npm;PYTHONPATH=${CMAKE_SOURCE_DIR}/tests/integration;PYTHONDONTWRITEBYTECODE=1")
 endforeach()
 
+# The cluster in containers (deploy/compose.yaml under podman): label
+# "cluster", run by scripts/test and CI; -LE cluster leaves it out.
+add_test(NAME cluster.containers COMMAND bash ${CMAKE_SOURCE_DIR}/deploy/cluster-test)
+set_tests_properties(cluster.containers PROPERTIES TIMEOUT 3600 LABELS cluster RUN_SERIAL TRUE)
+
 # Fuzz targets (clang's libFuzzer, with ASan and UBSan): built with
 # -DMCPZ_FUZZ=ON -DCMAKE_C_COMPILER=clang, run by hand for a bounded time
 # (README). Not part of the default suite: a fuzz run has no end of its own.
