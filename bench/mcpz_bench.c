@@ -2,7 +2,7 @@
 
     mcpz-bench [--endpoint EP] [--sockets N] [--sessions S] [--inflight K]
                [--mix echo=W,ping=W,add=W] [--requests N | --duration SEC]
-               [--open [--close]] [--raw] [--serve-raw EP] [--json]
+               [--open [--close]] [--open-at EP] [--raw] [--serve-raw EP] [--json]
 
     Call mode (default): opens S sessions spread over N DEALER sockets and
     keeps K requests in flight per session, mixing tools/call echo, ping
@@ -11,6 +11,9 @@
     K is then the number of opens in flight per socket. Raw mode (--raw)
     drives a raw ZeroMQ ROUTER echo server (--serve-raw EP runs one) with
     the same frames, to measure the transport's own limit on this machine.
+    --open-at EP opens the sessions through EP (another node of a cluster,
+    which then owns them) and sends the calls to --endpoint: each call is
+    forwarded to the owner.
 
     Every answer is checked: right id, right session, right content. A
     wrong answer is a failure (exit 1), never a statistic. Prints
@@ -42,6 +45,7 @@ static const char *const s_kind_names [KINDS] = { "echo", "ping", "add", "open",
 
 typedef struct {
     const char *endpoint;
+    const char *open_at;        //  where sessions are opened, or NULL
     int sockets, sessions, inflight;
     int weights [3];
     long requests;
@@ -526,6 +530,7 @@ main (int argc, char *argv [])
         else if (streq (arg, "--serve-raw") && value) return s_serve_raw (value);
         else if (!value) { fprintf (stderr, "mcpz-bench: %s needs a value\n", arg); return 2; }
         else if (streq (arg, "--endpoint")) self.endpoint = argv [++index];
+        else if (streq (arg, "--open-at")) self.open_at = argv [++index];
         else if (streq (arg, "--sockets")) self.sockets = atoi (argv [++index]);
         else if (streq (arg, "--sessions")) self.sessions = atoi (argv [++index]);
         else if (streq (arg, "--inflight")) self.inflight = atoi (argv [++index]);
@@ -547,14 +552,16 @@ main (int argc, char *argv [])
     zsys_set_max_sockets ((size_t) self.sockets + 16);
     self.error_kinds = json_object ();
     self.slots = self.inflight * 4 + 4;
-    self.zsocks = calloc ((size_t) self.sockets, sizeof (zsock_t *));
-    self.socks = calloc ((size_t) self.sockets, sizeof (void *));
-    for (int index = 0; index < self.sockets; index++) {
+    self.zsocks = calloc ((size_t) self.sockets * 2, sizeof (zsock_t *));
+    self.socks = calloc ((size_t) self.sockets * 2, sizeof (void *));
+    //  With --open-at, a second set of sockets there opens the sessions
+    for (int index = 0; index < self.sockets * (self.open_at? 2: 1); index++) {
+        const char *endpoint = index < self.sockets? self.endpoint: self.open_at;
         self.zsocks [index] = zsock_new (ZMQ_DEALER);
         zsock_set_sndhwm (self.zsocks [index], 0);
         zsock_set_rcvhwm (self.zsocks [index], 0);
-        if (zsock_connect (self.zsocks [index], "%s", self.endpoint) == -1) {
-            fprintf (stderr, "mcpz-bench: cannot connect to %s\n", self.endpoint);
+        if (zsock_connect (self.zsocks [index], "%s", endpoint) == -1) {
+            fprintf (stderr, "mcpz-bench: cannot connect to %s\n", endpoint);
             return 2;
         }
         self.socks [index] = zsock_resolve (self.zsocks [index]);
@@ -577,6 +584,8 @@ main (int argc, char *argv [])
         setup.requests = self.sessions;
         setup.json = true;
         setup.inflight = 1;
+        if (self.open_at)
+            setup.socks = self.socks + self.sockets;
         s_run (&setup);
         memset (self.histogram, 0, sizeof (self.histogram));
         self.wrong = setup.wrong;
@@ -594,7 +603,7 @@ main (int argc, char *argv [])
         free (self.table [index].sent_id);
         free (self.table [index].sent_kind);
     }
-    for (int index = 0; index < self.sockets; index++)
+    for (int index = 0; index < self.sockets * 2; index++)
         zsock_destroy (&self.zsocks [index]);
     free (self.zsocks);
     free (self.socks);
