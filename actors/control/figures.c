@@ -165,6 +165,21 @@ s_refusals (const figures_t *figures, metrics_t *metrics)
     json_decref (refusals);
 }
 
+typedef struct {
+    const char *type, *name, *field, *help;
+} row_t;
+
+//  One sample per row, from the object's integer fields
+static void
+s_rows (metrics_t *metrics, json_t *object, const row_t *rows, size_t count)
+{
+    for (size_t index = 0; index < count; index++) {
+        metrics_family (metrics, rows [index].name, rows [index].type, rows [index].help);
+        metrics_sample (metrics, rows [index].name, NULL,
+                        (double) json_integer_value (json_object_get (object, rows [index].field)));
+    }
+}
+
 //  The HTTP edge's, when it runs (in the supervisor's figures)
 static void
 s_http (const figures_t *figures, metrics_t *metrics)
@@ -172,7 +187,7 @@ s_http (const figures_t *figures, metrics_t *metrics)
     json_t *http = json_object_get (figures->supervisor, "http");
     if (!http)
         return;
-    static const struct { const char *type, *name, *field, *help; } rows [] = {
+    static const row_t rows [] = {
         { "gauge", "mcpz_http_connections", "connections", "HTTP connections open now." },
         { "counter", "mcpz_http_connections_total", "connections_total", "HTTP connections accepted." },
         { "counter", "mcpz_http_requests_total", "requests_total", "HTTP requests read." },
@@ -182,11 +197,7 @@ s_http (const figures_t *figures, metrics_t *metrics)
         { "gauge", "mcpz_http_held_bytes", "held_bytes",
           "Bytes HTTP uploads and SSE streams hold now (at most --http-buffer-bytes)." }
     };
-    for (size_t index = 0; index < sizeof (rows) / sizeof (rows [0]); index++) {
-        metrics_family (metrics, rows [index].name, rows [index].type, rows [index].help);
-        metrics_sample (metrics, rows [index].name, NULL,
-                        (double) json_integer_value (json_object_get (http, rows [index].field)));
-    }
+    s_rows (metrics, http, rows, sizeof (rows) / sizeof (rows [0]));
     metrics_family (metrics, "mcpz_http_responses_total", "counter", "HTTP responses by status class.");
     const char *key;
     json_t *value;
@@ -195,6 +206,30 @@ s_http (const figures_t *figures, metrics_t *metrics)
         snprintf (labels, sizeof (labels), "code=\"%s\"", key);
         metrics_sample (metrics, "mcpz_http_responses_total", labels, (double) json_integer_value (value));
     }
+}
+
+//  The node link's and the lease's, with a persistent store
+static void
+s_cluster (const figures_t *figures, metrics_t *metrics)
+{
+    json_t *cluster = json_object_get (figures->supervisor, "cluster");
+    if (!cluster)
+        return;
+    static const row_t rows [] = {
+        { "counter", "mcpz_cluster_forwarded_total", "forwarded", "Frames forwarded to their session's owner node." },
+        { "counter", "mcpz_cluster_served_total", "served", "Frames other nodes forwarded here." },
+        { "counter", "mcpz_cluster_moved_total", "moved", "Forwarded frames whose session had moved on." },
+        { "counter", "mcpz_cluster_lost_total", "lost", "Forwarded frames whose node was lost before answering." },
+        { "counter", "mcpz_cluster_refused_total", "refused", "Frames the node link refused (503)." },
+        { "gauge", "mcpz_cluster_pending", "pending", "Forwarded frames waiting for their answer." },
+        { "gauge", "mcpz_cluster_routes", "routes", "Sessions whose owner node is remembered." }
+    };
+    s_rows (metrics, cluster, rows, sizeof (rows) / sizeof (rows [0]));
+    s_gauge (metrics, "mcpz_cluster_lease_held", "1 while this node holds its lease in the store.",
+             json_string_value (json_object_get (cluster, "lease"))
+             && strcmp (json_string_value (json_object_get (cluster, "lease")), "held") == 0);
+    s_gauge (metrics, "mcpz_cluster_nodes", "Other live nodes this node links to.",
+             (double) json_array_size (json_object_get (cluster, "nodes")));
 }
 
 static void
@@ -304,6 +339,7 @@ figures_metrics (const figures_t *figures, bool partial)
     s_host_queues (figures, metrics);
     s_refusals (figures, metrics);
     s_http (figures, metrics);
+    s_cluster (figures, metrics);
     s_others (figures, partial, metrics);
     s_upstreams (figures, metrics);
     char *text = strdup (metrics_text (metrics));
