@@ -21,7 +21,7 @@ import unittest
 from httptest import Http
 
 from clusterload import kill_mid_load
-from mcpztest import Client, ServerTestCase, free_port, tcp_endpoint, text_of
+from mcpztest import Client, ServerTestCase, control, free_port, tcp_endpoint, text_of
 
 LEASE_MS = 1500
 
@@ -160,6 +160,10 @@ class Cluster(ServerTestCase):
         self.assertGreater(figures["forwarded"], 0, figures)
         self.assertEqual(figures["lease"], "held")
         self.assertEqual(figures["pending"], 0, figures)
+        text = control(nodes[2].control_ep, {"command": "metrics"})["text"]
+        self.assertIn("mcpz_cluster_lease_held 1", text)
+        self.assertIn("mcpz_cluster_nodes 2", text)
+        self.assertRegex(text, r"mcpz_cluster_forwarded_total [1-9]")
 
     def test_a_get_stream_through_another_node_carries_notifications(self):
         nodes = [self.node(name) for name in self.names(2)]
