@@ -42,6 +42,8 @@
 #define HOPS_MAX        2           //  sends of one frame (the first and one MOVED)
 #define BATCH           256
 #define RETRY_MS        100         //  retry_after_ms of the link's 503s
+#define STREAMS_MAX     10000       //  open HTTP streams remembered, to end them with their node
+#define SWEEP_MS        1000        //  how often forwards past their deadline are looked for
 #define PEER_MIN        13          //  0, 'N', length, one byte, seq, one byte
 
 static const char *const s_name = "link";
@@ -66,7 +68,9 @@ typedef struct {
     char command [8];           //  as forwarded
     bool swallow_ok;            //  a ZeroMQ MSG sent as MSGOK
     bool stream;                //  an HTTP GET: its stream outlives its OK
+    bool established;           //  that stream's OK came: nothing more is owed
     bool parked;                //  waits in self->parked for a connection
+    int64_t sent_at;            //  monotonic ms of the first send
     int hops;
     int64_t parked_until;       //  monotonic ms
     zmq_msg_t peer, sid, body;  //  kept to answer it, or send it again
@@ -84,7 +88,10 @@ struct _link_t {
     zhashx_t *pending;          //  seq -> forward_t
     zlistx_t *parked;           //  forward_t, owned by pending
     uint64_t next_seq;
-    uint64_t forwarded, served, moved, lost, refused, undeliverable;
+    size_t streams;             //  established streams in pending
+    int64_t deadline_ms;        //  past it a forward's node owes no answer any more
+    int64_t next_sweep;         //  monotonic ms
+    uint64_t forwarded, served, moved, lost, refused, undeliverable, late;
 };
 
 static void
@@ -297,6 +304,8 @@ static void
 s_finish (link_t *self, forward_t *forward)
 {
     uint64_t seq = forward->seq;
+    if (forward->established)
+        self->streams--;
     if (forward->parked) {
         void *handle = zlistx_find (self->parked, forward);
         if (handle)
@@ -388,6 +397,7 @@ s_forward_new (link_t *self, zmq_msg_t *command, zmq_msg_t *peer, zmq_msg_t *sid
     }
     forward->seq = ++self->next_seq;
     forward->node = node;
+    forward->sent_at = zclock_mono ();
     frames_text (command, forward->command, sizeof (forward->command));
     //  A ZeroMQ client's MSG owes no answer for notifications; the link
     //  needs one for everything it waits for
@@ -494,6 +504,28 @@ s_moved (link_t *self, forward_t *forward, zmq_msg_t *where)
     s_dispatch (self, forward);
 }
 
+//  An HTTP GET's stream is open: it is remembered only to end it if its
+//  node is lost. A client that leaves says nothing here, so the oldest
+//  are forgotten past STREAMS_MAX (such a stream then stays open, idle,
+//  should its node die).
+static void
+s_established (link_t *self, forward_t *forward)
+{
+    if (forward->established)
+        return;
+    forward->established = true;
+    zmq_msg_close (&forward->body);
+    zmq_msg_init (&forward->body);
+    if (++self->streams <= STREAMS_MAX)
+        return;
+    forward_t *oldest = NULL;
+    for (forward_t *item = (forward_t *) zhashx_first (self->pending); item;
+         item = (forward_t *) zhashx_next (self->pending))
+        if (item->established && (!oldest || item->seq < oldest->seq))
+            oldest = item;
+    s_finish (self, oldest);
+}
+
 //  An answer from a node: kind, seq, peer, sid, event, body
 static bool
 s_take_answer (link_t *self)
@@ -531,7 +563,10 @@ s_take_answer (link_t *self)
             frames_close (answer, 5);
         }
         //  An HTTP GET's stream goes on after its OK, until END
-        if (forward && final && !(forward->stream && frames_is (&frames [1], "OK")))
+        if (forward && final && forward->stream && frames_is (&frames [1], "OK"))
+            s_established (self, forward);
+        else
+        if (forward && final)
             s_finish (self, forward);
     }
     frames_close (frames, count < 7? count: 7);
@@ -548,12 +583,42 @@ link_handle_outbound (link_t *self)
 long
 link_timeout (link_t *self)
 {
-    return zlistx_size (self->parked)? PARK_RETRY: -1;
+    if (zlistx_size (self->parked))
+        return PARK_RETRY;
+    if (zhashx_size (self->pending) == self->streams)
+        return -1;
+    int64_t left = self->next_sweep - zclock_mono ();
+    return left > 0? (long) left: 0;
+}
+
+//  A node that is alive owes an answer to every frame by its deadline:
+//  past it (the longest a call may take, twice, and ten seconds) the
+//  answer was lost on the way (a full queue), and the client gets 503
+static void
+s_sweep (link_t *self)
+{
+    int64_t now = zclock_mono ();
+    if (now < self->next_sweep)
+        return;
+    self->next_sweep = now + SWEEP_MS;
+    zlistx_t *late = zlistx_new ();
+    for (forward_t *forward = (forward_t *) zhashx_first (self->pending); forward && late;
+         forward = (forward_t *) zhashx_next (self->pending))
+        if (!forward->established && now - forward->sent_at > self->deadline_ms)
+            zlistx_add_end (late, forward);
+    for (forward_t *forward = late? (forward_t *) zlistx_first (late): NULL; forward;
+         forward = (forward_t *) zlistx_next (late)) {
+        self->late++;
+        s_refuse (self, forward, 503, "the node serving this session did not answer in time");
+        s_finish (self, forward);
+    }
+    zlistx_destroy (&late);
 }
 
 void
 link_run (link_t *self)
 {
+    s_sweep (self);
     zlistx_t *waiting = self->parked;
     self->parked = zlistx_new ();
     if (!self->parked) {
@@ -771,8 +836,8 @@ link_figures (link_t *self)
     for (node_t *node = (node_t *) zhashx_first (self->nodes); node;
          node = (node_t *) zhashx_next (self->nodes))
         json_array_append_new (nodes, json_pack ("{s:s,s:s}", "id", node->id, "endpoint", node->endpoint));
-    return json_pack ("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}",
-        "listen", self->config->node_listen,
+    return json_pack ("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}",
+        "listen", self->config->node_listen, "late", (json_int_t) self->late,
         "forwarded", (json_int_t) self->forwarded, "served", (json_int_t) self->served,
         "moved", (json_int_t) self->moved, "lost", (json_int_t) self->lost,
         "refused", (json_int_t) self->refused, "undeliverable", (json_int_t) self->undeliverable,
@@ -823,6 +888,11 @@ link_new (const config_t *config, const char *incarnation, link_hooks_t hooks,
     }
     self->config = config;
     self->hooks = hooks;
+    int longest = config->request_timeout;
+    for (int index = 0; index < config->upstream_count; index++)
+        if (config->upstreams [index].timeout_ms > longest)
+            longest = config->upstreams [index].timeout_ms;
+    self->deadline_ms = 2 * (int64_t) longest + 10000;
     snprintf (self->incarnation, sizeof (self->incarnation), "%s", incarnation);
     self->nodes = table_new ((zhashx_destructor_fn *) s_node_destroy, false);
     self->routes = table_new ((zhashx_destructor_fn *) s_route_destroy, false);
