@@ -20,6 +20,8 @@ import unittest
 
 from httptest import Http
 
+import zmq
+
 from clusterload import kill_mid_load
 from mcpztest import Client, ServerTestCase, control, free_port, tcp_endpoint, text_of
 
@@ -275,6 +277,54 @@ class Cluster(ServerTestCase):
             time.sleep(0.2)
         self.assertEqual(text_of(m.json["result"]), "healed")
         self.assertEqual(self.owner(sids[3]), other.name)
+
+    # -- a node that misbehaves ---------------------------------------------
+
+    def test_a_node_that_moves_or_never_answers(self):
+        """A fake node (a ROUTER on the link protocol) holds a live lease
+        and owns two sessions: it sends one on to where the session really
+        is (MOVED), and never answers the other: that one gets 503 by its
+        deadline, not silence."""
+        url = pg_url()
+        names = self.names(2)
+        real = self.node(names[0], http=False)
+        entry = self.start_server("--node-id", names[1], "--node-listen", tcp_endpoint(),
+                                  "--lease-ms", LEASE_MS, "--request-timeout", 500, store=url)
+        moved, silent = self.client(real).open(), self.client(real).open()
+        fake_id = "fake-" + names[0]
+        fake = zmq.Context.instance().socket(zmq.ROUTER)
+        self.addCleanup(fake.close, 0)
+        port = fake.bind_to_random_port("tcp://127.0.0.1")
+        psql(url, "INSERT INTO nodes VALUES ('%s', 'tcp://127.0.0.1:%d', 'x', 0, 9e15::bigint)"
+             % (fake_id, port))
+        self.addCleanup(psql, url, "DELETE FROM nodes WHERE id = '%s'" % fake_id)
+        psql(url, "UPDATE sessions SET node = '%s' WHERE id IN ('%s', '%s')" % (fake_id, moved, silent))
+        c = self.client(entry)
+        first = c.request(moved, "ping")
+        frames = None
+        if fake.poll(10000):
+            frames = fake.recv_multipart()
+        self.assertIsNotNone(frames, "nothing forwarded to the fake node")
+        self.assertEqual(frames[1:3], [b"MCPZN/1", b"MSGOK"])
+        #  The session is really on the real node: the fake one says so
+        psql(url, "UPDATE sessions SET node = '%s' WHERE id = '%s'" % (real.name, moved))
+        fake.send_multipart([frames[0], b"MOVED", frames[3], frames[4], frames[5], b"",
+                             ("%s\t%s" % (real.name, real.link)).encode()])
+        self.assertEqual(c.wait(first).json["result"], {})
+        #  Garbage from a node changes nothing
+        fake.send_multipart([frames[0], b"ANS", b"short", b"", b"", b"", b"{}"])
+        fake.send_multipart([frames[0], b"ANS"])
+        second = c.request(silent, "ping")
+        self.assertTrue(fake.poll(10000))
+        fake.recv_multipart()
+        started = time.monotonic()
+        m = c.wait(second, timeout=30)
+        self.assertErr(m, 503, rid=second)
+        self.assertIn("did not answer in time", m.json["message"])
+        self.assertGreater(time.monotonic() - started, 5)
+        figures = entry.stats()["supervisor"]["cluster"]
+        self.assertEqual(figures["late"], 1, figures)
+        self.assertEqual(figures["pending"], 0, figures)
 
     # -- start-up ------------------------------------------------------------
 
