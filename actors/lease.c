@@ -18,7 +18,8 @@
       RELEASE tag, incarnation                 (at $TERM)
     Takes their answers: tag (monotonic ms it was sent), OK peers | TAKEN
     | ERR reason.
-    Sends on its pipe: LEASE held|lost|taken; PEERS asked-ms, JSON.
+    Sends on its pipe: LEASE held|lost|taken, valid-until (monotonic ms,
+    0 unless held) at each renewal and each change; PEERS asked-ms, JSON.
 */
 #include "actors/lease.h"
 #include "runtime/actor.h"
@@ -26,7 +27,9 @@
 #include "runtime/log.h"
 #include "store/store.h"
 
+#include <arpa/inet.h>
 #include <inttypes.h>
+#include <netdb.h>
 
 typedef enum { HELD, LOST, TAKEN } state_t;
 
@@ -61,14 +64,26 @@ lease_margin_ms (int lease_ms)
     return lease_ms / 6;
 }
 
+//  The lease as it is now, to the supervisor, which hands the hosts when
+//  it lapses: they stop serving then by their own clock, whatever waits in
+//  their queues
+static void
+s_tell (lease_t *self)
+{
+    char until [24];
+    snprintf (until, sizeof (until), "%" PRId64, self->state == HELD? self->valid_until: 0);
+    //  Never dropped: the supervisor always reads its pipe
+    zstr_sendx (self->pipe, "LEASE", s_states [self->state], until, NULL);
+}
+
 static void
 s_state (lease_t *self, state_t state)
 {
-    if (state == self->state)
-        return;
+    bool changed = state != self->state;
     self->state = state;
-    //  Never dropped: the supervisor always reads its pipe
-    zstr_sendx (self->pipe, "LEASE", s_states [state], NULL);
+    s_tell (self);
+    if (!changed)
+        return;
     if (state == LOST)
         log_warn (s_name, "lease of node %s lapsed: not renewed within %d ms; sessions here "
                   "end and other nodes may take them", self->args.config->node_id,
@@ -99,10 +114,58 @@ s_beat (lease_t *self)
     frames_send_text (self->db_raw, lease, 0);
 }
 
+//  tcp://HOST:PORT with HOST resolved to an address (into buffer), so the
+//  link connects to, and hears ZeroMQ's events about, one address. Here,
+//  off the supervisor's thread: a name lookup may take its time. A name
+//  that does not resolve is left as it is.
+static void
+s_resolve (const char *endpoint, char *buffer, size_t size)
+{
+    snprintf (buffer, size, "%s", endpoint);
+    const char *host = strncmp (endpoint, "tcp://", 6) == 0? endpoint + 6: NULL;
+    const char *colon = host? strrchr (host, ':'): NULL;
+    if (!colon || *host == '[' || colon - host >= 256)
+        return;
+    char name [256];
+    memcpy (name, host, (size_t) (colon - host));
+    name [colon - host] = 0;
+    struct in_addr address;
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *found = NULL;
+    if (inet_pton (AF_INET, name, &address) == 1 || getaddrinfo (name, NULL, &hints, &found))
+        return;
+    char text [INET6_ADDRSTRLEN] = "";
+    bool v4 = found->ai_family == AF_INET;
+    if (v4)
+        inet_ntop (AF_INET, &((struct sockaddr_in *) found->ai_addr)->sin_addr, text, sizeof (text));
+    else
+        inet_ntop (AF_INET6, &((struct sockaddr_in6 *) found->ai_addr)->sin6_addr, text, sizeof (text));
+    freeaddrinfo (found);
+    if (*text)
+        snprintf (buffer, size, v4? "tcp://%s%s": "tcp://[%s]%s", text, colon);
+}
+
+//  The live nodes as the store lists them, each with its endpoint resolved
+static char *
+s_resolved (zmq_msg_t *frame)
+{
+    json_t *list = json_loadb ((const char *) zmq_msg_data (frame), zmq_msg_size (frame), 0, NULL);
+    size_t index;
+    json_t *item;
+    json_array_foreach (list, index, item) {
+        char address [300];
+        const char *endpoint = json_string_value (json_array_get (item, 1));
+        s_resolve (endpoint? endpoint: "", address, sizeof (address));
+        json_array_append_new (item, json_string (address));
+    }
+    char *text = list? json_dumps (list, JSON_COMPACT): NULL;
+    json_decref (list);
+    return text;
+}
+
 static void
 s_peers (lease_t *self, const char *tag, zmq_msg_t *frame)
 {
-    char *peers = strndup ((const char *) zmq_msg_data (frame), zmq_msg_size (frame));
+    char *peers = s_resolved (frame);
     if (!peers || (self->peers && streq (peers, self->peers))) {
         free (peers);
         return;

@@ -33,6 +33,8 @@
 #include "runtime/log.h"
 #include "runtime/table.h"
 
+#include <inttypes.h>
+
 #define SIGNATURE       "MCPZN/1"
 #define PENDING_MAX     100000      //  forwarded frames waiting for their last answer
 #define ROUTES_MAX      200000      //  sessions whose owner is remembered
@@ -50,7 +52,8 @@ static const char *const s_name = "link";
 
 typedef struct {
     char id [256];
-    char endpoint [256];
+    char endpoint [256];        //  as connected to: an address, once PEERS resolved it
+    char rid [16];              //  this connection's routing id, new for each
     char incarnation [64];
     int64_t known_since;        //  monotonic ms
     int64_t connected_at;       //  monotonic ms of the connect
@@ -88,6 +91,7 @@ struct _link_t {
     zhashx_t *pending;          //  seq -> forward_t
     zlistx_t *parked;           //  forward_t, owned by pending
     uint64_t next_seq;
+    uint32_t connections;       //  connections made: each has a routing id of its own
     size_t streams;             //  established streams in pending
     int64_t deadline_ms;        //  past it a forward's node owes no answer any more
     int64_t next_sweep;         //  monotonic ms
@@ -235,13 +239,18 @@ link_answer (link_t *self, zmq_msg_t *frames)
 //  --------------------------------------------------------------------------
 //  Nodes and routes (on the sender)
 
+//  The node of this id, made and connected when new. A known node moves to
+//  another endpoint only when the live nodes' list says so (moved): an
+//  endpoint from the store is the node's advertised name, which the list
+//  has resolved to an address.
 static node_t *
-s_node (link_t *self, const char *id, const char *endpoint)
+s_node (link_t *self, const char *id, const char *endpoint, bool moved)
 {
     node_t *node = (node_t *) zhashx_lookup (self->nodes, id);
-    if (node && !streq (node->endpoint, endpoint)) {
+    if (node && moved && !streq (node->endpoint, endpoint)) {
         zmq_disconnect (self->out_raw, node->endpoint);
         node->connected_at = 0;
+        node->up = false;
         snprintf (node->endpoint, sizeof (node->endpoint), "%s", endpoint);
     }
     if (!node) {
@@ -254,8 +263,11 @@ s_node (link_t *self, const char *id, const char *endpoint)
         zhashx_insert (self->nodes, node->id, node);
     }
     if (!node->connected_at) {
-        //  The node's name is its routing id on this socket
-        zmq_setsockopt (self->out_raw, ZMQ_CONNECT_ROUTING_ID, node->id, strlen (node->id));
+        //  A routing id of its own: the pipe of an earlier connection to
+        //  the node may still be going away, and libzmq aborts on a
+        //  routing id that is still in use
+        snprintf (node->rid, sizeof (node->rid), "link-%" PRIu32, ++self->connections);
+        zmq_setsockopt (self->out_raw, ZMQ_CONNECT_ROUTING_ID, node->rid, strlen (node->rid));
         if (zmq_connect (self->out_raw, node->endpoint) == -1)
             log_warn (s_name, "cannot connect to node %s at %s: %s", node->id, node->endpoint,
                       zmq_strerror (zmq_errno ()));
@@ -264,6 +276,19 @@ s_node (link_t *self, const char *id, const char *endpoint)
         node->connected_at = zclock_mono ();
     }
     return node;
+}
+
+static node_t *
+s_node_by_rid (link_t *self, zmq_msg_t *frame)
+{
+    char rid [16];
+    if (!frames_text (frame, rid, sizeof (rid)))
+        return NULL;
+    for (node_t *node = (node_t *) zhashx_first (self->nodes); node;
+         node = (node_t *) zhashx_next (self->nodes))
+        if (streq (node->rid, rid))
+            return node;
+    return NULL;
 }
 
 static void
@@ -326,7 +351,7 @@ s_send (link_t *self, forward_t *forward)
         errno = EHOSTUNREACH;
         return -1;
     }
-    if (zmq_send (self->out_raw, node->id, strlen (node->id), ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1)
+    if (zmq_send (self->out_raw, node->rid, strlen (node->rid), ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1)
         return -1;
     zmq_msg_t peer, sid, body;
     zmq_msg_init (&peer);
@@ -471,7 +496,7 @@ link_forward (link_t *self, zmq_msg_t *frames)
         zmq_msg_close (&body);
         return;
     }
-    node_t *node = s_node (self, node_id, endpoint);
+    node_t *node = s_node (self, node_id, endpoint, false);
     if (!node) {
         self->hooks.refuse (self->hooks.owner, &frames [1], "", 503, "out of memory", &frames [4]);
         return;
@@ -491,9 +516,12 @@ static void
 s_moved (link_t *self, forward_t *forward, zmq_msg_t *where)
 {
     char node_id [256], endpoint [256];
-    node_t *node = forward->hops + 1 < HOPS_MAX && s_split_route (where, node_id, endpoint, sizeof (node_id))?
-                   s_node (self, node_id, endpoint): NULL;
+    bool named = forward->hops + 1 < HOPS_MAX && s_split_route (where, node_id, endpoint, sizeof (node_id));
+    //  Named this node: it owns the session now, and serves its next frame
+    node_t *node = named && !streq (node_id, self->config->node_id)?
+                   s_node (self, node_id, endpoint, false): NULL;
     if (!node) {
+        s_forget_route (self, forward);
         s_refuse (self, forward, 503, "the session is moving between nodes: retry");
         s_finish (self, forward);
         return;
@@ -534,36 +562,43 @@ s_take_answer (link_t *self)
     int count;
     if (frames_recv (self->out_raw, frames, 7, &count, ZMQ_DONTWAIT))
         return false;
-    char node_id [256] = "";
-    node_t *node = count == 7 && frames_text (&frames [0], node_id, sizeof (node_id))?
-                   (node_t *) zhashx_lookup (self->nodes, node_id): NULL;
+    node_t *node = count == 7? s_node_by_rid (self, &frames [0]): NULL;
     uint64_t seq = 0;
     if (node && zmq_msg_size (&frames [2]) == sizeof (seq))
         memcpy (&seq, zmq_msg_data (&frames [2]), sizeof (seq));
     forward_t *forward = seq? (forward_t *) zhashx_lookup (self->pending, &seq): NULL;
     if (forward && forward->node != node)
         forward = NULL;
-    bool final = frames_is (&frames [1], "ANS") || frames_is (&frames [1], "OK")
-              || frames_is (&frames [1], "ERR") || frames_is (&frames [1], "END");
-    if (!node || (!forward && (final || frames_is (&frames [1], "MOVED"))))
-        ;                       //  from a node lost, or a last answer given already
+    bool ok = frames_is (&frames [1], "OK");
+    bool final = ok || frames_is (&frames [1], "ANS") || frames_is (&frames [1], "ERR")
+              || frames_is (&frames [1], "END");
+    bool known = final || frames_is (&frames [1], "MSG");
+    //  Only to a client of this node: never back onto the link
+    if (!node || link_owns (&frames [3]) || (!forward && (!known || final)))
+        ;                       //  from a node lost, a last answer given already, or garbage
     else
     if (frames_is (&frames [1], "MOVED"))
         s_moved (self, forward, &frames [6]);
-    else {
-        bool swallowed = forward && forward->swallow_ok && frames_is (&frames [1], "OK");
-        if (!swallowed) {
+    else
+    if (known) {
+        if (!(forward && forward->swallow_ok && ok)) {
             zmq_msg_t answer [5];
             static const int parts [5] = { 1, 3, 4, 5, 6 };
             for (int index = 0; index < 5; index++) {
                 zmq_msg_init (&answer [index]);
                 zmq_msg_move (&answer [index], &frames [parts [index]]);
             }
+            //  The client is the one the frame came from, whatever the node says
+            if (forward) {
+                zmq_msg_close (&answer [1]);
+                zmq_msg_init (&answer [1]);
+                zmq_msg_copy (&answer [1], &forward->peer);
+            }
             self->hooks.deliver (self->hooks.owner, answer);
             frames_close (answer, 5);
         }
         //  An HTTP GET's stream goes on after its OK, until END
-        if (forward && final && forward->stream && frames_is (&frames [1], "OK"))
+        if (forward && final && forward->stream && ok)
             s_established (self, forward);
         else
         if (forward && final)
@@ -815,15 +850,36 @@ link_peers (link_t *self, const char *peers, int64_t asked_ms)
     json_t *item;
     json_array_foreach (list, index, item) {
         const char *id = json_string_value (json_array_get (item, 0));
-        const char *endpoint = json_string_value (json_array_get (item, 1));
+        const char *endpoint = json_string_value (json_array_get (item, 3));
         const char *incarnation = json_string_value (json_array_get (item, 2));
         if (id && endpoint && *endpoint && incarnation) {
-            node_t *node = s_node (self, id, endpoint);
+            node_t *node = s_node (self, id, endpoint, true);
             if (node && !*node->incarnation)
                 snprintf (node->incarnation, sizeof (node->incarnation), "%s", incarnation);
         }
     }
     json_decref (list);
+}
+
+size_t
+link_owed (link_t *self)
+{
+    return zhashx_size (self->pending) - self->streams;
+}
+
+void
+link_abandon_all (link_t *self)
+{
+    zlistx_t *all = zlistx_new ();
+    for (forward_t *forward = (forward_t *) zhashx_first (self->pending); forward && all;
+         forward = (forward_t *) zhashx_next (self->pending))
+        zlistx_add_end (all, forward);
+    for (forward_t *forward = all? (forward_t *) zlistx_first (all): NULL; forward;
+         forward = (forward_t *) zlistx_next (all)) {
+        s_lost_forward (self, forward);
+        s_finish (self, forward);
+    }
+    zlistx_destroy (&all);
 }
 
 //  --------------------------------------------------------------------------

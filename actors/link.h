@@ -93,11 +93,20 @@ void
     link_forward (link_t *self, zmq_msg_t *frames);
 
 //  The live nodes (the lease actor's PEERS: JSON [[id, endpoint,
-//  incarnation]...]) as of asked_ms (monotonic). A node missing from it
+//  incarnation, endpoint resolved]...]) as of asked_ms (monotonic). A node missing from it
 //  whose lease lapsed is lost: what was forwarded to it and is still
 //  unanswered gets 503, and its sessions are looked up again.
 void
     link_peers (link_t *self, const char *peers, int64_t asked_ms);
+
+//  Forwarded frames whose answer has not come yet (open streams aside).
+size_t
+    link_owed (link_t *self);
+
+//  The process is ending: every forwarded frame still waiting gets what
+//  it is owed now (503, or the end of its stream).
+void
+    link_abandon_all (link_t *self);
 
 //  Figures as a JSON object (new reference).
 json_t *

@@ -14,7 +14,7 @@
 #include "runtime/ring.h"
 #include <zmq.h>
 
-#define SESSION_PEER_MAX 15
+#define SESSION_PEER_MAX 63
 
 typedef enum {
     SESSION_PERSISTING,     //  initialize seen, row being written; unanswered
@@ -41,8 +41,8 @@ typedef struct {
     zmq_msg_t *listener;            //  routing id of the LISTEN peer, or NULL
     json_t *subscriptions;          //  URIs watched, as object keys; NULL: none
     //  The peer that spoke last, when its routing id is this short (ZeroMQ's
-    //  own ids are 5 bytes, the HTTP edge's 9): where notices go when the
-    //  session has no listener (spec/mcpz-1.md §4)
+    //  own ids are 5 bytes, the HTTP edge's 9, the node link's 44 to 52):
+    //  where notices go when the session has no listener (spec/mcpz-1.md §4)
     uint8_t last_peer_size;
     uint8_t last_peer [SESSION_PEER_MAX];
 } session_t;

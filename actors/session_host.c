@@ -17,7 +17,7 @@
                               CLOSE peer, sid, ""          host/lifecycle.c
                               UPDATED "", "", uri          host/subscriptions.c
                               CATALOG "", "", change       host/lists.c
-                              FENCE "", "", on|off         host/lifecycle.c
+                              FENCE "", "", lease-until    host/lifecycle.c
                               STATS tag                    host/operator.c
                               $TERM                        here
       tool pool (DEALER)      PROGRESS, LOG, DONE, BUSY,   host/calls.c
@@ -61,9 +61,42 @@
 #include "runtime/log.h"
 #include "runtime/table.h"
 
+//  News from the supervisor for every session (count 4, no peer):
+//  handled here, true; else false.
+static bool
+s_news (host_t *self, zmq_msg_t *frames)
+{
+    if (frames_is (&frames [0], "UPDATED"))
+        subscriptions_updated (self, &frames [3]);
+    else
+    if (frames_is (&frames [0], "CATALOG"))
+        lists_change (self, &frames [3]);
+    else
+    if (frames_is (&frames [0], "UPSTREAM"))
+        upstreams_change (self, &frames [3]);
+    else
+    if (frames_is (&frames [0], "RESOURCE"))
+        upstreams_updated (self, &frames [3]);
+    else
+    if (frames_is (&frames [0], "FENCE")) {
+        char until [24];
+        if (frames_text (&frames [3], until, sizeof (until)))
+            lifecycle_lease (self, strtoll (until, NULL, 10));
+    }
+    else
+        return false;
+    return true;
+}
+
 void
 host_route (host_t *self, zmq_msg_t *frames, int count)
 {
+    if (count == 4 && s_news (self, frames))
+        return;
+    //  The lease ran out before word of its renewal came: nothing more is
+    //  served, this frame neither
+    if (count == 4 && self->db && !self->fenced && zclock_mono () >= self->lease_until)
+        lifecycle_fence (self, true);
     zmq_msg_t *peer = &frames [1];
     char sid [MCPZ_SID_SIZE + 1] = "";
     if (count == 4)
@@ -74,22 +107,7 @@ host_route (host_t *self, zmq_msg_t *frames, int count)
         session_heard (session, peer);
     }
 
-    if (count == 4 && frames_is (&frames [0], "UPDATED"))
-        subscriptions_updated (self, &frames [3]);
-    else
-    if (count == 4 && frames_is (&frames [0], "CATALOG"))
-        lists_change (self, &frames [3]);
-    else
-    if (count == 4 && frames_is (&frames [0], "UPSTREAM"))
-        upstreams_change (self, &frames [3]);
-    else
-    if (count == 4 && frames_is (&frames [0], "RESOURCE"))
-        upstreams_updated (self, &frames [3]);
-    else
-    if (count == 4 && frames_is (&frames [0], "FENCE"))
-        lifecycle_fence (self, frames_is (&frames [3], "on"));
-    else
-    if (count == 4 && self->fenced && (!session || frames_is (&frames [0], "NEW")))
+    if (count == 4 && self->fenced)
         host_refuse_body (self, peer, frames_is (&frames [0], "NEW")? "": sid, 503,
                           "this node holds no lease: try another node",
                           &frames [3], RETRY_STORE_MS);

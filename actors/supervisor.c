@@ -87,6 +87,7 @@ typedef struct {
     zactor_t *lease;            //  the lease actor, or NULL without a store
     char incarnation [MCPZ_SID_SIZE + 1];   //  this process, random
     bool fenced;                //  the lease lapsed: hosts serve nothing
+    int64_t lease_until;        //  monotonic ms: hosts serve nothing past it
     const char *lease_state;    //  held, lost or taken; NULL without a store
     int64_t started_wall;       //  ms since the epoch
     int64_t leased_at;          //  monotonic ms the first lease was asked for
@@ -368,6 +369,9 @@ static void
 s_shutdown_done (supervisor_t *self, const char *why)
 {
     log_info (s_name, "shutdown: %s", why);
+    //  What other nodes still owe answers for gets its answer from here
+    if (self->link)
+        link_abandon_all (self->link);
     self->stopping = false;
     //  Anything routed now could not finish before the hosts stop: refuse
     //  it at the edge, so it still gets its one answer
@@ -408,7 +412,9 @@ s_host_figures (supervisor_t *self, zmq_msg_t *body)
       + json_integer_value (json_object_get (figures, "loading")) > 0)
         self->busy_hosts++;
     json_decref (figures);
-    if (--self->waiting_hosts > 0 || self->busy_hosts > 0 || !self->stopping)
+    //  Frames forwarded to other nodes are work in flight too
+    if (--self->waiting_hosts > 0 || self->busy_hosts > 0 || !self->stopping
+    ||  (self->link && link_owed (self->link) > 0))
         return;
     //  All idle. Frames routed before this round may still be on their way
     //  to a host that already answered: close the edge, then ask once more.
@@ -463,8 +469,8 @@ s_catalog_text (supervisor_t *self)
 
 //  What every host must hold as it is now, to every host that has not got
 //  it: the disabled set (CATALOG, bit 0), each upstream's lists
-//  (UPSTREAM, bit 1 + its index), whole each time, and whether the node
-//  holds its lease (FENCE, FENCE_ITEM). Never waits: a host
+//  (UPSTREAM, bit 1 + its index), whole each time, and until when the
+//  node holds its lease (FENCE, FENCE_ITEM: monotonic ms, 0 when lost). Never waits: a host
 //  that is busy sending to the supervisor must never find it waiting on it
 //  in turn; a host with a full queue gets it on a later pass.
 static void
@@ -479,8 +485,9 @@ s_offer (supervisor_t *self)
                 continue;
             if (item == 0 && !catalog)
                 catalog = s_catalog_text (self);
-            const char *body = item == FENCE_ITEM? (self->fenced? "on": "off"):
-                               item? self->upstream_lists [item - 1]: catalog;
+            char until [24];
+            snprintf (until, sizeof (until), "%" PRId64, self->lease_until);
+            const char *body = item == FENCE_ITEM? until: item? self->upstream_lists [item - 1]: catalog;
             const char *command = item == FENCE_ITEM? "FENCE": item? "UPSTREAM": "CATALOG";
             void *socket = self->host_raw [index];
             if (body && zmq_send (socket, command, strlen (command), ZMQ_SNDMORE | ZMQ_DONTWAIT) != -1) {
@@ -750,13 +757,12 @@ s_handle_lease (supervisor_t *self)
     if (frames_recv (zsock_resolve (self->lease), frames, 3, &count, ZMQ_DONTWAIT))
         return false;
     char tag [24], *peers = NULL;
-    if (count == 2 && frames_is (&frames [0], "LEASE")) {
+    if (count == 3 && frames_is (&frames [0], "LEASE") && frames_text (&frames [2], tag, sizeof (tag))) {
         bool held = frames_is (&frames [1], "held");
         self->lease_state = held? "held": frames_is (&frames [1], "taken")? "taken": "lost";
-        if (held == self->fenced) {
-            self->fenced = !held;
-            s_mark_stale (self, FENCE_ITEM);
-        }
+        self->fenced = !held;
+        self->lease_until = held? strtoll (tag, NULL, 10): 0;
+        s_mark_stale (self, FENCE_ITEM);
     }
     else
     if (count == 3 && frames_is (&frames [0], "PEERS") && frames_text (&frames [1], tag, sizeof (tag))
@@ -876,6 +882,12 @@ s_start (supervisor_t *self, char *error, size_t error_size)
     ||  s_start_actors (self, error, error_size)
     ||  s_bind_clients (self, error, error_size))
         return -1;
+    if (self->lease) {
+        //  Before any frame: hosts serve until then, unless told later
+        self->lease_until = self->leased_at + self->config->lease_ms
+                          - lease_margin_ms (self->config->lease_ms);
+        s_mark_stale (self, FENCE_ITEM);
+    }
     if (store_persistent (self->config->store)) {
         link_hooks_t hooks = { s_route_frames, s_deliver, s_refuse_for_link, self };
         self->link = link_new (self->config, self->incarnation, hooks, error, error_size);

@@ -337,11 +337,14 @@ s_claimed (store_t *self, PGresult *result, const char *id, store_row_t *row)
     return STORE_CLAIMED;
 }
 
-//  Not claimed: owned by a live node, or this node's own lease lapsed
+//  Not claimed: owned by a live node, or this node's own lease lapsed. A
+//  lapsed owner that was not claimed lost a race to another claim, which
+//  the statement's snapshot did not see: *again says to ask once more.
 static int
-s_refused (store_t *self, PGresult *result, store_row_t *row)
+s_refused (store_t *self, PGresult *result, store_row_t *row, bool *again)
 {
     const char *owner = PQgetvalue (result, 0, 6);
+    *again = !streq (owner, self->node) && !streq (PQgetvalue (result, 0, 8), "t");
     if (streq (owner, self->node) || !streq (PQgetvalue (result, 0, 8), "t"))
         return store_fail (self, "this node holds no live lease");
     row->owner = strdup (owner);
@@ -360,16 +363,21 @@ s_load (store_t *self, const char *id, int64_t not_before_ms, store_row_t *row)
     snprintf (not_before, sizeof (not_before), "%" PRId64, not_before_ms);
     snprintf (now, sizeof (now), "%" PRId64, store_now_ms ());
     const char *values [] = { self->node, id, not_before, now };
-    //  A resumed session is active now: its row must not expire before the
-    //  next refresh reaches it
-    PGresult *result = s_query (self, s_claim_sql, 4, values);
-    if (!result)
-        return -1;
-    int found = STORE_MISSING;
-    if (PQntuples (result) == 1)
-        found = PQgetisnull (result, 0, 0)? s_refused (self, result, row):
-                                            s_claimed (self, result, id, row);
-    PQclear (result);
+    int found = -1;
+    bool again = true;
+    for (int attempt = 0; attempt < 2 && again; attempt++) {
+        //  A resumed session is active now: its row must not expire before
+        //  the next refresh reaches it
+        PGresult *result = s_query (self, s_claim_sql, 4, values);
+        if (!result)
+            return -1;
+        again = false;
+        found = STORE_MISSING;
+        if (PQntuples (result) == 1)
+            found = PQgetisnull (result, 0, 0)? s_refused (self, result, row, &again):
+                                                s_claimed (self, result, id, row);
+        PQclear (result);
+    }
     return found;
 }
 

@@ -82,6 +82,8 @@ struct _host_t {
     uint64_t loads, load_misses, store_errors;
     uint64_t late_store;        //  store answers after their deadline
     bool fenced;                //  the node holds no lease (lifecycle.c)
+    int64_t lease_until;        //  monotonic ms: past it, fenced
+    uint64_t fence_count;       //  fences so far: a claim asked before one is void
     uint64_t forwarded, fenced_drops;
 
     //  Operator and cleanup (operator.c, sweep.c)

@@ -102,11 +102,20 @@ lifecycle_end (host_t *self, session_t *session)
 }
 
 void
+lifecycle_lease (host_t *self, int64_t until)
+{
+    self->lease_until = until;
+    lifecycle_fence (self, zclock_mono () >= until);
+}
+
+void
 lifecycle_fence (host_t *self, bool fenced)
 {
     if (fenced == self->fenced)
         return;
     self->fenced = fenced;
+    if (fenced)
+        self->fence_count++;
     if (!fenced) {
         log_info (self->name, "this node holds its lease again: sessions are served");
         return;

@@ -42,4 +42,9 @@ void
 void
     lifecycle_fence (host_t *self, bool fenced);
 
+//  The node holds its lease until then (monotonic ms; 0: lost): past it
+//  the host fences itself, by its own clock, before it serves a frame.
+void
+    lifecycle_lease (host_t *self, int64_t until);
+
 #endif

@@ -52,6 +52,7 @@ typedef struct {
     zmq_msg_t peer;             //  CREATE and DELETE: who gets the answer
     json_t *id;                 //  CREATE: the initialize request's id
     zlistx_t *queued;           //  LOAD: frames for the session, in order
+    uint64_t fence_count;       //  LOAD: the host's fences when it was asked
 } op_t;
 
 static void
@@ -168,6 +169,7 @@ ops_load (host_t *self, zmq_msg_t *frames, const char *sid)
         op = s_op_start (self, OP_LOAD, "LOAD", sid, args, 1);
         if (op) {
             op->queued = zlistx_new ();
+            op->fence_count = self->fence_count;
             zhashx_insert (self->loading, op->sid, op);
         }
     }
@@ -245,8 +247,10 @@ static void
 s_loaded (host_t *self, op_t *op, zmq_msg_t *frames, int count)
 {
     zhashx_delete (self->loading, op->sid);
-    //  A node that lost its lease meanwhile serves nothing it claimed
-    bool ok = frames && count == 7 && frames_is (&frames [1], "OK") && !self->fenced;
+    //  A node that lost its lease meanwhile serves nothing it claimed, even
+    //  when it holds it again: another node may have claimed it in between
+    bool ok = frames && count == 7 && frames_is (&frames [1], "OK") && !self->fenced
+           && op->fence_count == self->fence_count;
     bool owned = frames && count == 4 && frames_is (&frames [1], "OWNED");
     bool missing = frames && frames_is (&frames [1], "MISSING");
     char owner [256] = "", endpoint [256] = "";
@@ -302,9 +306,12 @@ s_deleted (host_t *self, op_t *op, session_t *session, bool ok)
             host_send (self, "OK", &op->peer, op->sid, NULL, strdup ("{}"), 2);
         return;
     }
-    //  The row may still be there: keep the session, the client retries
+    //  The row may still be there: keep the session, the client retries;
+    //  unless this node lost its lease meanwhile: then it is not ours
     self->store_errors++;
     session->state = SESSION_READY;
+    if (self->fenced)
+        lifecycle_end (self, session);
     if (op->kill_tag)
         operator_killed (self, op->kill_tag, "store unavailable, try again");
     else

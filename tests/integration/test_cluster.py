@@ -12,6 +12,7 @@ nothing is left unanswered by a node that is alive.
 import os
 import random
 import select
+import signal
 import socket
 import subprocess
 import threading
@@ -184,6 +185,11 @@ class Cluster(ServerTestCase):
         from httptest import read_event
         event = read_event(response, time.monotonic() + 5)
         self.assertIn("notifications/resources/updated", event[1])
+        #  The session ends on its owner: the stream through the other node ends too
+        self.assertIn(web.send("DELETE").status, (200, 204))
+        self.assertIsNone(read_event(response, time.monotonic() + 5))
+        figures = nodes[1].stats()["supervisor"]["cluster"]
+        self.assertEqual(figures["pending"], 0, figures)
 
     # -- a node killed mid-load ---------------------------------------------
 
@@ -277,6 +283,66 @@ class Cluster(ServerTestCase):
             time.sleep(0.2)
         self.assertEqual(text_of(m.json["result"]), "healed")
         self.assertEqual(self.owner(sids[3]), other.name)
+
+    # -- nodes that stop, move or pause -------------------------------------
+
+    def test_a_node_shutting_down_answers_what_it_forwarded(self):
+        owner, entry = [self.node(name, http=False) for name in self.names(2)]
+        sid = self.client(owner).open()
+        c = self.client(entry)
+        self.assertEqual(text_of(c.tool(sid, "echo", {"text": "routed"})), "routed")
+        rid = c.call_tool(sid, "sleep", {"ms": 1500})
+        time.sleep(0.3)
+        entry.send_signal(signal.SIGTERM)
+        self.assertEqual(text_of(c.wait(rid).json["result"]), "slept 1500 ms")
+        self.assertEqual(entry.wait(10), 0)
+
+    def test_a_node_back_on_another_endpoint(self):
+        names = self.names(2)
+        entry = self.node(names[0], http=False)
+        owner = self.node(names[1], http=False)
+        sid = self.client(owner).open()
+        c = self.client(entry)
+        self.assertEqual(text_of(c.tool(sid, "echo", {"text": "before"})), "before")
+        owner.stop()
+        moved = self.node(names[1], http=False)
+        self.assertNotEqual(moved.link, owner.link)
+        self.assertEqual(text_of(self.client(moved).tool(sid, "echo", {"text": "own"})), "own")
+        deadline = time.monotonic() + 10
+        while True:
+            m = c.wait(c.call_tool(sid, "echo", {"text": "after"}))
+            if m.kind == "MSG":
+                break
+            self.assertLess(time.monotonic(), deadline, m)
+            time.sleep(0.1)
+        self.assertEqual(text_of(m.json["result"]), "after")
+        self.assertTrue(entry.running())
+
+    def test_a_node_named_by_host_name_is_reached_after_a_pause(self):
+        """The link connects to the address a name resolves to: after the
+        connection broke (the owner paused past ZeroMQ's heartbeat) and
+        came back, the owner is reached again."""
+        names = self.names(2)
+        entry = self.node(names[0], http=False)
+        port = free_port()
+        owner = self.start_server("--node-id", names[1], "--node-listen", "tcp://127.0.0.1:%d" % port,
+                                  "--node-advertise", "tcp://localhost:%d" % port,
+                                  "--lease-ms", 20000, store=pg_url())
+        sid = self.client(owner).open()
+        c = self.client(entry)
+        time.sleep(1.0)
+        self.assertEqual(text_of(c.tool(sid, "echo", {"text": "before"})), "before")
+        owner.proc.send_signal(signal.SIGSTOP)
+        time.sleep(4.5)
+        owner.proc.send_signal(signal.SIGCONT)
+        deadline = time.monotonic() + 10
+        while True:
+            m = c.wait(c.call_tool(sid, "echo", {"text": "after"}))
+            if m.kind == "MSG":
+                break
+            self.assertLess(time.monotonic(), deadline, m)
+            time.sleep(0.2)
+        self.assertEqual(text_of(m.json["result"]), "after")
 
     # -- a node that misbehaves ---------------------------------------------
 
