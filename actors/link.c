@@ -74,6 +74,7 @@ typedef struct {
     bool established;           //  that stream's OK came: nothing more is owed
     bool parked;                //  waits in self->parked for a connection
     int64_t sent_at;            //  monotonic ms of the first send
+    char peer_key [65];         //  an open stream's peer, hex, "" when not indexed
     int hops;
     int64_t parked_until;       //  monotonic ms
     zmq_msg_t peer, sid, body;  //  kept to answer it, or send it again
@@ -90,6 +91,7 @@ struct _link_t {
     zhashx_t *routes;           //  session id -> route_t
     zhashx_t *pending;          //  seq -> forward_t
     zlistx_t *parked;           //  forward_t, owned by pending
+    zhashx_t *open_streams;     //  peer (hex) -> forward_t of an open stream, owned by pending
     uint64_t next_seq;
     uint32_t connections;       //  connections made: each has a routing id of its own
     size_t streams;             //  established streams in pending
@@ -331,6 +333,8 @@ s_finish (link_t *self, forward_t *forward)
     uint64_t seq = forward->seq;
     if (forward->established)
         self->streams--;
+    if (*forward->peer_key)
+        zhashx_delete (self->open_streams, forward->peer_key);
     if (forward->parked) {
         void *handle = zlistx_find (self->parked, forward);
         if (handle)
@@ -533,9 +537,9 @@ s_moved (link_t *self, forward_t *forward, zmq_msg_t *where)
 }
 
 //  An HTTP GET's stream is open: it is remembered only to end it if its
-//  node is lost. A client that leaves says nothing here, so the oldest
-//  are forgotten past STREAMS_MAX (such a stream then stays open, idle,
-//  should its node die).
+//  node is lost, until its client leaves (link_request_ended). Past
+//  STREAMS_MAX the oldest are forgotten (such a stream then stays open,
+//  idle, should its node die).
 static void
 s_established (link_t *self, forward_t *forward)
 {
@@ -544,6 +548,15 @@ s_established (link_t *self, forward_t *forward)
     forward->established = true;
     zmq_msg_close (&forward->body);
     zmq_msg_init (&forward->body);
+    //  Indexed by its client's peer: when the client leaves, the front says so
+    size_t size = zmq_msg_size (&forward->peer);
+    if (size * 2 < sizeof (forward->peer_key)) {
+        const unsigned char *bytes = (const unsigned char *) zmq_msg_data (&forward->peer);
+        for (size_t index = 0; index < size; index++)
+            sprintf (forward->peer_key + 2 * index, "%02x", bytes [index]);
+        if (zhashx_insert (self->open_streams, forward->peer_key, forward))
+            *forward->peer_key = 0;
+    }
     if (++self->streams <= STREAMS_MAX)
         return;
     forward_t *oldest = NULL;
@@ -552,6 +565,26 @@ s_established (link_t *self, forward_t *forward)
         if (item->established && (!oldest || item->seq < oldest->seq))
             oldest = item;
     s_finish (self, oldest);
+}
+
+static void s_end_stream (link_t *self, forward_t *forward);
+
+static void
+s_end_streams (link_t *self, node_t *node, zmq_msg_t *sid)
+{
+    zlistx_t *ended = zlistx_new ();
+    for (forward_t *forward = (forward_t *) zhashx_first (self->pending); forward && ended;
+         forward = (forward_t *) zhashx_next (self->pending))
+        if (forward->established && forward->node == node
+        &&  zmq_msg_size (&forward->sid) == zmq_msg_size (sid)
+        &&  memcmp (zmq_msg_data (&forward->sid), zmq_msg_data (sid), zmq_msg_size (sid)) == 0)
+            zlistx_add_end (ended, forward);
+    for (forward_t *forward = ended? (forward_t *) zlistx_first (ended): NULL; forward;
+         forward = (forward_t *) zlistx_next (ended)) {
+        s_end_stream (self, forward);
+        s_finish (self, forward);
+    }
+    zlistx_destroy (&ended);
 }
 
 //  An answer from a node: kind, seq, peer, sid, event, body
@@ -572,6 +605,10 @@ s_take_answer (link_t *self)
     bool ok = frames_is (&frames [1], "OK");
     bool final = ok || frames_is (&frames [1], "ANS") || frames_is (&frames [1], "ERR")
               || frames_is (&frames [1], "END");
+    //  The session ended on its node: every stream of it here ends too,
+    //  not only the one the node knew as its listener
+    if (node && frames_is (&frames [1], "END") && frames_is (&frames [6], "session"))
+        s_end_streams (self, node, &frames [4]);
     bool known = final || frames_is (&frames [1], "MSG");
     //  Only to a client of this node: never back onto the link
     if (!node || link_owns (&frames [3]) || (!forward && (!known || final)))
@@ -704,6 +741,24 @@ s_holds_request (zmq_msg_t *body)
     return holds;
 }
 
+//  Ends an HTTP stream forwarded for a client: its session is gone, or its node
+static void
+s_end_stream (link_t *self, forward_t *forward)
+{
+    zmq_msg_t answer [5];
+    zmq_msg_init_size (&answer [0], 3);
+    memcpy (zmq_msg_data (&answer [0]), "END", 3);
+    zmq_msg_init (&answer [1]);
+    zmq_msg_copy (&answer [1], &forward->peer);
+    zmq_msg_init (&answer [2]);
+    zmq_msg_copy (&answer [2], &forward->sid);
+    zmq_msg_init (&answer [3]);
+    zmq_msg_init_size (&answer [4], 7);
+    memcpy (zmq_msg_data (&answer [4]), "session", 7);
+    self->hooks.deliver (self->hooks.owner, answer);
+    frames_close (answer, 5);
+}
+
 //  What a client is owed for a forward whose node was lost: 503 for what
 //  waits for an answer, the end of an HTTP stream, nothing for a ZeroMQ
 //  client's notifications.
@@ -712,20 +767,7 @@ s_lost_forward (link_t *self, forward_t *forward)
 {
     self->lost++;
     if (forward->stream) {
-        char sid [MCPZ_SID_SIZE + 1] = "";
-        frames_text (&forward->sid, sid, sizeof (sid));
-        zmq_msg_t answer [5];
-        zmq_msg_init_size (&answer [0], 3);
-        memcpy (zmq_msg_data (&answer [0]), "END", 3);
-        zmq_msg_init (&answer [1]);
-        zmq_msg_copy (&answer [1], &forward->peer);
-        zmq_msg_init (&answer [2]);
-        zmq_msg_copy (&answer [2], &forward->sid);
-        zmq_msg_init (&answer [3]);
-        zmq_msg_init_size (&answer [4], 7);
-        memcpy (zmq_msg_data (&answer [4]), "session", 7);
-        self->hooks.deliver (self->hooks.owner, answer);
-        frames_close (answer, 5);
+        s_end_stream (self, forward);
         return;
     }
     if (forward->swallow_ok && !s_holds_request (&forward->body))
@@ -861,6 +903,21 @@ link_peers (link_t *self, const char *peers, int64_t asked_ms)
     json_decref (list);
 }
 
+void
+link_request_ended (link_t *self, zmq_msg_t *peer)
+{
+    char key [65];
+    size_t size = zmq_msg_size (peer);
+    if (size == 0 || size * 2 >= sizeof (key))
+        return;
+    const unsigned char *bytes = (const unsigned char *) zmq_msg_data (peer);
+    for (size_t index = 0; index < size; index++)
+        sprintf (key + 2 * index, "%02x", bytes [index]);
+    forward_t *forward = (forward_t *) zhashx_lookup (self->open_streams, key);
+    if (forward)
+        s_finish (self, forward);
+}
+
 size_t
 link_owed (link_t *self)
 {
@@ -954,8 +1011,10 @@ link_new (const config_t *config, const char *incarnation, link_hooks_t hooks,
     self->routes = table_new ((zhashx_destructor_fn *) s_route_destroy, false);
     self->pending = table_new ((zhashx_destructor_fn *) s_forward_destroy, true);
     self->parked = zlistx_new ();
+    self->open_streams = table_new (NULL, false);
     self->out = s_socket (self);
-    if (!self->nodes || !self->routes || !self->pending || !self->parked || !self->out) {
+    if (!self->nodes || !self->routes || !self->pending || !self->parked || !self->open_streams
+    ||  !self->out) {
         snprintf (error, error_size, "out of memory");
         link_destroy (&self);
         return NULL;
@@ -994,6 +1053,7 @@ link_destroy (link_t **self_p)
     if (*self_p) {
         link_t *self = *self_p;
         zlistx_destroy (&self->parked);
+        zhashx_destroy (&self->open_streams);
         zhashx_destroy (&self->pending);
         zhashx_destroy (&self->routes);
         zhashx_destroy (&self->nodes);

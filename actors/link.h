@@ -99,6 +99,11 @@ void
 void
     link_peers (link_t *self, const char *peers, int64_t asked_ms);
 
+//  A client's request is over (the front says so): an open stream
+//  forwarded for it is forgotten.
+void
+    link_request_ended (link_t *self, zmq_msg_t *peer);
+
 //  Forwarded frames whose answer has not come yet (open streams aside).
 size_t
     link_owed (link_t *self);

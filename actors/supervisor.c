@@ -265,6 +265,14 @@ s_deliver (void *owner, zmq_msg_t *frames)
 }
 
 static void
+s_request_ended (void *owner, zmq_msg_t *peer)
+{
+    supervisor_t *self = (supervisor_t *) owner;
+    if (self->link)
+        link_request_ended (self->link, peer);
+}
+
+static void
 s_refuse_for_link (void *owner, zmq_msg_t *peer, const char *sid, int status, const char *reason,
                    zmq_msg_t *body)
 {
@@ -898,6 +906,8 @@ s_start (supervisor_t *self, char *error, size_t error_size)
         self->http = http_edge_new (self->config, s_route_frames, self, error, error_size);
         if (!self->http)
             return -1;
+        if (self->link)
+            http_edge_tell_ends (self->http, s_request_ended);
     }
     return 0;
 }

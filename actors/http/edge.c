@@ -65,11 +65,19 @@
 //  --------------------------------------------------------------------------
 //  Requests
 
+static void s_peer (request_t *request, zmq_msg_t *peer);
+
 static void
 s_request_destroy (request_t **request_p)
 {
     if (*request_p) {
         request_t *request = *request_p;
+        if (request->routed && request->edge->ended) {
+            zmq_msg_t peer;
+            s_peer (request, &peer);
+            request->edge->ended (request->edge->owner, &peer);
+            zmq_msg_close (&peer);
+        }
         if (request->response)
             MHD_destroy_response (request->response);
         request->edge->held -= request->out_size - request->out_read + request->size;
@@ -87,6 +95,12 @@ s_peer (request_t *request, zmq_msg_t *peer)
     unsigned char *data = (unsigned char *) zmq_msg_data (peer);
     data [0] = 0;
     memcpy (data + 1, &request->number, sizeof (request->number));
+}
+
+void
+http_edge_tell_ends (http_edge_t *self, http_end_fn *ended)
+{
+    self->ended = ended;
 }
 
 bool

@@ -21,10 +21,19 @@ typedef struct _http_edge_t http_edge_t;
 //  http_edge_deliver, possibly at once.
 typedef void (http_route_fn) (void *owner, zmq_msg_t *frames);
 
+//  How the edge tells its owner that a request it routed is over (its
+//  response ended, or its client left): answers for its peer are dropped
+//  from now on.
+typedef void (http_end_fn) (void *owner, zmq_msg_t *peer);
+
 //  Starts listening on --http. Returns NULL with the reason in error.
 http_edge_t *
     http_edge_new (const config_t *config, http_route_fn *route, void *owner,
                    char *error, size_t error_size);
+
+//  From now on, the owner hears of every routed request's end.
+void
+    http_edge_tell_ends (http_edge_t *self, http_end_fn *ended);
 
 //  Resumes what waits and stops the server; unanswered requests are dropped.
 void

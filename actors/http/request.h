@@ -27,6 +27,7 @@ typedef struct _request_t request_t;
 struct _http_edge_t {
     const config_t *config;
     http_route_fn *route;       //  the owner's router
+    http_end_fn *ended;         //  told when a routed request ends, or NULL
     void *owner;
     struct MHD_Daemon *daemon;
     int fd;                     //  epoll: libmicrohttpd's, and waiting streams

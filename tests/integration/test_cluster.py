@@ -197,6 +197,16 @@ class Cluster(ServerTestCase):
         from httptest import read_event
         event = read_event(response, time.monotonic() + 5)
         self.assertIn("notifications/resources/updated", event[1])
+        #  Streams whose clients leave are forgotten, not kept until the session ends
+        for _ in range(5):
+            other = Http(nodes[1].http_port, timeout=5)
+            other.sid = sid
+            other.send("GET", headers=other.headers(accept="text/event-stream"), stream_events=1)
+            other.close()
+        deadline = time.monotonic() + 5
+        while nodes[1].stats()["supervisor"]["cluster"]["pending"] > 1:
+            self.assertLess(time.monotonic(), deadline, nodes[1].stats()["supervisor"]["cluster"])
+            time.sleep(0.1)
         #  The session ends on its owner: the stream through the other node ends too
         self.assertIn(web.send("DELETE").status, (200, 204))
         self.assertIsNone(read_event(response, time.monotonic() + 5))
