@@ -468,11 +468,8 @@ cleanup_actor (zsock_t *pipe, void *args)
                 continue;
             break;
         }
-        if (items [0].revents & ZMQ_POLLIN) {
-            char *command = zstr_recv (pipe);
-            terminated = !command || streq (command, "$TERM");
-            zstr_free (&command);
-        }
+        if (items [0].revents & ZMQ_POLLIN)
+            terminated = actor_told_to_stop (pipe);
         while (!terminated && (items [1].revents & ZMQ_POLLIN) && frames_ready (self.router_raw))
             s_handle_host (&self);
         while (!terminated && self.persistent && (items [2].revents & ZMQ_POLLIN)

@@ -325,11 +325,8 @@ tool_pool_actor (zsock_t *pipe, void *args)
                 continue;
             break;
         }
-        if (items [0].revents & ZMQ_POLLIN) {
-            char *command = zstr_recv (pipe);
-            self.terminated = !command || streq (command, "$TERM");
-            zstr_free (&command);
-        }
+        if (items [0].revents & ZMQ_POLLIN)
+            self.terminated = actor_told_to_stop (pipe);
         for (int index = 0; index < self.workers; index++)
             if (items [index + 2].revents & ZMQ_POLLIN)
                 s_handle_worker (&self, &self.slots [index]);

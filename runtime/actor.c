@@ -30,3 +30,12 @@ actor_start (zactor_fn *body, void *args, char *error, size_t error_size)
     zactor_destroy (&actor);
     return NULL;
 }
+
+bool
+actor_told_to_stop (zsock_t *pipe)
+{
+    char *command = zstr_recv (pipe);
+    bool stop = !command || streq (command, "$TERM");
+    zstr_free (&command);
+    return stop;
+}

@@ -15,6 +15,11 @@
 void
     actor_ready (zsock_t *pipe, const char *reason);
 
+//  In the actor: reads one command from its pipe; true when it says stop
+//  ($TERM) or the pipe is gone. Other commands are read and dropped.
+bool
+    actor_told_to_stop (zsock_t *pipe);
+
 //  In the creator: starts the actor and waits for its report. On failure
 //  the actor is destroyed and reason (error_size bytes) says why.
 zactor_t *

@@ -1590,11 +1590,8 @@ upstream_actor (zsock_t *pipe, void *args)
                 continue;
             break;
         }
-        if (items [0].revents & ZMQ_POLLIN) {
-            char *command = zstr_recv (pipe);
-            self.terminated = !command || streq (command, "$TERM");
-            zstr_free (&command);
-        }
+        if (items [0].revents & ZMQ_POLLIN)
+            self.terminated = actor_told_to_stop (pipe);
         for (int at = 2; at < count; at++)
             s_on_item (&self, &items [at], map [at]);
         for (int batch = 0; batch < 256 && (items [1].revents & ZMQ_POLLIN) && frames_ready (self.raw); batch++)
