@@ -131,6 +131,22 @@ def init_params(version=LATEST, name="mcpztest", capabilities=True):
     return params
 
 
+def pg_url():
+    """The test PostgreSQL's URL (ctest's fixture writes it), or None."""
+    path = os.environ.get("MCPZ_TEST_PG_URL_FILE")
+    if path and os.path.exists(path):
+        with open(path) as f:
+            return f.read().strip()
+    return None
+
+
+def psql(url, sql):
+    out = subprocess.run(["psql", url, "-XAtc", sql], capture_output=True, text=True, timeout=30)
+    if out.returncode != 0:
+        raise AssertionError("psql failed: %s" % out.stderr)
+    return out.stdout.strip()
+
+
 def percentile(values, p):
     if not values:
         return float("nan")

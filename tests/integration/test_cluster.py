@@ -9,7 +9,6 @@ lease lapses, and another takes its sessions. Nothing is answered twice,
 nothing is left unanswered by a node that is alive.
 """
 
-import os
 import random
 import select
 import signal
@@ -24,24 +23,9 @@ from httptest import Http
 import zmq
 
 from clusterload import kill_mid_load
-from mcpztest import Client, ServerTestCase, control, free_port, tcp_endpoint, text_of
+from mcpztest import Client, ServerTestCase, control, free_port, pg_url, psql, tcp_endpoint, text_of
 
 LEASE_MS = 1500
-
-
-def pg_url():
-    path = os.environ.get("MCPZ_TEST_PG_URL_FILE")
-    if path and os.path.exists(path):
-        with open(path) as f:
-            return f.read().strip()
-    return None
-
-
-def psql(url, sql):
-    out = subprocess.run(["psql", url, "-XAtc", sql], capture_output=True, text=True, timeout=30)
-    if out.returncode != 0:
-        raise AssertionError("psql failed: %s" % out.stderr)
-    return out.stdout.strip()
 
 
 class Proxy:

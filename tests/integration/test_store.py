@@ -12,25 +12,10 @@ import tempfile
 import time
 import unittest
 
-from mcpztest import (REPO, ServerTestCase, control, run_mcpzd, tcp_endpoint,
+from mcpztest import (REPO, ServerTestCase, control, pg_url, psql, run_mcpzd, tcp_endpoint,
                       text_of)
 
 PG_SH = os.path.join(REPO, "tests", "pg.sh")
-
-
-def pg_url():
-    path = os.environ.get("MCPZ_TEST_PG_URL_FILE")
-    if path and os.path.exists(path):
-        with open(path) as f:
-            return f.read().strip()
-    return None
-
-
-def psql(url, sql):
-    out = subprocess.run(["psql", url, "-XAtc", sql], capture_output=True, text=True, timeout=30)
-    if out.returncode != 0:
-        raise AssertionError("psql failed: %s" % out.stderr)
-    return out.stdout.strip()
 
 
 class TempDir:
