@@ -86,8 +86,7 @@ typedef struct {
     link_t *link;               //  the node link, or NULL without a store
     zactor_t *lease;            //  the lease actor, or NULL without a store
     char incarnation [MCPZ_SID_SIZE + 1];   //  this process, random
-    bool fenced;                //  the lease lapsed: hosts serve nothing
-    int64_t lease_until;        //  monotonic ms: hosts serve nothing past it
+    int64_t lease_until;        //  monotonic ms: hosts serve nothing past it; 0: lost
     const char *lease_state;    //  held, lost or taken; NULL without a store
     int64_t started_wall;       //  ms since the epoch
     int64_t leased_at;          //  monotonic ms the first lease was asked for
@@ -214,7 +213,7 @@ s_route (supervisor_t *self, zmq_msg_t *command, zmq_msg_t *peer, zmq_msg_t *sid
     }
     if (!*sid) {
         char new_sid [MCPZ_SID_SIZE + 1];
-        if (self->fenced) {
+        if (self->lease && self->lease_until == 0) {
             s_refuse_body (self, peer, "", 503, "this node holds no lease: open the session elsewhere",
                            body, RETRY_DRAIN_MS);
             return;
@@ -768,7 +767,6 @@ s_handle_lease (supervisor_t *self)
     if (count == 3 && frames_is (&frames [0], "LEASE") && frames_text (&frames [2], tag, sizeof (tag))) {
         bool held = frames_is (&frames [1], "held");
         self->lease_state = held? "held": frames_is (&frames [1], "taken")? "taken": "lost";
-        self->fenced = !held;
         self->lease_until = held? strtoll (tag, NULL, 10): 0;
         s_mark_stale (self, FENCE_ITEM);
     }
