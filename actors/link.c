@@ -75,6 +75,7 @@ typedef struct {
     bool parked;                //  waits in self->parked for a connection
     int64_t sent_at;            //  monotonic ms of the first send
     char peer_key [65];         //  an open stream's peer, hex, "" when not indexed
+    size_t held;                //  bytes of its body counted in self->held
     int hops;
     int64_t parked_until;       //  monotonic ms
     zmq_msg_t peer, sid, body;  //  kept to answer it, or send it again
@@ -95,6 +96,7 @@ struct _link_t {
     uint64_t next_seq;
     uint32_t connections;       //  connections made: each has a routing id of its own
     size_t streams;             //  established streams in pending
+    size_t held;                //  bytes of bodies kept by pending forwards
     int64_t deadline_ms;        //  past it a forward's node owes no answer any more
     int64_t next_sweep;         //  monotonic ms
     uint64_t forwarded, served, moved, lost, refused, undeliverable, late;
@@ -331,6 +333,7 @@ static void
 s_finish (link_t *self, forward_t *forward)
 {
     uint64_t seq = forward->seq;
+    self->held -= forward->held;
     if (forward->established)
         self->streams--;
     if (*forward->peer_key)
@@ -415,8 +418,10 @@ static void
 s_forward_new (link_t *self, zmq_msg_t *command, zmq_msg_t *peer, zmq_msg_t *sid,
                zmq_msg_t *body, node_t *node)
 {
-    forward_t *forward = zhashx_size (self->pending) < PENDING_MAX?
-                         (forward_t *) calloc (1, sizeof (forward_t)): NULL;
+    //  Bodies are kept to answer for them: bounded in count and bytes
+    bool room = zhashx_size (self->pending) < PENDING_MAX
+             && self->held + zmq_msg_size (body) <= (size_t) self->config->link_buffer_bytes;
+    forward_t *forward = room? (forward_t *) calloc (1, sizeof (forward_t)): NULL;
     if (!forward) {
         char text [MCPZ_SID_SIZE + 1] = "";
         frames_text (sid, text, sizeof (text));
@@ -441,6 +446,8 @@ s_forward_new (link_t *self, zmq_msg_t *command, zmq_msg_t *peer, zmq_msg_t *sid
     zmq_msg_copy (&forward->sid, sid);
     zmq_msg_init (&forward->body);
     zmq_msg_copy (&forward->body, body);
+    forward->held = zmq_msg_size (body);
+    self->held += forward->held;
     zhashx_insert (self->pending, &forward->seq, forward);
     s_dispatch (self, forward);
 }
@@ -548,6 +555,8 @@ s_established (link_t *self, forward_t *forward)
     forward->established = true;
     zmq_msg_close (&forward->body);
     zmq_msg_init (&forward->body);
+    self->held -= forward->held;
+    forward->held = 0;
     //  Indexed by its client's peer: when the client leaves, the front says so
     size_t size = zmq_msg_size (&forward->peer);
     if (size * 2 < sizeof (forward->peer_key)) {
@@ -949,12 +958,12 @@ link_figures (link_t *self)
     for (node_t *node = (node_t *) zhashx_first (self->nodes); node;
          node = (node_t *) zhashx_next (self->nodes))
         json_array_append_new (nodes, json_pack ("{s:s,s:s}", "id", node->id, "endpoint", node->endpoint));
-    return json_pack ("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}",
+    return json_pack ("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}",
         "listen", self->config->node_listen, "late", (json_int_t) self->late,
         "forwarded", (json_int_t) self->forwarded, "served", (json_int_t) self->served,
         "moved", (json_int_t) self->moved, "lost", (json_int_t) self->lost,
         "refused", (json_int_t) self->refused, "undeliverable", (json_int_t) self->undeliverable,
-        "pending", (json_int_t) zhashx_size (self->pending),
+        "pending", (json_int_t) zhashx_size (self->pending), "held_bytes", (json_int_t) self->held,
         "routes", (json_int_t) zhashx_size (self->routes), "nodes", nodes);
 }
 

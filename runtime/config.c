@@ -57,6 +57,8 @@ static const option_t s_options [] = {
     OPT_STR ("node-advertise", KIND_STRING, node_advertise, "", "how other nodes reach --node-listen (its endpoint)"),
     OPT_INT ("lease-ms", lease_ms, 300, 600000, "1500", "a node's lease: unrenewed this long, its sessions move"),
     OPT_INT ("store-wait", store_wait, 0, 3600, "0", "seconds a start waits for an unreachable store"),
+    OPT_INT ("link-buffer-bytes", link_buffer_bytes, 65536, 2147483647, "268435456",
+             "bytes of frames forwarded to other nodes held until answered; past it 503"),
     OPT_STR ("config", KIND_STRING, config_file, "", "settings file (ZPL); flags override it"),
     { "log-level", KIND_LEVEL, offsetof (config_t, log_level), false, 0, 0, 0, "info", "error, warn, info or debug" },
     { "log-format", KIND_FORMAT, offsetof (config_t, log_json), false, 0, 0, 0, "text", "text or json" },

@@ -52,6 +52,7 @@ typedef struct {
     char node_advertise [256];  //  how other nodes reach it, "" = none
     int lease_ms;               //  a node's lease in the store
     int store_wait;             //  seconds a start waits for the store to answer
+    int link_buffer_bytes;      //  bytes of forwarded frames held for their answers
     char config_file [1024];    //  settings file, "" = none
     int session_ttl;            //  idle seconds before a session expires
     int cleanup_interval;       //  seconds between cleanup cycles

@@ -222,6 +222,8 @@ s_cluster (const figures_t *figures, metrics_t *metrics)
         { "counter", "mcpz_cluster_lost_total", "lost", "Forwarded frames whose node was lost before answering." },
         { "counter", "mcpz_cluster_refused_total", "refused", "Frames the node link refused (503)." },
         { "gauge", "mcpz_cluster_pending", "pending", "Forwarded frames waiting for their answer." },
+        { "gauge", "mcpz_cluster_held_bytes", "held_bytes",
+          "Bytes of forwarded frames held for their answers (at most --link-buffer-bytes)." },
         { "gauge", "mcpz_cluster_routes", "routes", "Sessions whose owner node is remembered." }
     };
     s_rows (metrics, cluster, rows, sizeof (rows) / sizeof (rows [0]));

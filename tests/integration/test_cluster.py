@@ -303,6 +303,32 @@ class Cluster(ServerTestCase):
         self.assertEqual(text_of(c.wait(rid).json["result"]), "slept 1500 ms")
         self.assertEqual(entry.wait(10), 0)
 
+    def test_what_waits_on_other_nodes_is_bounded_in_bytes(self):
+        """Frames forwarded and not yet answered are held (their answer
+        may be a 503 naming them) up to --link-buffer-bytes: past it the
+        entry node refuses at once, and takes frames again once answers
+        came."""
+        names = self.names(2)
+        owner = self.node(names[0], http=False)
+        entry = self.start_server("--node-id", names[1], "--node-listen", tcp_endpoint(),
+                                  "--lease-ms", LEASE_MS, "--link-buffer-bytes", 65536, store=pg_url())
+        sid = self.client(owner).open()
+        c = self.client(entry)
+        self.assertEqual(text_of(c.tool(sid, "echo", {"text": "routed"})), "routed")
+        pad = {"pad": "x" * 30000}
+        slow = [c.call_tool(sid, "sleep", {"ms": 1500}, meta=pad) for _ in range(2)]
+        time.sleep(0.3)
+        held = entry.stats()["supervisor"]["cluster"]["held_bytes"]
+        self.assertGreater(held, 60000)
+        self.assertLessEqual(held, 65536)
+        refused = c.call_tool(sid, "sleep", {"ms": 10}, meta=pad)
+        m = c.wait(refused)
+        self.assertErr(m, 503, rid=refused)
+        for rid in slow:
+            self.assertEqual(text_of(c.wait(rid).json["result"]), "slept 1500 ms")
+        self.assertEqual(entry.stats()["supervisor"]["cluster"]["held_bytes"], 0)
+        self.assertEqual(text_of(c.tool(sid, "sleep", {"ms": 10}, meta=pad)), "slept 10 ms")
+
     def test_a_node_back_on_another_endpoint(self):
         names = self.names(2)
         entry = self.node(names[0], http=False)
