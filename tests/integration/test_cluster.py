@@ -9,7 +9,10 @@ lease lapses, and another takes its sessions. Nothing is answered twice,
 nothing is left unanswered by a node that is alive.
 """
 
+import json
+import os
 import random
+import shutil
 import select
 import signal
 import socket
@@ -23,7 +26,7 @@ from httptest import Http
 import zmq
 
 from clusterload import kill_mid_load
-from mcpztest import Client, ServerTestCase, control, free_port, pg_url, psql, tcp_endpoint, text_of
+from mcpztest import REPO, Client, ServerTestCase, control, free_port, pg_url, psql, tcp_endpoint, text_of
 
 LEASE_MS = 1500
 
@@ -163,6 +166,31 @@ class Cluster(ServerTestCase):
         self.assertIn("mcpz_cluster_lease_held 1", text)
         self.assertIn("mcpz_cluster_nodes 2", text)
         self.assertRegex(text, r"mcpz_cluster_forwarded_total [1-9]")
+
+    def test_the_sdk_client_through_every_node(self):
+        """The official TypeScript SDK client, each of its HTTP requests
+        to the next of three nodes (round-robin, no stickiness): sampling,
+        elicitation, roots, a subscription heard on its GET stream,
+        prompts, completion, resources."""
+        npm = os.environ.get("MCPZ_NPM") or os.path.join(REPO, "build", "npm")
+        if not os.path.isdir(os.path.join(npm, "node_modules", "@modelcontextprotocol", "sdk")):
+            self.fail("the MCP SDK is not installed in %s: run scripts/npm-deps" % npm)
+        shutil.copy(os.path.join(REPO, "tests", "interop", "sdk_surface.mjs"), npm)
+        nodes = [self.node(name) for name in self.names(3)]
+        urls = ["http://127.0.0.1:%d/mcp" % node.http_port for node in nodes]
+        run = subprocess.run(["node", os.path.join(npm, "sdk_surface.mjs")] + urls,
+                             capture_output=True, text=True, timeout=60, cwd=npm)
+        self.assertEqual(run.returncode, 0, run.stderr[-3000:])
+        steps = {record["step"]: record for record in map(json.loads, run.stdout.splitlines())}
+        self.assertIn("sampled: hello", steps["sampling"]["text"])
+        self.assertEqual(steps["elicitation"]["asked"], ["who are you?"])
+        self.assertEqual(steps["roots"]["roots"], [{"uri": "file:///second", "name": "second"}])
+        self.assertEqual(steps["subscription"]["updates"], ["test://watched-resource"])
+        self.assertEqual(steps["prompts"]["text"], "Prompt with arguments: arg1='a', arg2='b'")
+        self.assertEqual(steps["completion"]["values"], ["paris", "park", "party"])
+        self.assertEqual(json.loads(steps["resources"]["text"])["id"], "42")
+        forwarded = sum(node.stats()["supervisor"]["cluster"]["forwarded"] for node in nodes)
+        self.assertGreater(forwarded, 10)
 
     def test_a_get_stream_through_another_node_carries_notifications(self):
         nodes = [self.node(name) for name in self.names(2)]

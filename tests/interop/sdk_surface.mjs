@@ -1,5 +1,8 @@
 // The official TypeScript SDK client against mcpzd --conformance-fixtures
-// (issue 11): node sdk_surface.mjs URL
+// (issue 11): node sdk_surface.mjs URL [URL...]
+//
+// With several URLs (the nodes of a cluster, issue 13) each HTTP request
+// goes to the next one, as a round-robin balancer would send it.
 //
 // The client's own handlers answer mcpz's sampling, elicitation and roots
 // requests; it subscribes to a resource and hears it change, lists and
@@ -32,7 +35,15 @@ client.setRequestHandler(ListRootsRequestSchema, async () => ({ roots }));
 const updates = [];
 client.setNotificationHandler(ResourceUpdatedNotificationSchema, n => updates.push(n.params.uri));
 
-await client.connect(new StreamableHTTPClientTransport(new URL(process.argv[2])));
+const urls = process.argv.slice(2).map(url => new URL(url));
+let turn = 0;
+const roundRobin = (url, init) => {
+    const next = urls[turn++ % urls.length];
+    const target = new URL(url);
+    target.host = next.host;
+    return fetch(target, init);
+};
+await client.connect(new StreamableHTTPClientTransport(urls[0], { fetch: roundRobin }));
 say('initialize', { capabilities: client.getServerCapabilities() });
 
 const sampled = await client.callTool({ name: 'test_sampling', arguments: { prompt: 'hello' } });
