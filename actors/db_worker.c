@@ -8,7 +8,7 @@
     (100 ms doubling to 5 s) when the next request comes.
 
     Takes, on its ROUTER (DEALERs of session hosts and cleanup):
-      CREATE  tag, id, version, created-ms, client-info, capabilities
+      CREATE  tag, id, version, created-ms, client-info, capabilities, principal
       LOAD    tag, id, not-before-ms
       DELETE  tag, id, epoch
       REFRESH tag, ids (32 bytes each), last-ms (int64 each), epochs (uint32 each)
@@ -18,7 +18,7 @@
       STATS   tag
     Sends back: tag, then
       OK | ERR reason                          to CREATE, DELETE and RELEASE
-      OK version created-ms client-info capabilities epoch | OWNED node
+      OK version created-ms client-info capabilities epoch principal | OWNED node
       endpoint | MISSING | ERR reason          to LOAD
       OK missing-ids | ERR reason              to REFRESH
       OK count | ERR reason                    to EXPIRE
@@ -36,7 +36,7 @@
 
 #include <inttypes.h>
 
-#define MAX_FRAMES    8         //  routing id, command, tag, up to 5 arguments
+#define MAX_FRAMES    9         //  routing id, command, tag, up to 6 arguments
 #define MAX_BATCH     1024      //  requests taken at once
 #define BACKOFF_MIN   100
 #define BACKOFF_MAX   5000
@@ -158,18 +158,6 @@ s_id (zmq_msg_t *frame, char *id)
         && mcpz_sid_valid (id, zmq_msg_size (frame));
 }
 
-//  Copies a frame into a new string, or NULL.
-static char *
-s_strdup (zmq_msg_t *frame)
-{
-    char *text = (char *) malloc (zmq_msg_size (frame) + 1);
-    if (text) {
-        memcpy (text, zmq_msg_data (frame), zmq_msg_size (frame));
-        text [zmq_msg_size (frame)] = 0;
-    }
-    return text;
-}
-
 //  All creates of the batch in one transaction.
 static void
 s_creates (worker_t *self, request_t **creates, size_t count)
@@ -185,9 +173,10 @@ s_creates (worker_t *self, request_t **creates, size_t count)
         row->version = (int) s_number (&request->frames [4]);
         row->created_ms = s_number (&request->frames [5]);
         row->last_accessed_ms = row->created_ms;
-        row->client_info = s_strdup (&request->frames [6]);
-        row->capabilities = s_strdup (&request->frames [7]);
-        if (!row->client_info || !row->capabilities)
+        row->client_info = frames_strdup (&request->frames [6]);
+        row->capabilities = frames_strdup (&request->frames [7]);
+        row->principal = frames_strdup (&request->frames [8]);
+        if (!row->client_info || !row->capabilities || !row->principal)
             rc = -1;
     }
     if (rc == 0)
@@ -259,7 +248,8 @@ s_load (worker_t *self, request_t *request)
     frames_send_text (self->raw, created, ZMQ_SNDMORE);
     frames_send_text (self->raw, row.client_info, ZMQ_SNDMORE);
     frames_send_text (self->raw, row.capabilities, ZMQ_SNDMORE);
-    frames_send_text (self->raw, epoch, 0);
+    frames_send_text (self->raw, epoch, ZMQ_SNDMORE);
+    frames_send_text (self->raw, row.principal, 0);
     store_row_clear (&row);
 }
 
@@ -376,7 +366,7 @@ s_valid (worker_t *self, request_t *request)
 {
     char id [MCPZ_SID_SIZE + 1];
     bool valid = request->count >= 3 && (
-           (s_is (request, "CREATE", 8) && s_id (&request->frames [3], id))
+           (s_is (request, "CREATE", 9) && s_id (&request->frames [3], id))
         || (s_is (request, "LOAD", 5) && s_id (&request->frames [3], id))
         || (s_is (request, "DELETE", 5) && s_id (&request->frames [3], id))
         ||  s_is (request, "REFRESH", 6) || s_is (request, "EXPIRE", 4)
@@ -407,7 +397,7 @@ s_serve (worker_t *self, int count)
         if (!connected)
             s_reply_error (self, request, "store unavailable");
         else
-        if (s_is (request, "CREATE", 8))
+        if (s_is (request, "CREATE", 9))
             creates [create_count++] = request;
         else
         if (s_is (request, "DELETE", 5))

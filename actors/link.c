@@ -6,7 +6,8 @@
     forwarded frame still waiting for its last answer.
 
     On the wire (TCP between nodes, nothing else on it):
-      to the owner    [node id] MCPZN/1, command, seq, peer, session id, body
+      to the owner    [node id] MCPZN/1, command, seq, peer, session id, body,
+                      principal (whom the sender's front authenticated)
       back            [incarnation] kind, seq, peer, session id, event id, body
     The outbound ROUTER connects to each node under the node's id and names
     itself by this process's incarnation, so answers meant for an earlier
@@ -78,7 +79,7 @@ typedef struct {
     size_t held;                //  bytes of its body counted in self->held
     int hops;
     int64_t parked_until;       //  monotonic ms
-    zmq_msg_t peer, sid, body;  //  kept to answer it, or send it again
+    zmq_msg_t peer, sid, body, principal;   //  kept to answer it, or send it again
 } forward_t;
 
 struct _link_t {
@@ -123,6 +124,7 @@ s_forward_destroy (forward_t **forward_p)
         zmq_msg_close (&(*forward_p)->peer);
         zmq_msg_close (&(*forward_p)->sid);
         zmq_msg_close (&(*forward_p)->body);
+        zmq_msg_close (&(*forward_p)->principal);
         free (*forward_p);
         *forward_p = NULL;
     }
@@ -157,30 +159,31 @@ s_peer_parts (zmq_msg_t *peer, const unsigned char **rid, size_t *rid_size,
 }
 
 //  A forwarded frame from another node: [rid] MCPZN/1, command, seq, peer,
-//  sid, body. Served here as a frame of a peer of the link's own.
+//  sid, body, principal. Served here as a frame of a peer of the link's own.
 static bool
 s_take_forwarded (link_t *self)
 {
-    zmq_msg_t frames [7];
+    zmq_msg_t frames [8];
     int count;
-    if (frames_recv (self->in_raw, frames, 7, &count, ZMQ_DONTWAIT))
+    if (frames_recv (self->in_raw, frames, 8, &count, ZMQ_DONTWAIT))
         return false;
     size_t rid = count >= 1? zmq_msg_size (&frames [0]): 0, peer = count >= 5? zmq_msg_size (&frames [4]): 0;
-    bool valid = count == 7 && frames_is (&frames [1], SIGNATURE)
+    bool valid = count == 8 && frames_is (&frames [1], SIGNATURE)
               && (frames_is (&frames [2], "MSG") || frames_is (&frames [2], "MSGOK")
                   || frames_is (&frames [2], "LISTEN") || frames_is (&frames [2], "RESUME")
                   || frames_is (&frames [2], "CLOSE"))
               && zmq_msg_size (&frames [3]) == 8 && rid > 0 && rid < 256
               && peer > 0 && peer <= 255
               && mcpz_sid_valid (zmq_msg_data (&frames [5]), zmq_msg_size (&frames [5]))
-              && zmq_msg_size (&frames [6]) <= (size_t) self->config->max_message_size;
+              && zmq_msg_size (&frames [6]) <= (size_t) self->config->max_message_size
+              && zmq_msg_size (&frames [7]) <= MCPZ_PRINCIPAL_MAX;
     if (!valid) {
         //  Nodes share one build: anything else on the link is not a node
         log_warn (s_name, "dropped a malformed frame on the node link (%d parts)", count);
-        frames_close (frames, count < 7? count: 7);
+        frames_close (frames, count < 8? count: 8);
         return true;
     }
-    zmq_msg_t routed [4];
+    zmq_msg_t routed [5];
     zmq_msg_init (&routed [0]);
     zmq_msg_move (&routed [0], &frames [2]);
     zmq_msg_init_size (&routed [1], 3 + rid + 8 + peer);
@@ -195,10 +198,12 @@ s_take_forwarded (link_t *self)
     zmq_msg_move (&routed [2], &frames [5]);
     zmq_msg_init (&routed [3]);
     zmq_msg_move (&routed [3], &frames [6]);
+    zmq_msg_init (&routed [4]);
+    zmq_msg_move (&routed [4], &frames [7]);
     self->served++;
     self->hooks.route (self->hooks.owner, routed);
-    frames_close (routed, 4);
-    frames_close (frames, 7);
+    frames_close (routed, 5);
+    frames_close (frames, 8);
     return true;
 }
 
@@ -360,19 +365,16 @@ s_send (link_t *self, forward_t *forward)
     }
     if (zmq_send (self->out_raw, node->rid, strlen (node->rid), ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1)
         return -1;
-    zmq_msg_t peer, sid, body;
-    zmq_msg_init (&peer);
-    zmq_msg_copy (&peer, &forward->peer);
-    zmq_msg_init (&sid);
-    zmq_msg_copy (&sid, &forward->sid);
-    zmq_msg_init (&body);
-    zmq_msg_copy (&body, &forward->body);
     frames_send_text (self->out_raw, SIGNATURE, ZMQ_SNDMORE);
     frames_send_text (self->out_raw, forward->command, ZMQ_SNDMORE);
     zmq_send (self->out_raw, &forward->seq, sizeof (forward->seq), ZMQ_SNDMORE);
-    zmq_msg_send (&peer, self->out_raw, ZMQ_SNDMORE);
-    zmq_msg_send (&sid, self->out_raw, ZMQ_SNDMORE);
-    zmq_msg_send (&body, self->out_raw, 0);
+    zmq_msg_t *kept [] = { &forward->peer, &forward->sid, &forward->body, &forward->principal };
+    for (int index = 0; index < 4; index++) {
+        zmq_msg_t copy;
+        zmq_msg_init (&copy);
+        zmq_msg_copy (&copy, kept [index]);
+        zmq_msg_send (&copy, self->out_raw, index < 3? ZMQ_SNDMORE: 0);
+    }
     return 0;
 }
 
@@ -416,7 +418,7 @@ s_dispatch (link_t *self, forward_t *forward)
 //  A new forward of a client's frame to node.
 static void
 s_forward_new (link_t *self, zmq_msg_t *command, zmq_msg_t *peer, zmq_msg_t *sid,
-               zmq_msg_t *body, node_t *node)
+               zmq_msg_t *body, zmq_msg_t *principal, node_t *node)
 {
     //  Bodies are kept to answer for them: bounded in count and bytes
     bool room = zhashx_size (self->pending) < PENDING_MAX
@@ -446,6 +448,8 @@ s_forward_new (link_t *self, zmq_msg_t *command, zmq_msg_t *peer, zmq_msg_t *sid
     zmq_msg_copy (&forward->sid, sid);
     zmq_msg_init (&forward->body);
     zmq_msg_copy (&forward->body, body);
+    zmq_msg_init (&forward->principal);
+    zmq_msg_copy (&forward->principal, principal);
     forward->held = zmq_msg_size (body);
     self->held += forward->held;
     zhashx_insert (self->pending, &forward->seq, forward);
@@ -454,7 +458,7 @@ s_forward_new (link_t *self, zmq_msg_t *command, zmq_msg_t *peer, zmq_msg_t *sid
 
 bool
 link_forward_known (link_t *self, zmq_msg_t *command, zmq_msg_t *peer, zmq_msg_t *sid,
-                    zmq_msg_t *body)
+                    zmq_msg_t *body, zmq_msg_t *principal)
 {
     char text [MCPZ_SID_SIZE + 1];
     if (link_owns (peer) || !frames_text (sid, text, sizeof (text)))
@@ -462,7 +466,7 @@ link_forward_known (link_t *self, zmq_msg_t *command, zmq_msg_t *peer, zmq_msg_t
     route_t *route = (route_t *) zhashx_lookup (self->routes, text);
     if (!route)
         return false;
-    s_forward_new (self, command, peer, sid, body, route->node);
+    s_forward_new (self, command, peer, sid, body, principal, route->node);
     return true;
 }
 
@@ -518,7 +522,7 @@ link_forward (link_t *self, zmq_msg_t *frames)
     zmq_msg_t verb;
     zmq_msg_init_size (&verb, tab? (size_t) (tab - route): 0);
     memcpy (zmq_msg_data (&verb), route, zmq_msg_size (&verb));
-    s_forward_new (self, &verb, &frames [1], &frames [2], &frames [4], node);
+    s_forward_new (self, &verb, &frames [1], &frames [2], &frames [4], &frames [5], node);
     zmq_msg_close (&verb);
 }
 

@@ -17,7 +17,7 @@
 typedef struct _link_t link_t;
 
 //  What the link hands its owner. route: a forwarded frame to serve here,
-//  as command, peer (the link's), session id, body. deliver: an answer for
+//  as command, peer (the link's), session id, body, principal. deliver: an answer for
 //  a client of this node, as MSG|ANS|OK|ERR|END, peer, session id, event
 //  id, body. refuse: an ERR for a client of this node (status, reason,
 //  the request's body to name its id). Frames stay the link's; the owner
@@ -84,10 +84,10 @@ void
 //  here: the caller routes it to its host. Frames stay the caller's.
 bool
     link_forward_known (link_t *self, zmq_msg_t *command, zmq_msg_t *peer, zmq_msg_t *sid,
-                        zmq_msg_t *body);
+                        zmq_msg_t *body, zmq_msg_t *principal);
 
 //  A host found another node owns the session: FWD, peer, session id,
-//  "COMMAND\tNODE\tENDPOINT", body. Forwarded and remembered; for a frame
+//  "COMMAND\tNODE\tENDPOINT", body, principal. Forwarded and remembered; for a frame
 //  another node forwarded here, that node is told where the session is.
 void
     link_forward (link_t *self, zmq_msg_t *frames);

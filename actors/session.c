@@ -37,6 +37,7 @@ session_destroy (session_t **self_p)
         json_decref ((*self_p)->client_info);
         json_decref ((*self_p)->capabilities);
         json_decref ((*self_p)->subscriptions);
+        free ((*self_p)->principal);
         ring_destroy (&(*self_p)->ring);
         if ((*self_p)->listener)
             zmq_msg_close ((*self_p)->listener);
@@ -44,6 +45,21 @@ session_destroy (session_t **self_p)
         free (*self_p);
         *self_p = NULL;
     }
+}
+
+int
+session_set_principal (session_t *self, const char *principal)
+{
+    free (self->principal);
+    self->principal = principal && *principal? strdup (principal): NULL;
+    return principal && *principal && !self->principal? -1: 0;
+}
+
+bool
+session_allows (session_t *self, const void *principal, size_t size)
+{
+    size_t own = self->principal? strlen (self->principal): 0;
+    return own == size && memcmp (self->principal? self->principal: "", principal, size) == 0;
 }
 
 bool
@@ -98,6 +114,14 @@ session_test (bool verbose)
     assert (session->last_activity_ms == 1000);
     assert (session_next_event (session) == 1);
     assert (session_next_event (session) == 2);
+    //  Unbound: anyone unauthenticated, nobody authenticated
+    assert (session_allows (session, "", 0));
+    assert (!session_allows (session, "curve:k", 7));
+    assert (session_set_principal (session, "curve:k") == 0);
+    assert (session_allows (session, "curve:k", 7));
+    assert (!session_allows (session, "curve:kk", 8));
+    assert (!session_allows (session, "curve:", 6));
+    assert (!session_allows (session, "", 0));
     session_destroy (&session);
     assert (!session);
     session_destroy (&session);

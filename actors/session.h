@@ -37,6 +37,8 @@ typedef struct {
     int64_t last_activity_ms;       //  monotonic ms of the last frame naming it
     json_t *client_info;            //  owned
     json_t *capabilities;           //  owned
+    char *principal;                //  who opened it (owned); NULL: nobody was
+                                    //  authenticated, so anyone unauthenticated
     ring_t *ring;                   //  replay buffer, NULL until the first event
     zmq_msg_t *listener;            //  routing id of the LISTEN peer, or NULL
     json_t *subscriptions;          //  URIs watched, as object keys; NULL: none
@@ -64,6 +66,14 @@ void
 int
     session_set_listener (session_t *self, zmq_msg_t *peer);
 
+//  Binds the session to the principal that opened it ("" or NULL: none).
+//  Returns 0 or -1.
+int
+    session_set_principal (session_t *self, const char *principal);
+//  True when a frame of this principal (size bytes, not terminated) may
+//  name the session: the one that opened it, and nobody else.
+bool
+    session_allows (session_t *self, const void *principal, size_t size);
 //  Remembers peer as the one that spoke last (when its id fits).
 void
     session_heard (session_t *self, zmq_msg_t *peer);

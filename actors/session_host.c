@@ -93,57 +93,66 @@ host_route (host_t *self, zmq_msg_t *frames, int count)
 {
     if (count == 4 && s_news (self, frames))
         return;
+    if (count == 2 && frames_is (&frames [0], "STATS")) {
+        operator_stats (self, self->raw, &frames [1]);
+        return;
+    }
+    if (count >= 1 && frames_is (&frames [0], "$TERM")) {
+        self->terminated = true;
+        return;
+    }
+    if (count != HOST_CLIENT_FRAMES) {
+        log_error (self->name, "malformed message from the supervisor (%d frames)", count);
+        return;
+    }
     //  The lease ran out before word of its renewal came: nothing more is
     //  served, this frame neither
-    if (count == 4 && self->db && !self->fenced && zclock_mono () >= self->lease_until)
+    if (self->db && !self->fenced && zclock_mono () >= self->lease_until)
         lifecycle_fence (self, true);
     zmq_msg_t *peer = &frames [1];
     char sid [MCPZ_SID_SIZE + 1] = "";
-    if (count == 4)
-        frames_text (&frames [2], sid, sizeof (sid));
+    frames_text (&frames [2], sid, sizeof (sid));
     session_t *session = *sid? (session_t *) zhashx_lookup (self->sessions, sid): NULL;
+    //  Another principal's session is, to this one, no session at all
+    if (session && !session_allows (session, zmq_msg_data (&frames [4]), zmq_msg_size (&frames [4])))
+        session = NULL;
+    else
     if (session) {
         session->last_activity_ms = zclock_mono ();
         session_heard (session, peer);
     }
 
-    if (count == 4 && self->fenced)
+    if (self->fenced)
         host_refuse_body (self, peer, frames_is (&frames [0], "NEW")? "": sid, 503,
                           "this node holds no lease: try another node",
                           &frames [3], RETRY_STORE_MS);
     else
-    if (count == 4 && frames_is (&frames [0], "NEW"))
-        lifecycle_open (self, peer, sid, &frames [3]);
+    if (frames_is (&frames [0], "NEW"))
+        lifecycle_open (self, peer, sid, &frames [3], &frames [4]);
     else
-    if (count == 4 && !session && self->db)
+    if (!session && self->db && !zhashx_lookup (self->sessions, sid))
         ops_load (self, frames, sid);
     else
-    if (count == 4 && (!session || !session_live (session)))
+    if (!session || !session_live (session))
         host_refuse_body (self, peer, sid, 404, "unknown session", &frames [3], -1);
     else
-    if (count == 4 && frames_is (&frames [0], "MSG"))
+    if (frames_is (&frames [0], "MSG"))
         methods_handle_msg (self, peer, session, &frames [3]);
     else
-    if (count == 4 && frames_is (&frames [0], "MSGOK")) {
+    if (frames_is (&frames [0], "MSGOK")) {
         //  The sender waits to hear that notifications were taken
         if (methods_handle_msg (self, peer, session, &frames [3]) == 0)
             host_send (self, "OK", peer, sid, NULL, strdup ("{}"), 2);
     }
     else
-    if (count == 4 && frames_is (&frames [0], "CLOSE"))
+    if (frames_is (&frames [0], "CLOSE"))
         lifecycle_close (self, peer, session);
     else
-    if (count == 4 && frames_is (&frames [0], "LISTEN"))
+    if (frames_is (&frames [0], "LISTEN"))
         lifecycle_listen (self, peer, session, &frames [3]);
     else
-    if (count == 4 && frames_is (&frames [0], "RESUME"))
+    if (frames_is (&frames [0], "RESUME"))
         lifecycle_resume (self, peer, session, &frames [3]);
-    else
-    if (count == 2 && frames_is (&frames [0], "STATS"))
-        operator_stats (self, self->raw, &frames [1]);
-    else
-    if (count >= 1 && frames_is (&frames [0], "$TERM"))
-        self->terminated = true;
     else
         log_error (self->name, "malformed message from the supervisor (%d frames)", count);
 }

@@ -14,7 +14,9 @@
       [peer] MCPZ/1, MSG|OK|ERR, session id, event id, body
     Takes, from session hosts: MSG|OK|ERR for clients; UPDATED "", "", "", uri
     (sent on to every host); STATS tag, JSON
-    Sends to session hosts: NEW|MSG|LISTEN|CLOSE peer, sid, body; UPDATED "", "",
+    Sends to session hosts: NEW|MSG|LISTEN|CLOSE peer, sid, body, principal
+    (whom the front authenticated: the User-Id of the client's ZAP
+    handshake, the HTTP edge's bearer token, "" for none); UPDATED "", "",
     uri; STATS tag
     Takes, from the control actor's pipe: FIGURES tag (answers FIGURES tag,
     JSON), CATALOG tag, change (an operator's disable or enable: answers
@@ -195,13 +197,13 @@ s_set_text (zmq_msg_t *frame, const char *text)
 }
 
 //  Hands a client's frames to the host its session id hashes to, without
-//  waiting: command, peer, sid, body, moved when sent (the caller closes
-//  them). An empty sid is a new session: it gets its id here, and NEW.
+//  waiting: command, peer, sid, body, principal, moved when sent (the
+//  caller closes them). An empty sid is a new session: it gets its id here, and NEW.
 //  Refuses with 503 when draining, closed or the host's queue is full:
 //  every frame routed gets its one answer.
 static void
 s_route (supervisor_t *self, zmq_msg_t *command, zmq_msg_t *peer, zmq_msg_t *sid_frame,
-         zmq_msg_t *body)
+         zmq_msg_t *body, zmq_msg_t *principal)
 {
     char sid [MCPZ_SID_SIZE + 1] = "";
     if (zmq_msg_size (sid_frame) == MCPZ_SID_SIZE)
@@ -232,7 +234,7 @@ s_route (supervisor_t *self, zmq_msg_t *command, zmq_msg_t *peer, zmq_msg_t *sid
         s_set_text (sid_frame, new_sid);
     }
     else
-    if (self->link && link_forward_known (self->link, command, peer, sid_frame, body))
+    if (self->link && link_forward_known (self->link, command, peer, sid_frame, body, principal))
         return;
     void *socket = self->host_raw [mcpz_sid_host (zmq_msg_data (sid_frame), (uint32_t) self->host_count)];
     if (zmq_msg_send (command, socket, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
@@ -246,7 +248,8 @@ s_route (supervisor_t *self, zmq_msg_t *command, zmq_msg_t *peer, zmq_msg_t *sid
     zmq_msg_copy (&copy, peer);
     zmq_msg_send (&copy, socket, ZMQ_SNDMORE);
     zmq_msg_send (sid_frame, socket, ZMQ_SNDMORE);
-    zmq_msg_send (body, socket, 0);
+    zmq_msg_send (body, socket, ZMQ_SNDMORE);
+    zmq_msg_send (principal, socket, 0);
 }
 
 //  The HTTP edge's frames, and those other nodes forward, take the same
@@ -254,7 +257,7 @@ s_route (supervisor_t *self, zmq_msg_t *command, zmq_msg_t *peer, zmq_msg_t *sid
 static void
 s_route_frames (void *owner, zmq_msg_t *frames)
 {
-    s_route ((supervisor_t *) owner, &frames [0], &frames [1], &frames [2], &frames [3]);
+    s_route ((supervisor_t *) owner, &frames [0], &frames [1], &frames [2], &frames [3], &frames [4]);
 }
 
 static void
@@ -310,8 +313,16 @@ s_handle_client (supervisor_t *self)
         s_refuse (self, &frames [0], sid, status, reason, id, -1);
         json_decref (id);
     }
-    else
-        s_route (self, &frames [2], &frames [0], &frames [3], &frames [4]);
+    else {
+        //  Set by our ZAP handler when the front authenticates (zap.c)
+        const char *user = zmq_msg_gets (&frames [4], "User-Id");
+        zmq_msg_t principal;
+        zmq_msg_init_size (&principal, user? strlen (user): 0);
+        if (user)
+            memcpy (zmq_msg_data (&principal), user, strlen (user));
+        s_route (self, &frames [2], &frames [0], &frames [3], &frames [4], &principal);
+        zmq_msg_close (&principal);
+    }
     frames_close (frames, kept);
     return true;
 }
@@ -588,14 +599,14 @@ s_catalog (supervisor_t *self, const char *tag, zmq_msg_t *body)
 static bool
 s_handle_host (supervisor_t *self, int host)
 {
-    zmq_msg_t frames [5];
+    zmq_msg_t frames [6];
     int count;
-    if (frames_recv (self->host_raw [host], frames, 5, &count, ZMQ_DONTWAIT))
+    if (frames_recv (self->host_raw [host], frames, 6, &count, ZMQ_DONTWAIT))
         return false;
     if (count == 5 && frames_is (&frames [0], "UPDATED"))
         s_broadcast (self, "UPDATED", zmq_msg_data (&frames [4]), zmq_msg_size (&frames [4]));
     else
-    if (count == 5 && frames_is (&frames [0], "FWD")) {
+    if (count == 6 && frames_is (&frames [0], "FWD")) {
         if (self->link)
             link_forward (self->link, frames);
     }
@@ -605,7 +616,7 @@ s_handle_host (supervisor_t *self, int host)
     else
     if (count == 3 && frames_is (&frames [0], "STATS"))
         s_host_figures (self, &frames [2]);
-    frames_close (frames, count < 5? count: 5);
+    frames_close (frames, count < 6? count: 6);
     return true;
 }
 

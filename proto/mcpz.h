@@ -19,6 +19,9 @@
 //  Session ids: 16 CSPRNG bytes as lowercase hex
 #define MCPZ_SID_BYTES      16
 #define MCPZ_SID_SIZE       32
+//  The longest principal (who a front authenticated, e.g. "curve:" and a
+//  Z85 key, or an OAuth issuer and subject) that a session may be bound to
+#define MCPZ_PRINCIPAL_MAX  1024
 
 typedef enum {
     MCPZ_MSG,

@@ -118,3 +118,12 @@ frames_text (zmq_msg_t *frame, char *buffer, size_t size)
     buffer [length] = 0;
     return true;
 }
+
+char *
+frames_strdup (zmq_msg_t *frame)
+{
+    char *text = (char *) malloc (zmq_msg_size (frame) + 1);
+    if (text)
+        frames_text (frame, text, zmq_msg_size (frame) + 1);
+    return text;
+}

@@ -54,4 +54,8 @@ bool
 bool
     frames_text (zmq_msg_t *frame, char *buffer, size_t size);
 
+//  A frame as a new NUL-terminated string (the caller frees it), or NULL.
+char *
+    frames_strdup (zmq_msg_t *frame);
+
 #endif

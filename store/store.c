@@ -223,9 +223,10 @@ store_row_clear (store_row_t *row)
 {
     free (row->client_info);
     free (row->capabilities);
+    free (row->principal);
     free (row->owner);
     free (row->endpoint);
-    row->client_info = row->capabilities = row->owner = row->endpoint = NULL;
+    row->client_info = row->capabilities = row->principal = row->owner = row->endpoint = NULL;
 }
 
 int64_t
@@ -251,6 +252,7 @@ s_row (store_row_t *row, const char *id, int64_t now)
     row->last_accessed_ms = now;
     row->client_info = strdup ("{\"name\":\"t\\\"q\",\"version\":\"1\"}");
     row->capabilities = strdup ("{}");
+    row->principal = strdup ("curve:test");
 }
 
 static store_t *
@@ -349,6 +351,7 @@ s_test_engine (const char *url, bool verbose)
     assert (store_load (store, ids [0], now - 1000, &row) == 1);
     assert (row.version == 2 && row.epoch == 1 && row.created_ms == now);
     assert (streq (row.client_info, "{\"name\":\"t\\\"q\",\"version\":\"1\"}"));
+    assert (streq (row.principal, "curve:test"));
     assert (streq (row.capabilities, "{}"));
     store_row_clear (&row);
     assert (store_load (store, ids [0], now - 1000, &row) == 1 && row.epoch == 2);

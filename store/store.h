@@ -19,7 +19,7 @@
 
 #include "proto/mcpz.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 typedef struct _store_t store_t;
 
@@ -31,6 +31,7 @@ typedef struct {
     uint32_t epoch;             //  times the session was claimed; see session.h
     char *client_info;          //  JSON text, owned
     char *capabilities;         //  JSON text, owned
+    char *principal;            //  who opened it, "" for anyone; owned
     char *owner;                //  store_load: the live node that owns it, owned
     char *endpoint;             //  and that node's link endpoint, owned
 } store_row_t;

@@ -18,7 +18,8 @@
 
 #define CONN(self) ((PGconn *) (self)->handle)
 
-//  Rows per INSERT: 7 parameters each, under libpq's 65535 limit
+//  Rows per INSERT: ROW_PARAMS parameters each, under libpq's 65535 limit
+#define ROW_PARAMS  8
 #define INSERT_ROWS 4096
 
 //  Waits until the socket is ready or the deadline or an interrupt comes.
@@ -240,12 +241,12 @@ s_id_array (store_id_t *ids, size_t count)
 static int
 s_create_some (store_t *self, store_row_t *rows, size_t count)
 {
-    //  INSERT ... VALUES ($1..$7), ($8..$14), ...: node is a literal-free
+    //  INSERT ... VALUES ($1..$8), ($9..$16), ...: node is a literal-free
     //  parameter per row to keep one statement shape
-    size_t params = count * 7;
+    size_t params = count * ROW_PARAMS;
     const char **values = (const char **) calloc (params, sizeof (char *));
     char (*numbers) [2][24] = calloc (count, sizeof (*numbers));
-    char *sql = (char *) malloc (240 + count * 80);
+    char *sql = (char *) malloc (240 + count * 96);
     if (!values || !numbers || !sql) {
         free (values);
         free (numbers);
@@ -253,11 +254,12 @@ s_create_some (store_t *self, store_row_t *rows, size_t count)
         return store_fail (self, "out of memory");
     }
     char *at = sql + sprintf (sql, "INSERT INTO sessions (id, node, created_at, last_accessed, "
-                              "protocol_version, client_info, capabilities, state) VALUES ");
+                              "protocol_version, client_info, capabilities, principal, state) VALUES ");
     for (size_t index = 0; index < count; index++) {
-        size_t base = index * 7;
-        at += sprintf (at, "%s($%zu,$%zu,$%zu,$%zu,$%zu,$%zu,$%zu,'open')", index? ",": "",
-                       base + 1, base + 2, base + 3, base + 4, base + 5, base + 6, base + 7);
+        size_t base = index * ROW_PARAMS;
+        at += sprintf (at, "%s($%zu,$%zu,$%zu,$%zu,$%zu,$%zu,$%zu,$%zu,'open')", index? ",": "",
+                       base + 1, base + 2, base + 3, base + 4, base + 5, base + 6, base + 7,
+                       base + 8);
         snprintf (numbers [index][0], 24, "%" PRId64, rows [index].created_ms);
         snprintf (numbers [index][1], 24, "%" PRId64, rows [index].last_accessed_ms);
         values [base] = rows [index].id;
@@ -267,6 +269,7 @@ s_create_some (store_t *self, store_row_t *rows, size_t count)
         values [base + 4] = mcp_versions [rows [index].version];
         values [base + 5] = rows [index].client_info;
         values [base + 6] = rows [index].capabilities;
+        values [base + 7] = rows [index].principal? rows [index].principal: "";
     }
     strcpy (at, " ON CONFLICT (id) DO NOTHING");
     int rc = s_command (self, sql, (int) params, values);
@@ -311,11 +314,11 @@ static const char s_claim_sql [] =
     " AND (s.node = $1 OR NOT EXISTS (SELECT 1 FROM nodes o WHERE o.id = s.node"
     " AND o.lease_until >= " NOW_MS "))"
     " RETURNING s.created_at, s.last_accessed, s.protocol_version, s.client_info,"
-    " s.capabilities, s.epoch) "
+    " s.capabilities, s.epoch, s.principal) "
     "SELECT created_at, last_accessed, protocol_version, client_info, capabilities, epoch,"
-    " NULL::text, NULL::text, NULL::boolean FROM claimed "
+    " principal, NULL::text, NULL::text, NULL::boolean FROM claimed "
     "UNION ALL "
-    "SELECT NULL, NULL, NULL, NULL, NULL, NULL, s.node, coalesce(n.endpoint, ''),"
+    "SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, s.node, coalesce(n.endpoint, ''),"
     " coalesce(n.lease_until >= " NOW_MS ", false)"
     " FROM sessions s LEFT JOIN nodes n ON n.id = s.node"
     " WHERE s.id = $2 AND s.last_accessed >= $3::bigint AND NOT EXISTS (SELECT 1 FROM claimed)";
@@ -330,7 +333,8 @@ s_claimed (store_t *self, PGresult *result, const char *id, store_row_t *row)
     row->client_info = strdup (PQgetvalue (result, 0, 3));
     row->capabilities = strdup (PQgetvalue (result, 0, 4));
     row->epoch = (uint32_t) strtoul (PQgetvalue (result, 0, 5), NULL, 10);
-    if (!row->client_info || !row->capabilities) {
+    row->principal = strdup (PQgetvalue (result, 0, 6));
+    if (!row->client_info || !row->capabilities || !row->principal) {
         store_row_clear (row);
         return store_fail (self, "out of memory");
     }
@@ -343,12 +347,12 @@ s_claimed (store_t *self, PGresult *result, const char *id, store_row_t *row)
 static int
 s_refused (store_t *self, PGresult *result, store_row_t *row, bool *again)
 {
-    const char *owner = PQgetvalue (result, 0, 6);
-    *again = !streq (owner, self->node) && !streq (PQgetvalue (result, 0, 8), "t");
-    if (streq (owner, self->node) || !streq (PQgetvalue (result, 0, 8), "t"))
+    const char *owner = PQgetvalue (result, 0, 7);
+    *again = !streq (owner, self->node) && !streq (PQgetvalue (result, 0, 9), "t");
+    if (streq (owner, self->node) || !streq (PQgetvalue (result, 0, 9), "t"))
         return store_fail (self, "this node holds no live lease");
     row->owner = strdup (owner);
-    row->endpoint = strdup (PQgetvalue (result, 0, 7));
+    row->endpoint = strdup (PQgetvalue (result, 0, 8));
     if (!row->owner || !row->endpoint) {
         store_row_clear (row);
         return store_fail (self, "out of memory");

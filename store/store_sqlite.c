@@ -79,6 +79,19 @@ s_scalar (store_t *self, const char *sql)
     return value;
 }
 
+//  Moves an older schema to this version: the schema script only adds
+//  what is missing, but SQLite cannot add a column only when missing.
+static int
+s_migrate (store_t *self)
+{
+    if (s_scalar (self, "SELECT count(*) FROM pragma_table_info('sessions') "
+                        "WHERE name = 'principal'") == 0
+    &&  s_exec (self, "ALTER TABLE sessions ADD COLUMN principal text NOT NULL DEFAULT ''",
+                "cannot add sessions.principal"))
+        return -1;
+    return s_exec (self, schema_sqlite, "cannot move the schema to this version");
+}
+
 //  Creates the schema in an empty file, accepts ours at our version or
 //  older, refuses anything else without touching it.
 static int
@@ -108,8 +121,7 @@ s_schema (store_t *self)
             rc = store_fail (self, "not an mcpz database (no schema version)");
         else
         if (version < STORE_SCHEMA_VERSION)
-            //  The schema script only adds what is missing
-            rc = s_exec (self, schema_sqlite, "cannot move the schema to this version");
+            rc = s_migrate (self);
     }
     s_exec (self, rc? "ROLLBACK": "COMMIT", "cannot finish the schema check");
     return rc;
@@ -121,8 +133,8 @@ s_prepare (store_t *self)
     statements_t *st = ST (self);
     struct { sqlite3_stmt **slot; const char *sql; } list [] = {
         { &st->insert, "INSERT INTO sessions (id, node, created_at, last_accessed, "
-                       "protocol_version, client_info, capabilities, state, epoch) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?, 'open', 0) ON CONFLICT (id) DO NOTHING" },
+                       "protocol_version, client_info, capabilities, state, epoch, principal) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, 'open', 0, ?) ON CONFLICT (id) DO NOTHING" },
         //  Claimed when this node owns it or its owner's lease lapsed, and
         //  this node's own lease is live
         { &st->load,   "UPDATE sessions SET epoch = epoch + 1, node = ?1, "
@@ -131,7 +143,7 @@ s_prepare (store_t *self)
                        "AND EXISTS (SELECT 1 FROM nodes m WHERE m.id = ?1 AND m.lease_until >= ?4) "
                        "AND (node = ?1 OR NOT EXISTS (SELECT 1 FROM nodes o WHERE "
                        "o.id = sessions.node AND o.lease_until >= ?4)) RETURNING created_at, "
-                       "last_accessed, protocol_version, client_info, capabilities, epoch" },
+                       "last_accessed, protocol_version, client_info, capabilities, epoch, principal" },
         { &st->owner,  "SELECT s.node, coalesce(n.endpoint, ''), coalesce(n.lease_until >= ?3, 0) "
                        "FROM sessions s LEFT JOIN nodes n ON n.id = s.node "
                        "WHERE s.id = ?1 AND s.last_accessed >= ?2" },
@@ -263,6 +275,7 @@ s_insert_rows (store_t *self, void *arg)
         sqlite3_bind_text (insert, 5, mcp_versions [row->version], -1, SQLITE_STATIC);
         sqlite3_bind_text (insert, 6, row->client_info, -1, SQLITE_STATIC);
         sqlite3_bind_text (insert, 7, row->capabilities, -1, SQLITE_STATIC);
+        sqlite3_bind_text (insert, 8, row->principal? row->principal: "", -1, SQLITE_STATIC);
         if (s_step (self, insert, "cannot insert a session"))
             return -1;
     }
@@ -333,6 +346,7 @@ s_load (store_t *self, const char *id, int64_t not_before_ms, store_row_t *row)
         row->client_info = s_column_text (load, 3);
         row->capabilities = s_column_text (load, 4);
         row->epoch = (uint32_t) sqlite3_column_int64 (load, 5);
+        row->principal = s_column_text (load, 6);
         found = STORE_CLAIMED;
         rc = sqlite3_step (load);
     }

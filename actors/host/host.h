@@ -22,6 +22,9 @@
 #define RETRY_QUEUE_MS 100
 #define RETRY_CAP_MS   1000
 #define RETRY_STORE_MS 1000
+//  A client's frame from the supervisor: command, peer, session id, body,
+//  and the principal the front authenticated ("" when none)
+#define HOST_CLIENT_FRAMES 5
 
 //  Phases of a request, counted for metrics and logged at debug
 typedef enum {

@@ -35,12 +35,14 @@ lifecycle_opened (host_t *self, session_t *session, zmq_msg_t *peer, json_t *id,
 //  written. init's fields move to the session.
 static void
 s_create (host_t *self, zmq_msg_t *peer, const char *sid, json_t *id, mcp_init_t *init,
-          int64_t received)
+          const char *principal, int64_t received)
 {
     session_t *session = session_new (sid, init->version, init->client_info,
                                       init->capabilities, 0, zclock_mono ());
     init->client_info = init->capabilities = NULL;
     self->requests++;
+    if (session && session_set_principal (session, principal))
+        session_destroy (&session);
     if (!session || zhashx_insert (self->sessions, session->id, session)) {
         session_destroy (&session);
         host_refuse (self, peer, "", 503, "cannot create a session now", id, RETRY_QUEUE_MS);
@@ -56,7 +58,8 @@ s_create (host_t *self, zmq_msg_t *peer, const char *sid, json_t *id, mcp_init_t
 }
 
 void
-lifecycle_open (host_t *self, zmq_msg_t *peer, const char *sid, zmq_msg_t *body)
+lifecycle_open (host_t *self, zmq_msg_t *peer, const char *sid, zmq_msg_t *body,
+                zmq_msg_t *principal)
 {
     int64_t received = zclock_usecs ();
     int code;
@@ -80,8 +83,14 @@ lifecycle_open (host_t *self, zmq_msg_t *peer, const char *sid, zmq_msg_t *body)
     else
     if (zhashx_size (self->sessions) >= self->max_sessions)
         host_refuse (self, peer, "", 503, "session cap reached", id, RETRY_CAP_MS);
-    else
-        s_create (self, peer, sid, id, &init, received);
+    else {
+        char *who = frames_strdup (principal);
+        if (who)
+            s_create (self, peer, sid, id, &init, who, received);
+        else
+            host_refuse (self, peer, "", 503, "cannot create a session now", id, RETRY_QUEUE_MS);
+        free (who);
+    }
     if (self->errors != errors)
         host_outcome (self, METHOD_INITIALIZE, OUTCOME_REFUSED, 0);
     mcp_init_clear (&init);

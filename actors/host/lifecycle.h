@@ -10,7 +10,8 @@ typedef struct _host_t host_t;
 
 //  NEW: a client's initialize under a fresh session id (sid).
 void
-    lifecycle_open (host_t *self, zmq_msg_t *peer, const char *sid, zmq_msg_t *body);
+    lifecycle_open (host_t *self, zmq_msg_t *peer, const char *sid, zmq_msg_t *body,
+                    zmq_msg_t *principal);
 
 //  Answers the initialize request id that opened session (its row, if any,
 //  is committed).

@@ -3,11 +3,11 @@
     Owns: the store requests in flight (op_t) with their deadlines, and the
     frames waiting for a session being loaded.
     Sends to DB workers (DEALER, round-robin):
-      CREATE tag, id, version, created-ms, client-info, capabilities
+      CREATE tag, id, version, created-ms, client-info, capabilities, principal
       LOAD tag, id, not-before-ms;  DELETE tag, id, epoch
     Takes their answers: tag, OK|OWNED|MISSING|ERR, ...  (see db_worker.c)
-    Sends to the supervisor: FWD peer, sid, "COMMAND\tNODE\tENDPOINT", body
-    for each frame of a session another live node owns.
+    Sends to the supervisor: FWD peer, sid, "COMMAND\tNODE\tENDPOINT", body,
+    principal for each frame of a session another live node owns.
 
     A session is answered only once its row is committed, closed only once
     its row is deleted, and a frame naming a session this host does not
@@ -37,7 +37,7 @@
 typedef enum { OP_CREATE, OP_DELETE, OP_LOAD } op_kind_t;
 
 typedef struct {
-    zmq_msg_t frames [4];       //  command, peer, session id, body
+    zmq_msg_t frames [HOST_CLIENT_FRAMES];
 } queued_t;
 
 //  A store request waiting for its answer
@@ -65,7 +65,7 @@ s_op_destroy (op_t **op_p)
         free (op->kill_tag);
         for (queued_t *queued = op->queued? (queued_t *) zlistx_first (op->queued): NULL;
              queued; queued = (queued_t *) zlistx_next (op->queued)) {
-            frames_close (queued->frames, 4);
+            frames_close (queued->frames, HOST_CLIENT_FRAMES);
             free (queued);
         }
         zlistx_destroy (&op->queued);
@@ -125,8 +125,9 @@ ops_persist (host_t *self, session_t *session, zmq_msg_t *peer, json_t *id, int6
     char *capabilities = json_dumps (session->capabilities, JSON_COMPACT);
     op_t *op = NULL;
     if (client && capabilities) {
-        const char *args [] = { version, created, client, capabilities };
-        op = s_op_start (self, OP_CREATE, "CREATE", session->id, args, 4);
+        const char *args [] = { version, created, client, capabilities,
+                                session->principal? session->principal: "" };
+        op = s_op_start (self, OP_CREATE, "CREATE", session->id, args, 5);
     }
     free (client);
     free (capabilities);
@@ -180,15 +181,16 @@ ops_load (host_t *self, zmq_msg_t *frames, const char *sid)
                           &frames [3], RETRY_QUEUE_MS);
         return;
     }
-    for (int index = 0; index < 4; index++) {
+    for (int index = 0; index < HOST_CLIENT_FRAMES; index++) {
         zmq_msg_init (&queued->frames [index]);
         zmq_msg_move (&queued->frames [index], &frames [index]);
     }
     zlistx_add_end (op->queued, queued);
 }
 
-//  A LOAD's OK answer (version, created, client, capabilities, epoch) as
-//  a session this host now holds. Returns false when it cannot be kept.
+//  A LOAD's OK answer (version, created, client, capabilities, epoch,
+//  principal) as a session this host now holds. Returns false when it
+//  cannot be kept.
 static bool
 s_resume (host_t *self, op_t *op, zmq_msg_t *frames)
 {
@@ -205,6 +207,10 @@ s_resume (host_t *self, op_t *op, zmq_msg_t *frames)
                                       (uint32_t) strtoul (epoch, NULL, 10), zclock_mono ());
     if (session)
         session->created_ms = strtoll (created, NULL, 10);
+    char *principal = frames_strdup (&frames [7]);
+    if (session && (!principal || session_set_principal (session, principal)))
+        session_destroy (&session);
+    free (principal);
     if (!session || zhashx_insert (self->sessions, session->id, session)) {
         session_destroy (&session);
         return false;
@@ -238,7 +244,8 @@ s_forward (host_t *self, zmq_msg_t *frames, const char *sid, const char *owner,
     zmq_msg_send (&frames [1], self->raw, ZMQ_SNDMORE);
     frames_send_text (self->raw, sid, ZMQ_SNDMORE);
     frames_send_text (self->raw, route, ZMQ_SNDMORE);
-    zmq_msg_send (&frames [3], self->raw, 0);
+    zmq_msg_send (&frames [3], self->raw, ZMQ_SNDMORE);
+    zmq_msg_send (&frames [4], self->raw, 0);
 }
 
 //  The store answered a LOAD: the session continues here or on its owner,
@@ -249,7 +256,7 @@ s_loaded (host_t *self, op_t *op, zmq_msg_t *frames, int count)
     zhashx_delete (self->loading, op->sid);
     //  A node that lost its lease meanwhile serves nothing it claimed, even
     //  when it holds it again: another node may have claimed it in between
-    bool ok = frames && count == 7 && frames_is (&frames [1], "OK") && !self->fenced
+    bool ok = frames && count == 8 && frames_is (&frames [1], "OK") && !self->fenced
            && op->fence_count == self->fence_count;
     bool owned = frames && count == 4 && frames_is (&frames [1], "OWNED");
     bool missing = frames && frames_is (&frames [1], "MISSING");
@@ -269,7 +276,7 @@ s_loaded (host_t *self, op_t *op, zmq_msg_t *frames, int count)
     for (queued_t *queued = (queued_t *) zlistx_first (op->queued); queued;
          queued = (queued_t *) zlistx_next (op->queued)) {
         if (ok)
-            host_route (self, queued->frames, 4);
+            host_route (self, queued->frames, HOST_CLIENT_FRAMES);
         else
         if (owned)
             s_forward (self, queued->frames, op->sid, owner, endpoint);

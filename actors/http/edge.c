@@ -82,6 +82,7 @@ s_request_destroy (request_t **request_p)
             MHD_destroy_response (request->response);
         request->edge->held -= request->out_size - request->out_read + request->size;
         free (request->body);
+        free (request->principal);
         free (request->out);
         free (request);
         *request_p = NULL;
@@ -166,14 +167,16 @@ static void
 s_route (request_t *request, const char *command, const char *body, size_t size)
 {
     http_edge_t *self = request->edge;
-    zmq_msg_t frames [4];
+    zmq_msg_t frames [5];
     s_text_frame (&frames [0], command, strlen (command));
     s_peer (request, &frames [1]);
     s_text_frame (&frames [2], request->sid, strlen (request->sid));
     s_text_frame (&frames [3], body, size);
+    const char *principal = request->principal? request->principal: "";
+    s_text_frame (&frames [4], principal, strlen (principal));
     request->routed = true;
     self->route (self->owner, frames);
-    for (int index = 0; index < 4; index++)
+    for (int index = 0; index < 5; index++)
         zmq_msg_close (&frames [index]);
 }
 

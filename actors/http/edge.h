@@ -16,7 +16,7 @@ typedef struct _http_edge_t http_edge_t;
 
 //  How the edge hands a client's frames to its owner: command (MSG, MSGOK,
 //  RESUME, CLOSE), the request's peer id, the session id (empty for a new
-//  session) and the body; the owner may move them out, the edge closes
+//  session), the body and the principal authenticated ("" for none); the owner may move them out, the edge closes
 //  them. Every request handed gets exactly one answer through
 //  http_edge_deliver, possibly at once.
 typedef void (http_route_fn) (void *owner, zmq_msg_t *frames);

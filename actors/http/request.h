@@ -55,6 +55,7 @@ struct _request_t {
     bool json_ok, sse_ok;       //  what its Accept allows
     bool initialize;            //  its answer carries Mcp-Session-Id
     bool get_stream;            //  counted in edge->streams
+    char *principal;            //  whom its credentials name (owned), NULL: none
     char *body;                 //  POST body so far
     size_t size;
     bool too_big;
