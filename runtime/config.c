@@ -5,6 +5,7 @@
     effective settings all read the same table, so a new flag is one row.
 */
 #include "runtime/config.h"
+#include "proto/endpoint.h"
 #include "proto/http.h"
 
 #include <czmq.h>
@@ -69,6 +70,14 @@ static const option_t s_options [] = {
               "load the fixtures the official MCP conformance suite expects"),
     OPT_INT ("page-size", page_size, 1, 10000, "100", "items per page of tools/list, resources/list, prompts/list"),
     OPT_BOOL ("control-remote", control_remote, false, "allow a tcp control endpoint off loopback"),
+    OPT_STR ("curve-cert", KIND_STRING, curve_cert, "",
+             "CURVE certificate (with its secret key) of the --listen endpoints: clients must authenticate"),
+    OPT_STR ("curve-clients", KIND_STRING, curve_clients, "",
+             "directory of the public certificates of clients --curve-cert lets in (reread on SIGHUP)"),
+    OPT_STR ("node-curve-cert", KIND_STRING, node_curve_cert, "",
+             "CURVE certificate every node of the cluster holds: the node link is encrypted and only nodes get in"),
+    OPT_BOOL ("allow-unauthenticated", allow_unauthenticated, false,
+              "allow client and node endpoints off loopback without authentication"),
     OPT_INT ("drain-timeout", drain_timeout, 0, 3600000, "10000", "ms a shutdown waits for calls in flight"),
     OPT_INT ("max-message-size", max_message_size, 256, 268435456, "1048576", "largest body accepted, bytes"),
     OPT_INT ("host-queue", host_queue, 1, 10000000, "10000", "messages that may wait for one session host"),
@@ -494,6 +503,24 @@ s_check_node_link (config_t *self, char *error, size_t error_size)
     return 0;
 }
 
+//  Off loopback, whoever reaches an endpoint must prove who they are,
+//  unless the operator says otherwise: a session id alone is no credential
+static int
+s_check_authentication (config_t *self, char *error, size_t error_size)
+{
+    if (!*self->curve_cert != !*self->curve_clients)
+        return s_fail (error, error_size, "--curve-cert and --curve-clients go together");
+    for (int index = 0; index < self->listen_count && !*self->curve_cert; index++)
+        if (!endpoint_local (self->listen [index]) && !self->allow_unauthenticated)
+            return s_fail (error, error_size, "--listen %s is off loopback: give --curve-cert and "
+                           "--curve-clients, or --allow-unauthenticated", self->listen [index]);
+    if (*self->node_listen && !*self->node_curve_cert && !endpoint_local (self->node_listen)
+    &&  !self->allow_unauthenticated)
+        return s_fail (error, error_size, "--node-listen %s is off loopback: give --node-curve-cert, "
+                       "or --allow-unauthenticated", self->node_listen);
+    return 0;
+}
+
 int
 config_load (config_t *self, int argc, char *argv [], char *envp [],
              char *error, size_t error_size)
@@ -522,7 +549,9 @@ config_load (config_t *self, int argc, char *argv [], char *envp [],
                            self->upstreams [index].name, self->upstreams [index].name);
     if (!s_printable_text (self->node_id))
         return s_fail (error, error_size, "--node-id must be UTF-8 text without control characters");
-    return s_check_node_link (self, error, error_size);
+    if (s_check_node_link (self, error, error_size))
+        return -1;
+    return s_check_authentication (self, error, error_size);
 }
 
 config_source_t
@@ -687,5 +716,19 @@ config_test (bool verbose)
     assert (strstr (error, "colour"));
     unlink (path);
     assert (s_load (&config, no_env, error, "--config", "/nonexistent/x", NULL) == -1);
+    //  Off loopback, nobody unauthenticated unless the operator says so
+    assert (s_load (&config, no_env, error, "--listen", "tcp://0.0.0.0:5", NULL) == -1);
+    assert (strstr (error, "--curve-cert"));
+    assert (s_load (&config, no_env, error, "--listen", "tcp://127.0.0.1:1;0.0.0.0:5", NULL) == -1);
+    assert (s_load (&config, no_env, error, "--listen", "tcp://0.0.0.0:5",
+                    "--allow-unauthenticated", NULL) == 0);
+    assert (s_load (&config, no_env, error, "--listen", "tcp://0.0.0.0:5", "--curve-cert", "c",
+                    "--curve-clients", "d", NULL) == 0);
+    assert (s_load (&config, no_env, error, "--curve-cert", "c", NULL) == -1);
+    assert (s_load (&config, no_env, error, "--store", "sqlite:x", "--node-listen", "tcp://10.1.1.1:7",
+                    NULL) == -1);
+    assert (strstr (error, "--node-curve-cert"));
+    assert (s_load (&config, no_env, error, "--store", "sqlite:x", "--node-listen", "tcp://10.1.1.1:7",
+                    "--node-curve-cert", "n", NULL) == 0);
     printf ("OK\n");
 }

@@ -74,6 +74,10 @@ typedef struct {
     int peer_queue;             //  answers queued per client peer
     int drain_timeout;          //  ms a shutdown waits for work in flight
     bool control_remote;        //  allow a non-loopback tcp control endpoint
+    char curve_cert [1024];     //  the client front's CURVE certificate (secret), "" = none
+    char curve_clients [1024];  //  directory of allowed clients' public certificates
+    char node_curve_cert [1024];    //  the cluster's node certificate (secret), "" = none
+    bool allow_unauthenticated; //  bind off loopback without authentication
     int replay_events;          //  events kept per session for LISTEN
     int replay_bytes;           //  bytes kept per session for LISTEN
     int host_spin_us;           //  a host polls this long after work

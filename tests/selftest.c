@@ -8,6 +8,7 @@
 #include "proto/jsonw.h"
 #include "proto/mcp.h"
 #include "proto/mcpheaders.h"
+#include "proto/endpoint.h"
 #include "proto/mcpz.h"
 #include "runtime/config.h"
 #include "runtime/ids.h"
@@ -34,6 +35,7 @@ static const test_t s_tests [] = {
     { "metrics", metrics_test },
     { "http", http_test },
     { "mcpheaders", mcpheaders_test },
+    { "endpoint", endpoint_test },
     { "config", config_test },
     { "ids", ids_test },
     { "heap", heap_test },

@@ -5,35 +5,14 @@
     (never through a symbolic link), created with mode 0600.
 */
 #include "actors/control/endpoint.h"
+#include "proto/endpoint.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define CONTROL_HWM 1000        //  operator requests queued
-
-//  True when a tcp endpoint's address (after tcp://) is HOST:PORT on
-//  loopback and nothing else: libzmq also reads "SOURCE;HOST:PORT" and
-//  interface names, which a prefix check would let through
-static bool
-s_loopback (const char *address)
-{
-    const char *colon = strrchr (address, ':');
-    if (!colon || strchr (address, ';') || !colon [1]
-    ||  !(streq (colon + 1, "*") || strspn (colon + 1, "0123456789") == strlen (colon + 1)))
-        return false;
-    char host [64];
-    size_t length = (size_t) (colon - address);
-    if (length >= sizeof (host))
-        return false;
-    memcpy (host, address, length);
-    host [length] = 0;
-    struct in_addr ipv4;
-    return streq (host, "localhost") || streq (host, "[::1]")
-        || (inet_pton (AF_INET, host, &ipv4) == 1 && (ntohl (ipv4.s_addr) >> 24) == 127);
-}
 
 //  The default control socket lives in a directory only its owner can
 //  enter: mode 0600 on the socket alone does not stop every client.
@@ -75,7 +54,7 @@ control_endpoint_bind (const config_t *config, ino_t *bound_p, char *error, size
         snprintf (error, error_size, "--control %.200s: the control endpoint must be tcp:// or ipc://", endpoint);
         return NULL;
     }
-    if (tcp && !s_loopback (endpoint + 6) && !config->control_remote) {
+    if (tcp && !endpoint_tcp_loopback (endpoint + 6) && !config->control_remote) {
         snprintf (error, error_size, "--control %.200s: a tcp control endpoint must be HOST:PORT on loopback "
                   "(or allowed with --control-remote)", endpoint);
         return NULL;
