@@ -29,6 +29,7 @@
     node sends later is dropped. Past PENDING_MAX waiting frames, 503.
 */
 #include "actors/link.h"
+#include "actors/zap.h"
 #include "proto/mcpz.h"
 #include "runtime/frames.h"
 #include "runtime/log.h"
@@ -1034,6 +1035,11 @@ link_new (const config_t *config, const char *incarnation, link_hooks_t hooks,
     }
     zsock_set_identity (self->out, incarnation);
     self->out_raw = zsock_resolve (self->out);
+    if (*config->node_curve_cert
+    &&  zap_join (self->out, config->node_curve_cert, error, error_size)) {
+        link_destroy (&self);
+        return NULL;
+    }
     char monitor [64];
     snprintf (monitor, sizeof (monitor), "inproc://mcpz-link-monitor-%p", (void *) self);
     self->monitor = zmq_socket (zsys_init (), ZMQ_PAIR);
@@ -1049,6 +1055,11 @@ link_new (const config_t *config, const char *incarnation, link_hooks_t hooks,
             //  A sender that restarted under the same name takes its place
             zsock_set_router_handover (self->in, 1);
             self->in_raw = zsock_resolve (self->in);
+        }
+        if (self->in && *config->node_curve_cert
+        &&  zap_serve (self->in, config->node_curve_cert, ZAP_DOMAIN_NODES, error, error_size)) {
+            link_destroy (&self);
+            return NULL;
         }
         if (!self->in || zsock_bind (self->in, "%s", config->node_listen) == -1) {
             snprintf (error, error_size, "--node-listen %s: %s", config->node_listen,

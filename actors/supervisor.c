@@ -22,7 +22,8 @@
     JSON), CATALOG tag, change (an operator's disable or enable: answers
     CATALOG tag, JSON, and sends CATALOG "", "", the whole disabled set to
     every host, never waiting on one), DRAIN, SHUTDOWN.
-    Takes, on its own pipe: SHUTDOWN (drain, then stop), $TERM.
+    Takes, on its own pipe: SHUTDOWN (drain, then stop), RELOAD (credentials
+    are read again: SIGHUP), $TERM.
     Sends on its pipe: SHUTDOWN once a shutdown has drained.
 
     Drain: new sessions get ERR 503; existing ones are served. Shutdown
@@ -40,6 +41,7 @@
 #include "actors/session_host.h"
 #include "actors/tool_pool.h"
 #include "actors/upstream/upstream.h"
+#include "actors/zap.h"
 #include "proto/jsonw.h"
 #include "proto/mcpz.h"
 #include "runtime/actor.h"
@@ -80,6 +82,7 @@ typedef struct {
     int db_count;
     zactor_t *cleanup;          //  the cleanup actor
     zactor_t *control;          //  the control actor
+    zactor_t *zap;              //  judges CURVE clients and nodes, NULL when none
     zactor_t **hosts;           //  session hosts
     void **host_raw;            //  their pipes' libzmq socket
     int host_count;
@@ -666,6 +669,9 @@ s_bind_clients (supervisor_t *self, char *error, size_t error_size)
     //  Past this size libzmq drops the connection; between the body limit
     //  and this, the client gets a 413 it can read.
     zsock_set_maxmsgsize (self->router, 4 * (int64_t) config->max_message_size + 4096);
+    if (*config->curve_cert
+    &&  zap_serve (self->router, config->curve_cert, ZAP_DOMAIN_CLIENTS, error, error_size))
+        return -1;
     for (int index = 0; index < config->listen_count; index++)
         if (zsock_bind (self->router, "%s", config->listen [index]) == -1) {
             snprintf (error, error_size, "--listen %s: %s", config->listen [index],
@@ -876,6 +882,8 @@ s_stop (supervisor_t *self)
     free (self->db_endpoints);
     zactor_destroy (&self->pool);
     zsock_destroy (&self->router);
+    //  Last: while a CURVE socket lives, a missing handler would let anyone in
+    zactor_destroy (&self->zap);
     ids_destroy (&self->ids);
     for (int kind = 0; kind < LISTS; kind++)
         zhashx_destroy (&self->hidden [kind]);
@@ -894,6 +902,12 @@ s_start (supervisor_t *self, char *error, size_t error_size)
     if (!made) {
         snprintf (error, error_size, "out of memory");
         return -1;
+    }
+    if (*self->config->curve_cert || *self->config->node_curve_cert) {
+        //  First: libzmq lets every CURVE client in while no handler is bound
+        self->zap = actor_start (zap_actor, (void *) self->config, error, error_size);
+        if (!self->zap)
+            return -1;
     }
     if (s_check_store (self, error, error_size)
     ||  s_start_actors (self, error, error_size)
@@ -953,6 +967,9 @@ s_handle_pipe (supervisor_t *self)
     else
     if (streq (command, "SHUTDOWN"))
         s_shutdown_start (self);
+    else
+    if (streq (command, "RELOAD") && self->zap)
+        zstr_send (self->zap, "RELOAD");
     zstr_free (&command);
 }
 

@@ -8,6 +8,8 @@
 
 #include <czmq.h>
 #include <jansson.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 typedef struct {
     const char *control;        //  control endpoint
@@ -42,6 +44,10 @@ static const command_t s_commands [] = {
     { "call", "[--endpoint EP] TOOL [key=value...]", "Opens an MCP session, calls TOOL, prints its text and closes the\n"
       "session. A value that parses as JSON is sent as JSON, else as a string.\n"
       "Exit 1 when the result is a tool error." },
+    { "keygen", "PATH", "Makes a CURVE certificate: PATH holds its public key (for a\n"
+      "--curve-clients directory, or to give a client mcpzd's key), PATH_secret\n"
+      "both keys (for --curve-cert, --node-curve-cert, or a client; mode 0600).\n"
+      "Prints the public key. Runs here: no server is asked." },
 };
 #define COMMANDS (sizeof (s_commands) / sizeof (s_commands [0]))
 
@@ -62,6 +68,28 @@ s_usage (FILE *out)
                   "tcp://127.0.0.1:5555. Output is for people; --json prints the server's\n"
                   "reply as it is. Exit status: 0 ok, 1 refused or failed, 2 bad usage,\n"
                   "3 no answer in time (--timeout, default 5000 ms).\n");
+}
+
+//  A new CURVE certificate in PATH and PATH_secret; never over one there
+static int
+s_keygen (const char *path)
+{
+    char secret [4096];
+    snprintf (secret, sizeof (secret), "%s_secret", path);
+    if (access (path, F_OK) == 0 || access (secret, F_OK) == 0) {
+        fprintf (stderr, "mcpzctl: %s or %s exists: not overwritten\n", path, secret);
+        return 1;
+    }
+    zcert_t *cert = zcert_new ();
+    mode_t mask = umask (077);
+    int rc = cert? zcert_save (cert, path): -1;
+    umask (mask);
+    if (rc == 0 && chmod (path, 0644) == 0)
+        printf ("%s\n", zcert_public_txt (cert));
+    else
+        fprintf (stderr, "mcpzctl: cannot write %s: %s\n", path, strerror (errno));
+    zcert_destroy (&cert);
+    return rc? 1: 0;
 }
 
 static int
@@ -558,6 +586,8 @@ main (int argc, char *argv [])
     }
     if (streq (argv [index], "help"))
         return index + 1 < argc? s_help (argv [index + 1]): (s_usage (stdout), 0);
+    if (streq (argv [index], "keygen"))
+        return index + 2 == argc? s_keygen (argv [index + 1]): s_help ("keygen") + 2;
     if (streq (argv [index], "call")) {
         if (index + 1 < argc && streq (argv [index + 1], "--help"))
             return s_help ("call");

@@ -13,8 +13,15 @@
 
 extern char **environ;
 
-//  Signals seen; the handler only counts, the main loop acts
+//  Signals seen; the handlers only count, the main loop acts
 static volatile sig_atomic_t s_signals = 0;
+static volatile sig_atomic_t s_reloads = 0;
+
+static void
+s_on_reload (int signum)
+{
+    s_reloads++;
+}
 
 static void
 s_on_signal (int signum)
@@ -33,6 +40,8 @@ s_catch_signals (void)
     sigemptyset (&action.sa_mask);
     sigaction (SIGTERM, &action, NULL);
     sigaction (SIGINT, &action, NULL);
+    action.sa_handler = s_on_reload;
+    sigaction (SIGHUP, &action, NULL);
     signal (SIGPIPE, SIG_IGN);
 }
 
@@ -71,13 +80,14 @@ main (int argc, char *argv [])
         return 2;
     }
 
-    //  Actor threads inherit a mask that blocks SIGTERM and SIGINT, so the
-    //  signals reach this thread only and never interrupt an actor's send;
+    //  Actor threads inherit a mask that blocks SIGTERM, SIGINT and SIGHUP, so
+    //  the signals reach this thread only and never interrupt an actor's send;
     //  one that comes during start-up waits until the actors are up.
     sigset_t signals, previous;
     sigemptyset (&signals);
     sigaddset (&signals, SIGTERM);
     sigaddset (&signals, SIGINT);
+    sigaddset (&signals, SIGHUP);
     pthread_sigmask (SIG_BLOCK, &signals, &previous);
     supervisor_args_t args = { &config, table };
     zactor_t *supervisor = actor_start (supervisor_actor, &args, error, sizeof (error));
@@ -92,7 +102,13 @@ main (int argc, char *argv [])
     //  a second one exits at once, from the handler.
     zmq_pollitem_t item = { zsock_resolve (supervisor), 0, ZMQ_POLLIN, 0 };
     bool asked = false;
+    sig_atomic_t reloads = 0;
     while (true) {
+        if (s_reloads != reloads) {
+            reloads = s_reloads;
+            log_info ("mcpzd", "SIGHUP: reading credentials again");
+            zstr_send (supervisor, "RELOAD");
+        }
         if (s_signals && !asked) {
             log_info ("mcpzd", "signal: draining, then stopping (a second signal stops at once)");
             zstr_send (supervisor, "SHUTDOWN");

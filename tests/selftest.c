@@ -9,6 +9,7 @@
 #include "proto/mcp.h"
 #include "proto/mcpheaders.h"
 #include "proto/endpoint.h"
+#include "actors/zap.h"
 #include "proto/mcpz.h"
 #include "runtime/config.h"
 #include "runtime/ids.h"
@@ -44,6 +45,7 @@ static const test_t s_tests [] = {
     { "content", content_test },
     { "catalog", catalog_test },
     { "session", session_test },
+    { "zap", zap_test },
     { "store", store_test },
 };
 

@@ -543,11 +543,15 @@ class Client:
     is left in the inbox.
     """
 
-    def __init__(self, endpoint, name=None):
+    def __init__(self, endpoint, name=None, curve=None):
         self.endpoint = endpoint
         self.name = name or endpoint
         self.sock = CTX.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
+        if curve:
+            #  (public key, secret key, server's public key), Z85
+            self.sock.curve_publickey, self.sock.curve_secretkey, self.sock.curve_serverkey = \
+                [k.encode() if isinstance(k, str) else k for k in curve]
         #  Unlimited queues on our side: a burst of thousands of requests must
         #  not block us, and answers we have not read yet must not be dropped.
         self.sock.setsockopt(zmq.SNDHWM, 0)
@@ -978,13 +982,13 @@ class ServerTestCase(unittest.TestCase):
         server.start()
         return server
 
-    def client(self, target, name=None):
+    def client(self, target, name=None, curve=None):
         server = target if isinstance(target, Server) else None
         if server is None:
             for s in getattr(self, "_servers", []) + getattr(type(self), "_class_servers", []):
                 if target in s.endpoints:
                     server = s
-        c = Client(server.endpoint if target is server else target, name)
+        c = Client(server.endpoint if target is server else target, name, curve)
         c.server = server
         self.addCleanup(c.close)
         self.addCleanup(self._check_client, c)

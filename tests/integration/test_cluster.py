@@ -17,6 +17,7 @@ import select
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import unittest
@@ -26,7 +27,7 @@ from httptest import Http
 import zmq
 
 from clusterload import kill_mid_load
-from mcpztest import REPO, Client, ServerTestCase, control, free_port, pg_url, psql, tcp_endpoint, text_of
+from mcpztest import MCPZCTL, REPO, Client, ServerTestCase, control, free_port, pg_url, psql, tcp_endpoint, text_of
 
 LEASE_MS = 1500
 
@@ -83,11 +84,11 @@ class Proxy:
 @unittest.skipUnless(pg_url(), "no PostgreSQL test server")
 class Cluster(ServerTestCase):
 
-    def node(self, name, store=None, link=None, http=True):
+    def node(self, name, store=None, link=None, http=True, extra=()):
         link = link or tcp_endpoint()
         args = ["--node-id", name, "--node-listen", link, "--lease-ms", LEASE_MS,
                 "--store-timeout", 1000, "--session-threads", 2, "--db-workers", 2,
-                "--tool-threads", 2, "--conformance-fixtures"]
+                "--tool-threads", 2, "--conformance-fixtures"] + list(extra)
         port = None
         if http:
             port = free_port()
@@ -166,6 +167,50 @@ class Cluster(ServerTestCase):
         self.assertIn("mcpz_cluster_lease_held 1", text)
         self.assertIn("mcpz_cluster_nodes 2", text)
         self.assertRegex(text, r"mcpz_cluster_forwarded_total [1-9]")
+
+    def test_the_node_link_lets_in_only_nodes_of_the_cluster(self):
+        tmp = tempfile.mkdtemp(prefix="mcpz-certs-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        for name in ("cluster", "stranger"):
+            subprocess.run([MCPZCTL, "keygen", os.path.join(tmp, name)], check=True,
+                           stdout=subprocess.DEVNULL)
+        cert = ["--node-curve-cert", os.path.join(tmp, "cluster")]
+        a, b = [self.node(name, extra=cert) for name in self.names(2)]
+        stranger = self.node(self.names(1)[0], extra=["--node-curve-cert", os.path.join(tmp, "stranger")])
+        sid = self.client(a).open()
+        via_b = self.client(b)
+        self.assertEqual(text_of(via_b.tool(sid, "echo", {"text": "in"})), "in")
+        #  A node without the cluster's key never gets a frame through
+        via_stranger = self.client(stranger)
+        rid = via_stranger.call_tool(sid, "echo", {"text": "out"})
+        self.assertErr(via_stranger.wait(rid), 503, rid=rid)
+        self.assertEqual(self.owner(sid), a.name)
+        self.assertEqual(a.stats()["supervisor"]["cluster"]["served"], 1)
+
+    def test_a_session_stays_its_keys_on_every_node(self):
+        tmp = tempfile.mkdtemp(prefix="mcpz-certs-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        os.mkdir(os.path.join(tmp, "clients"))
+        keys = {}
+        for name in ("server", "alice", "carol"):
+            path = os.path.join(tmp, name)
+            public = subprocess.run([MCPZCTL, "keygen", path], check=True, capture_output=True,
+                                    text=True).stdout.strip()
+            secret = [line.split('"')[1] for line in open(path + "_secret") if "secret-key" in line][0]
+            keys[name] = (public, secret)
+            if name != "server":
+                shutil.copy(path, os.path.join(tmp, "clients", name))
+        extra = ["--curve-cert", os.path.join(tmp, "server"), "--curve-clients", os.path.join(tmp, "clients")]
+        a, b = [self.node(name, extra=extra) for name in self.names(2)]
+
+        def as_(who, node):
+            return self.client(node, "%s@%s" % (who, node.name), curve=keys[who] + (keys["server"][0],))
+        sid = as_("alice", a).open()
+        self.assertEqual(text_of(as_("alice", b).tool(sid, "echo", {"text": "fwd"})), "fwd")
+        carol = as_("carol", b)
+        rid = carol.request(sid, "ping")
+        self.assertErr(carol.wait(rid), 404, rid=rid)
+        self.assertEqual(self.owner(sid), a.name)
 
     def test_the_sdk_client_through_every_node(self):
         """The official TypeScript SDK client, each of its HTTP requests
