@@ -39,6 +39,8 @@ typedef struct {
     json_t *capabilities;           //  owned
     char *principal;                //  who opened it (owned); NULL: nobody was
                                     //  authenticated, so anyone unauthenticated
+    uint64_t opener;                //  who opened it, hashed: its count against
+                                    //  --max-client-sessions; 0 = not counted
     ring_t *ring;                   //  replay buffer, NULL until the first event
     zmq_msg_t *listener;            //  routing id of the LISTEN peer, or NULL
     json_t *subscriptions;          //  URIs watched, as object keys; NULL: none

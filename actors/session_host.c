@@ -61,6 +61,8 @@
 #include "runtime/log.h"
 #include "runtime/table.h"
 
+#include <sodium.h>
+
 //  News from the supervisor for every session (count 4, no peer):
 //  handled here, true; else false.
 static bool
@@ -215,9 +217,13 @@ s_start (host_t *self, session_host_args_t *args)
     snprintf (self->name, sizeof (self->name), "host %d", args->index);
     self->max_sessions = ((size_t) args->config->max_sessions + (size_t) args->count - 1)
                        / (size_t) args->count;
+    self->max_client_sessions = ((size_t) args->config->max_client_sessions + (size_t) args->count - 1)
+                              / (size_t) args->count;
+    randombytes_buf (self->opener_key, sizeof (self->opener_key));
     //  Sessions are keyed by their own id buffer: no key copies
     self->sessions = table_new ((zhashx_destructor_fn *) session_destroy, false);
-    if (!self->sessions || calls_setup (self) || asks_setup (self) || ops_setup (self))
+    self->openers = table_new (NULL, true);
+    if (!self->sessions || !self->openers || calls_setup (self) || asks_setup (self) || ops_setup (self))
         return -1;
     return s_connect (self, args);
 }
@@ -255,6 +261,7 @@ s_stop (host_t *self)
     upstreams_destroy (self);
     host_tracking_destroy (&self->calls, &self->by_request, &self->timers);
     zhashx_destroy (&self->sessions);
+    zhashx_destroy (&self->openers);
     zsock_destroy (&self->db);
     zsock_destroy (&self->cleanup);
     zsock_destroy (&self->control);

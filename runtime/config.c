@@ -49,6 +49,8 @@ static const option_t s_options [] = {
     OPT_INT ("cleanup-interval", cleanup_interval, 1, 86400, "300", "seconds between cleanup cycles"),
     OPT_INT ("request-timeout", request_timeout, 1, 86400000, "30000", "default deadline of a tool call, ms"),
     OPT_INT ("max-sessions", max_sessions, 1, 10000000, "100000", "session cap of this node"),
+    OPT_INT ("max-client-sessions", max_client_sessions, 1, 10000000, "10000",
+             "sessions one client may hold on this node (one key or token; unauthenticated, one connection)"),
     OPT_INT ("max-inflight", max_inflight, 1, 100000, "64", "requests in flight per session"),
     OPT_INT ("session-threads", session_threads, 1, 256, NULL, "session-host threads (cores)"),
     OPT_INT ("tool-threads", tool_threads, 1, 1024, "4", "tool-worker threads"),

@@ -58,6 +58,7 @@ typedef struct {
     int cleanup_interval;       //  seconds between cleanup cycles
     int request_timeout;        //  default tool-call deadline, ms
     int max_sessions;           //  session cap of this node
+    int max_client_sessions;    //  sessions one client may hold on this node
     int max_inflight;           //  requests in flight per session
     int session_threads;        //  session-host actors
     int tool_threads;           //  tool-worker actors

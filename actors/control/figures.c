@@ -52,6 +52,8 @@ s_hosts (const figures_t *figures, metrics_t *metrics)
     s_counter (metrics, "mcpz_cancellations_total", "Requests cancelled by the client.", HOSTS ("cancelled"));
     s_counter (metrics, "mcpz_late_results_total", "Tool results that came after their request ended; dropped.", HOSTS ("late"));
     s_counter (metrics, "mcpz_replay_evictions_total", "Events evicted from replay rings.", HOSTS ("evicted"));
+    s_counter (metrics, "mcpz_client_session_cap_refusals_total",
+               "Sessions refused because their client held --max-client-sessions.", HOSTS ("client_caps"));
 }
 
 //  Requests by method and outcome, summed over the hosts

@@ -48,6 +48,9 @@ struct _host_t {
     char name [16];             //  "host N", for logs
     zhashx_t *sessions;         //  session id -> session_t
     size_t max_sessions;        //  this host's share of --max-sessions
+    zhashx_t *openers;          //  session.opener -> sessions it holds here (a count)
+    size_t max_client_sessions; //  this host's share of --max-client-sessions
+    unsigned char opener_key [16];  //  keys the openers' hash: never chosen by a client
     unsigned capabilities;      //  mcp_capability_t bits sessions are offered
     //  The lists as this host shows them (lists.c)
     zhashx_t *hidden [LISTS];   //  rows an operator disabled, or NULL
@@ -103,6 +106,7 @@ struct _host_t {
     uint64_t refusals [STATUSES];   //  ERR answers by status
     uint64_t evicted;           //  replay events evicted
     uint64_t opened, closed, requests, errors, overloads;
+    uint64_t client_caps;       //  initializes refused by --max-client-sessions
 };
 
 //  Names of phases, outcomes and counted statuses, for logs and figures

@@ -17,6 +17,63 @@
 #include "runtime/log.h"
 
 #include <inttypes.h>
+#include <sodium.h>
+
+//  Sessions one client holds on this host
+typedef struct {
+    uint64_t key;               //  session.opener; the table's key
+    size_t sessions;
+} opener_t;
+
+//  Who opens a session, hashed with this host's secret key so no client
+//  can pick a value that counts against another: the principal the front
+//  authenticated, else the peer (one connection, or one HTTP request).
+uint64_t
+lifecycle_opener (host_t *self, zmq_msg_t *peer, zmq_msg_t *principal)
+{
+    bool named = zmq_msg_size (principal) > 0;
+    zmq_msg_t *who = named? principal: peer;
+    unsigned char text [1 + MCPZ_PRINCIPAL_MAX];
+    size_t size = zmq_msg_size (who) < MCPZ_PRINCIPAL_MAX? zmq_msg_size (who): MCPZ_PRINCIPAL_MAX;
+    text [0] = named? 'p': 'c';
+    memcpy (text + 1, zmq_msg_data (who), size);
+    uint64_t key;
+    crypto_shorthash ((unsigned char *) &key, text, size + 1, self->opener_key);
+    return key? key: 1;
+}
+
+void
+lifecycle_count (host_t *self, session_t *session, uint64_t opener)
+{
+    opener_t *counted = (opener_t *) zhashx_lookup (self->openers, &opener);
+    if (!counted && (counted = (opener_t *) calloc (1, sizeof (opener_t)))) {
+        counted->key = opener;
+        zhashx_insert (self->openers, &counted->key, counted);
+    }
+    if (counted) {
+        counted->sessions++;
+        session->opener = opener;
+    }
+}
+
+void
+lifecycle_uncount (host_t *self, session_t *session)
+{
+    opener_t *counted = session->opener?
+                        (opener_t *) zhashx_lookup (self->openers, &session->opener): NULL;
+    if (counted && --counted->sessions == 0) {
+        zhashx_delete (self->openers, &session->opener);
+        free (counted);
+    }
+    session->opener = 0;
+}
+
+static bool
+s_client_at_cap (host_t *self, uint64_t opener)
+{
+    opener_t *counted = (opener_t *) zhashx_lookup (self->openers, &opener);
+    return counted && counted->sessions >= self->max_client_sessions;
+}
 
 void
 lifecycle_opened (host_t *self, session_t *session, zmq_msg_t *peer, json_t *id,
@@ -35,7 +92,7 @@ lifecycle_opened (host_t *self, session_t *session, zmq_msg_t *peer, json_t *id,
 //  written. init's fields move to the session.
 static void
 s_create (host_t *self, zmq_msg_t *peer, const char *sid, json_t *id, mcp_init_t *init,
-          const char *principal, int64_t received)
+          const char *principal, uint64_t opener, int64_t received)
 {
     session_t *session = session_new (sid, init->version, init->client_info,
                                       init->capabilities, 0, zclock_mono ());
@@ -46,12 +103,14 @@ s_create (host_t *self, zmq_msg_t *peer, const char *sid, json_t *id, mcp_init_t
     if (!session || zhashx_insert (self->sessions, session->id, session)) {
         session_destroy (&session);
         host_refuse (self, peer, "", 503, "cannot create a session now", id, RETRY_QUEUE_MS);
+        return;
     }
-    else
+    lifecycle_count (self, session, opener);
     if (!self->db)
         lifecycle_opened (self, session, peer, id, received);
     else
     if (ops_persist (self, session, peer, id, received)) {
+        lifecycle_uncount (self, session);
         zhashx_delete (self->sessions, sid);
         host_refuse (self, peer, "", 503, "store queue is full", id, RETRY_QUEUE_MS);
     }
@@ -83,10 +142,16 @@ lifecycle_open (host_t *self, zmq_msg_t *peer, const char *sid, zmq_msg_t *body,
     else
     if (zhashx_size (self->sessions) >= self->max_sessions)
         host_refuse (self, peer, "", 503, "session cap reached", id, RETRY_CAP_MS);
+    else
+    if (s_client_at_cap (self, lifecycle_opener (self, peer, principal))) {
+        self->client_caps++;
+        host_refuse (self, peer, "", 429, "this client holds its most sessions (--max-client-sessions)",
+                     id, RETRY_CAP_MS);
+    }
     else {
         char *who = frames_strdup (principal);
         if (who)
-            s_create (self, peer, sid, id, &init, who, received);
+            s_create (self, peer, sid, id, &init, who, lifecycle_opener (self, peer, principal), received);
         else
             host_refuse (self, peer, "", 503, "cannot create a session now", id, RETRY_QUEUE_MS);
         free (who);
@@ -107,6 +172,7 @@ lifecycle_end (host_t *self, session_t *session)
     //  Its streams end with it ("session": all of them, not one response)
     if (session->listener)
         host_send (self, "END", session->listener, sid, NULL, strdup ("session"), 7);
+    lifecycle_uncount (self, session);
     zhashx_delete (self->sessions, sid);
 }
 

@@ -48,4 +48,15 @@ void
 void
     lifecycle_lease (host_t *self, int64_t until);
 
+//  Who opens a session, as session.opener: the principal, else the peer
+//  (which may be NULL when the principal is not empty).
+uint64_t
+    lifecycle_opener (host_t *self, zmq_msg_t *peer, zmq_msg_t *principal);
+//  Counts session against the client that opened it (--max-client-sessions).
+void
+    lifecycle_count (host_t *self, session_t *session, uint64_t opener);
+//  Takes a session out of its client's count, before it goes.
+void
+    lifecycle_uncount (host_t *self, session_t *session);
+
 #endif

@@ -65,6 +65,7 @@ s_figures (host_t *self)
         "timeouts", (json_int_t) self->phases [PHASE_TIMED_OUT],
         "cancelled", (json_int_t) self->phases [PHASE_CANCELLED]);
     json_object_set_new (figures, "late_store", json_integer ((json_int_t) self->late_store));
+    json_object_set_new (figures, "client_caps", json_integer ((json_int_t) self->client_caps));
     s_add_requests (self, figures);
     char *text = json_dumps (figures, JSON_COMPACT);
     json_decref (figures);

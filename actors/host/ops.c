@@ -215,6 +215,9 @@ s_resume (host_t *self, op_t *op, zmq_msg_t *frames)
         session_destroy (&session);
         return false;
     }
+    //  Its client is known again only when the front named one
+    if (zmq_msg_size (&frames [7]))
+        lifecycle_count (self, session, lifecycle_opener (self, NULL, &frames [7]));
     self->loads++;
     log_debug (self->name, "session %s resumed, epoch %s", op->sid, epoch);
     return true;
@@ -296,6 +299,7 @@ s_created (host_t *self, op_t *op, session_t *session, bool ok)
         return;
     }
     self->store_errors++;
+    lifecycle_uncount (self, session);
     zhashx_delete (self->sessions, op->sid);
     host_refuse (self, &op->peer, "", 503, "store unavailable", op->id, RETRY_STORE_MS);
     host_outcome (self, METHOD_INITIALIZE, OUTCOME_REFUSED, 0);

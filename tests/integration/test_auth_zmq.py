@@ -36,7 +36,8 @@ class Curve(ServerTestCase):
 
     def setUp(self):
         self.server = self.start_server("--curve-cert", "{tmp}/server", "--curve-clients",
-                                        "{tmp}/clients", start=False, store="sqlite:s.db")
+                                        "{tmp}/clients", "--max-client-sessions", 3,
+                                        "--session-threads", 1, start=False, store="sqlite:s.db")
         tmp = self.server.tmp
         os.mkdir(os.path.join(tmp, "clients"))
         self.server_key = keygen(os.path.join(tmp, "server"))[0]
@@ -84,6 +85,16 @@ class Curve(ServerTestCase):
         self.assertEqual(reply.kind, "OK")
         self.assertTrue(replayed)
         self.assertEqual(text_of(alice.tool(sid, "echo", {"text": "still"})), "still")
+
+    def test_a_key_is_one_client_on_every_connection(self):
+        first, second = self.as_("alice", "alice 1"), self.as_("alice", "alice 2")
+        first.open()
+        second.open()
+        first.open()
+        for c in (first, second):
+            m = c.initialize()
+            self.assertErr(m, 429, sid="")
+        self.as_("carol").open()
 
     def test_the_binding_outlives_a_restart(self):
         alice = self.as_("alice")

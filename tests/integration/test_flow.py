@@ -48,6 +48,33 @@ class Limits(ServerTestCase):
         self.assertIsInstance(m.json.get("retry_after_ms"), int)
         self.assertGreater(m.json["retry_after_ms"], 0)
 
+    def test_one_client_cannot_take_every_session(self):
+        server = self.start_server("--max-client-sessions", "20", "--session-threads", "2",
+                                   "--max-sessions", "1000")
+        greedy = self.client(server, "greedy")
+        rids = []
+        for _ in range(60):
+            rids.append(greedy.request("", "initialize", {"protocolVersion": "2025-11-25",
+                                                          "capabilities": {},
+                                                          "clientInfo": {"name": "g", "version": "1"}}))
+        answers = [greedy.wait(rid) for rid in rids]
+        opened = [m.sid for m in answers if m.kind == "MSG"]
+        refused = [m for m in answers if m.kind == "ERR"]
+        #  Each of the 2 hosts lets one client hold 10
+        self.assertEqual(len(opened), 20, answers)
+        for m in refused:
+            self.assertErr(m, 429, sid="")
+            self.assertIn("max-client-sessions", m.json["message"])
+            self.assertGreater(m.json["retry_after_ms"], 0)
+        #  Everyone else is served; the greedy one again once it lets one go
+        other = self.client(server, "other")
+        self.assertEqual(len(other.open_many(10)), 10)
+        for sid in opened:
+            self.assertEqual(greedy.close_session(sid).kind, "OK")
+        self.assertEqual(len(greedy.open_many(5)), 5)
+        text = control(server.control_ep, {"command": "metrics"})["text"]
+        self.assertIn("mcpz_client_session_cap_refusals_total 40", text)
+
     def test_client_info_is_bounded(self):
         server = self.start_server()
         c = self.client(server)
