@@ -18,6 +18,7 @@
                               UPDATED "", "", uri          host/subscriptions.c
                               CATALOG "", "", change       host/lists.c
                               FENCE "", "", lease-until    host/lifecycle.c
+                              ABANDON "", "", ""           here
                               STATS tag                    host/operator.c
                               $TERM                        here
       tool pool (DEALER)      PROGRESS, LOG, DONE, BUSY,   host/calls.c
@@ -27,7 +28,7 @@
       control (DEALER)        STATS, LIST, INFO, KILL      host/operator.c
 
     Sends, on its pipe: MSG|ANS|OK|ERR peer, session id, event id, body
-    for the client (host/host.c), and STATS tag, figures. What it sends to
+    for the client (host/host.c), STATS tag, figures, and ABANDONED. What it sends to
     the other actors is listed in the file that sends it.
 
     MSGOK is a MSG whose sender waits for an answer even when it holds no
@@ -63,6 +64,17 @@
 
 #include <sodium.h>
 
+//  A shutdown's drain timed out: whatever waits here is answered 503, then
+//  the supervisor hears it is (on the same pipe, after those answers).
+static void
+s_abandon (host_t *self)
+{
+    self->abandoned = true;
+    calls_abandon (self);
+    ops_abandon (self);
+    frames_send_text (self->raw, "ABANDONED", 0);
+}
+
 //  News from the supervisor for every session (count 4, no peer):
 //  handled here, true; else false.
 static bool
@@ -85,6 +97,9 @@ s_news (host_t *self, zmq_msg_t *frames)
         if (frames_text (&frames [3], until, sizeof (until)))
             lifecycle_lease (self, strtoll (until, NULL, 10));
     }
+    else
+    if (frames_is (&frames [0], "ABANDON"))
+        s_abandon (self);
     else
         return false;
     return true;

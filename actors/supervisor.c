@@ -14,6 +14,7 @@
       [peer] MCPZ/1, MSG|OK|ERR, session id, event id, body
     Takes, from session hosts: MSG|OK|ERR for clients; UPDATED "", "", "", uri
     (sent on to every host); STATS tag, JSON
+    Takes from session hosts also ABANDONED (after the answers to ABANDON).
     Sends to session hosts: NEW|MSG|LISTEN|CLOSE peer, sid, body, principal
     (whom the front authenticated: the User-Id of the client's ZAP
     handshake, the HTTP edge's bearer token, "" for none); UPDATED "", "",
@@ -58,6 +59,8 @@
 #define DRAIN_POLL_MS     100       //  how often a shutdown checks the hosts
 #define CATALOG_RETRY_MS  10        //  how soon a busy host is offered the disabled set again
 #define FENCE_ITEM        31        //  s_offer's bit for the lease's state
+#define ABANDON_ITEM      30        //  s_offer's bit for "answer what you hold, 503"
+#define ABANDON_MS        2000      //  how long hosts and the edge get to answer it
 
 //  ERR statuses the edge counts apart
 static const int s_statuses [] = { 400, 404, 413, 503 };
@@ -102,6 +105,8 @@ typedef struct {
     bool stopping;              //  a shutdown is draining
     bool closed;                //  drained: every new frame is refused (503)
     int64_t stop_deadline;      //  monotonic ms: stop whatever is in flight
+    int64_t abandon_deadline;   //  monotonic ms, once hosts were told to abandon
+    int abandoning;             //  hosts yet to say they answered what they held
     int64_t next_check;         //  monotonic ms: next look at the hosts
     int busy_hosts;             //  hosts that reported work in flight
     int waiting_hosts;          //  hosts yet to report this round
@@ -109,6 +114,9 @@ typedef struct {
 } supervisor_t;
 
 static const char *const s_name = "supervisor";
+
+static void
+    s_mark_stale (supervisor_t *self, int item);
 
 static void
 s_free (void *data, void *hint)
@@ -400,13 +408,35 @@ s_shutdown_done (supervisor_t *self, const char *why)
     zstr_send (self->pipe, "SHUTDOWN");
 }
 
+//  The drain timed out: every request still in flight gets its one answer
+//  (503) before the process goes. New frames are refused at the edge; each
+//  host answers what it holds and says ABANDONED after those answers, on
+//  the same pipe; then the HTTP edge writes them out.
+static void
+s_abandon (supervisor_t *self)
+{
+    log_info (s_name, "drain timeout: answering the work in flight with 503");
+    self->closed = true;
+    self->abandoning = self->host_count;
+    self->abandon_deadline = zclock_mono () + ABANDON_MS;
+    s_mark_stale (self, ABANDON_ITEM);
+}
+
 //  Every DRAIN_POLL_MS while stopping, asks the hosts what is in flight.
 static void
 s_shutdown_check (supervisor_t *self)
 {
     int64_t now = zclock_mono ();
+    if (self->abandon_deadline) {
+        if ((self->abandoning > 0 || (self->http && http_edge_pending (self->http) > 0))
+        &&  now < self->abandon_deadline)
+            return;
+        s_shutdown_done (self, self->abandoning > 0? "drain timeout; some hosts did not answer in time":
+                                                     "drain timeout; work in flight was answered 503");
+        return;
+    }
     if (now >= self->stop_deadline) {
-        s_shutdown_done (self, "drain timeout; stopping with work in flight");
+        s_abandon (self);
         return;
     }
     if (self->waiting_hosts > 0 || now < self->next_check)
@@ -490,8 +520,9 @@ s_catalog_text (supervisor_t *self)
 
 //  What every host must hold as it is now, to every host that has not got
 //  it: the disabled set (CATALOG, bit 0), each upstream's lists
-//  (UPSTREAM, bit 1 + its index), whole each time, and until when the
-//  node holds its lease (FENCE, FENCE_ITEM: monotonic ms, 0 when lost). Never waits: a host
+//  (UPSTREAM, bit 1 + its index), whole each time, until when the node
+//  holds its lease (FENCE, FENCE_ITEM: monotonic ms, 0 when lost), and at
+//  a shutdown's drain timeout ABANDON (ABANDON_ITEM). Never waits: a host
 //  that is busy sending to the supervisor must never find it waiting on it
 //  in turn; a host with a full queue gets it on a later pass.
 static void
@@ -508,8 +539,10 @@ s_offer (supervisor_t *self)
                 catalog = s_catalog_text (self);
             char until [24];
             snprintf (until, sizeof (until), "%" PRId64, self->lease_until);
-            const char *body = item == FENCE_ITEM? until: item? self->upstream_lists [item - 1]: catalog;
-            const char *command = item == FENCE_ITEM? "FENCE": item? "UPSTREAM": "CATALOG";
+            const char *body = item == FENCE_ITEM? until: item == ABANDON_ITEM? "":
+                               item? self->upstream_lists [item - 1]: catalog;
+            const char *command = item == FENCE_ITEM? "FENCE": item == ABANDON_ITEM? "ABANDON":
+                                  item? "UPSTREAM": "CATALOG";
             void *socket = self->host_raw [index];
             if (body && zmq_send (socket, command, strlen (command), ZMQ_SNDMORE | ZMQ_DONTWAIT) != -1) {
                 //  Later parts of a multipart message never hit the HWM
@@ -619,6 +652,9 @@ s_handle_host (supervisor_t *self, int host)
     else
     if (count == 3 && frames_is (&frames [0], "STATS"))
         s_host_figures (self, &frames [2]);
+    else
+    if (count == 1 && frames_is (&frames [0], "ABANDONED"))
+        self->abandoning--;
     frames_close (frames, count < 6? count: 6);
     return true;
 }

@@ -341,6 +341,14 @@ calls_end_session (host_t *self, session_t *session, int status, const char *rea
     zlistx_destroy (&ended);
 }
 
+void
+calls_abandon (host_t *self)
+{
+    for (session_t *session = (session_t *) zhashx_first (self->sessions); session;
+         session = (session_t *) zhashx_next (self->sessions))
+        calls_end_session (self, session, 503, "server is shutting down");
+}
+
 static void
 s_expired (host_t *self, heap_node_t *node)
 {

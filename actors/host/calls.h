@@ -75,6 +75,10 @@ void
 void
     calls_end_session (host_t *self, session_t *session, int status, const char *reason);
 
+//  The process is going: every call in flight is answered 503 now.
+void
+    calls_abandon (host_t *self);
+
 //  Answers every call past its deadline with -32001 and tells its worker
 //  to stop. Returns ms until the next deadline, or -1 when none.
 long

@@ -107,6 +107,7 @@ struct _host_t {
     uint64_t evicted;           //  replay events evicted
     uint64_t opened, closed, requests, errors, overloads;
     uint64_t client_caps;       //  initializes refused by --max-client-sessions
+    bool abandoned;             //  the process is going: nothing waits any more
 };
 
 //  Names of phases, outcomes and counted statuses, for logs and figures

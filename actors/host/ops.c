@@ -335,7 +335,8 @@ static void
 s_op_finish (host_t *self, op_t *op, zmq_msg_t *frames, int count)
 {
     bool ok = frames && frames_is (&frames [1], "OK");
-    if (!ok && !(frames && (frames_is (&frames [1], "MISSING") || frames_is (&frames [1], "OWNED")))) {
+    if (!ok && !self->abandoned
+    &&  !(frames && (frames_is (&frames [1], "MISSING") || frames_is (&frames [1], "OWNED")))) {
         char reason [256] = "no answer in time";
         if (frames && count >= 3)
             frames_text (&frames [2], reason, sizeof (reason));
@@ -360,6 +361,14 @@ s_expired (host_t *self, heap_node_t *node)
     uint64_t tag = op->tag;
     s_op_finish (self, op, NULL, 0);
     zhashx_delete (self->ops, &tag);
+}
+
+void
+ops_abandon (host_t *self)
+{
+    op_t *op;
+    while ((op = (op_t *) zhashx_first (self->ops)))
+        s_expired (self, &op->timer);
 }
 
 long

@@ -44,4 +44,9 @@ long
 void
     ops_handle_db (host_t *self, zmq_msg_t *frames, int count);
 
+//  The process is going: every store request ends now, as at its deadline,
+//  so whoever waits on one gets its answer (503).
+void
+    ops_abandon (host_t *self);
+
 #endif

@@ -559,6 +559,17 @@ http_edge_fd (http_edge_t *self)
     return self->fd;
 }
 
+size_t
+http_edge_pending (http_edge_t *self)
+{
+    size_t pending = 0;
+    for (request_t *request = (request_t *) zhashx_first (self->requests); request;
+         request = (request_t *) zhashx_next (self->requests))
+        if (request->routed && !request->get_stream)
+            pending++;
+    return pending;
+}
+
 long
 http_edge_timeout (http_edge_t *self)
 {

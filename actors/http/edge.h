@@ -48,6 +48,11 @@ int
 long
     http_edge_timeout (http_edge_t *self);
 
+//  Requests handed to the owner whose response is not written out yet
+//  (GET streams aside: they end with the edge).
+size_t
+    http_edge_pending (http_edge_t *self);
+
 //  Accepts, reads and writes what is ready; routes complete requests.
 void
     http_edge_run (http_edge_t *self);

@@ -13,8 +13,11 @@ import signal
 import sqlite3
 import stat
 import tempfile
+import threading
 import time
 import unittest
+
+from httptest import Http
 
 from mcpztest import (ServerTestCase, init_params, control, free_port, run_ctl, run_mcpzd,
                       tcp_endpoint, text_of)
@@ -241,6 +244,35 @@ class Drain(ServerTestCase):
 
     def test_sigterm_with_calls_in_flight(self):
         self.shutdown_with_calls_in_flight(lambda server: server.send_signal(signal.SIGTERM))
+
+    def test_a_drain_timeout_answers_every_request_in_flight(self):
+        port = free_port()
+        server = self.start_server("--drain-timeout", "500", "--tool-threads", "2", "--http", port)
+        c = self.client(server)
+        sids = c.open_many(10)
+        #  Two on workers, the rest queued behind them, a few over HTTP
+        rids = [c.call_tool(sid, "sleep", {"ms": 20000}) for sid in sids for _ in range(5)]
+        answers = []
+
+        def over_http():
+            web = Http(port, timeout=15)
+            web.open()
+            answers.append(web.tool("sleep", {"ms": 20000}))
+            web.close()
+        threads = [threading.Thread(target=over_http) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.5)
+        server.send_signal(signal.SIGTERM)
+        for rid in rids:
+            self.assertErr(c.wait(rid, 10), 503, rid=rid)
+        for thread in threads:
+            thread.join(15)
+        self.assertEqual(len(answers), 3)
+        for answer in answers:
+            self.assertEqual(answer.status, 503, answer)
+        self.assertEqual(server.wait(10), 0, server.stderr_tail())
+        self.assertIn("work in flight was answered 503", server.stderr_text())
 
     def test_second_sigterm_exits_at_once(self):
         server = self.start_server("--drain-timeout", "30000")
