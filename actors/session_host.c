@@ -53,6 +53,7 @@
 #include "actors/host/lists.h"
 #include "actors/host/operator.h"
 #include "actors/host/ops.h"
+#include "actors/host/replay.h"
 #include "actors/host/subscriptions.h"
 #include "actors/host/sweep.h"
 #include "actors/host/upstreams.h"
@@ -235,10 +236,11 @@ s_start (host_t *self, session_host_args_t *args)
     self->max_client_sessions = ((size_t) args->config->max_client_sessions + (size_t) args->count - 1)
                               / (size_t) args->count;
     randombytes_buf (self->opener_key, sizeof (self->opener_key));
+    self->host_count = (size_t) args->count;
     //  Sessions are keyed by their own id buffer: no key copies
     self->sessions = table_new ((zhashx_destructor_fn *) session_destroy, false);
     self->openers = table_new (NULL, true);
-    if (!self->sessions || !self->openers || calls_setup (self) || asks_setup (self) || ops_setup (self))
+    if (!self->sessions || !self->openers || replay_setup (self) || calls_setup (self) || asks_setup (self) || ops_setup (self))
         return -1;
     return s_connect (self, args);
 }
@@ -277,6 +279,7 @@ s_stop (host_t *self)
     host_tracking_destroy (&self->calls, &self->by_request, &self->timers);
     zhashx_destroy (&self->sessions);
     zhashx_destroy (&self->openers);
+    replay_destroy (self);
     zsock_destroy (&self->db);
     zsock_destroy (&self->cleanup);
     zsock_destroy (&self->control);

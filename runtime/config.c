@@ -88,6 +88,8 @@ static const option_t s_options [] = {
     OPT_INT ("peer-queue", peer_queue, 16, 10000000, "10000", "answers queued per client peer before they wait for LISTEN"),
     OPT_INT ("replay-events", replay_events, 1, 100000, "64", "events kept per session for LISTEN replay"),
     OPT_INT ("replay-bytes", replay_bytes, 1024, 268435456, "262144", "bytes kept per session for LISTEN replay"),
+    OPT_INT ("replay-budget", replay_budget, 65536, 2147483647, "536870912",
+             "bytes every session's replay ring together may keep; past it the oldest events go first"),
     OPT_INT ("host-spin-us", host_spin_us, 0, 100000, "150", "us a session host polls without sleeping after work (0: never)"),
 };
 #define OPTIONS (sizeof (s_options) / sizeof (s_options [0]))

@@ -81,6 +81,7 @@ typedef struct {
     bool allow_unauthenticated; //  bind off loopback without authentication
     int replay_events;          //  events kept per session for LISTEN
     int replay_bytes;           //  bytes kept per session for LISTEN
+    int replay_budget;          //  bytes kept by every session of the node
     int host_spin_us;           //  a host polls this long after work
     config_upstream_t upstreams [CONFIG_MAX_UPSTREAMS];
     int upstream_count;

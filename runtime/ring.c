@@ -133,6 +133,16 @@ ring_replay_stream (ring_t *self, uint64_t after, ring_fn *fn, void *arg,
     return replayed;
 }
 
+size_t
+ring_drop_oldest (ring_t *self)
+{
+    if (!self->count)
+        return 0;
+    size_t size = zmq_msg_size (&s_at (self, 0)->body);
+    s_evict (self);
+    return size;
+}
+
 uint64_t
 ring_oldest (ring_t *self)
 {
@@ -204,6 +214,10 @@ ring_test (bool verbose)
     zmq_msg_init_size (&huge, 5000);
     assert (ring_add (ring, 13, 0, &huge, 4, 1000) == 2);
     assert (ring_size (ring) == 1 && ring_bytes (ring) == 5000);
+    //  A budget beyond the ring may take even the newest
+    assert (ring_drop_oldest (ring) == 5000);
+    assert (ring_size (ring) == 0 && ring_bytes (ring) == 0 && ring_oldest (ring) == 0);
+    assert (ring_drop_oldest (ring) == 0);
     zmq_msg_close (&big);
     zmq_msg_close (&huge);
     ring_destroy (&ring);

@@ -45,6 +45,11 @@ size_t
     ring_replay_stream (ring_t *self, uint64_t after, ring_fn *fn, void *arg,
                         uint64_t *stream_p);
 
+//  Evicts the oldest kept event. Returns the bytes of its body (0 when the
+//  ring was empty or it was an anchor).
+size_t
+    ring_drop_oldest (ring_t *self);
+
 //  Id of the oldest kept event, or 0 when empty.
 uint64_t
     ring_oldest (ring_t *self);

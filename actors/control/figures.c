@@ -52,6 +52,11 @@ s_hosts (const figures_t *figures, metrics_t *metrics)
     s_counter (metrics, "mcpz_cancellations_total", "Requests cancelled by the client.", HOSTS ("cancelled"));
     s_counter (metrics, "mcpz_late_results_total", "Tool results that came after their request ended; dropped.", HOSTS ("late"));
     s_counter (metrics, "mcpz_replay_evictions_total", "Events evicted from replay rings.", HOSTS ("evicted"));
+    s_gauge (metrics, "mcpz_replay_bytes", "Bytes the replay rings of every session hold.",
+             HOSTS ("replay_bytes"));
+    s_counter (metrics, "mcpz_replay_budget_evictions_total",
+               "Replay events evicted, oldest first, to keep the rings within --replay-budget.",
+               HOSTS ("budget_evicted"));
     s_counter (metrics, "mcpz_client_session_cap_refusals_total",
                "Sessions refused because their client held --max-client-sessions.", HOSTS ("client_caps"));
 }

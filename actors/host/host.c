@@ -9,6 +9,7 @@
     replay ring (bounded by --replay-events and --replay-bytes) for LISTEN.
 */
 #include "actors/host/host.h"
+#include "actors/host/replay.h"
 #include "runtime/table.h"
 #include "proto/jsonrpc.h"
 #include "proto/mcpz.h"
@@ -56,9 +57,13 @@ s_keep_event (host_t *self, session_t *session, zmq_msg_t *peer, zmq_msg_t *fram
     snprintf (event_text, size, "%" PRIu64, event);
     if (!session->ring)
         session->ring = ring_new ();
+    size_t bytes = session->ring? ring_bytes (session->ring): 0;
+    size_t events = session->ring? ring_size (session->ring): 0;
     int evicted = session->ring? ring_add (session->ring, event, peer? host_stream_tag (peer): 0, frame,
                                            (size_t) self->config->replay_events,
                                            (size_t) self->config->replay_bytes): -1;
+    if (evicted >= 0)
+        replay_kept (self, session, event, bytes, events);
     if (evicted > 0)
         self->evicted += (uint64_t) evicted;
     else

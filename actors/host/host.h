@@ -26,6 +26,8 @@
 //  and the principal the front authenticated ("" when none)
 #define HOST_CLIENT_FRAMES 5
 
+typedef struct _replay_t replay_t;
+
 //  Phases of a request, counted for metrics and logged at debug
 typedef enum {
     PHASE_RECEIVED, PHASE_QUEUED, PHASE_ANSWERED, PHASE_TIMED_OUT,
@@ -49,6 +51,8 @@ struct _host_t {
     zhashx_t *sessions;         //  session id -> session_t
     size_t max_sessions;        //  this host's share of --max-sessions
     zhashx_t *openers;          //  session.opener -> sessions it holds here (a count)
+    replay_t *replay;           //  the host's share of --replay-budget (replay.c)
+    size_t host_count;          //  hosts of the node: shares are split this many ways
     size_t max_client_sessions; //  this host's share of --max-client-sessions
     unsigned char opener_key [16];  //  keys the openers' hash: never chosen by a client
     unsigned capabilities;      //  mcp_capability_t bits sessions are offered
@@ -108,6 +112,7 @@ struct _host_t {
     uint64_t opened, closed, requests, errors, overloads;
     uint64_t client_caps;       //  initializes refused by --max-client-sessions
     bool abandoned;             //  the process is going: nothing waits any more
+    uint64_t budget_evicted;    //  replay events evicted by --replay-budget
 };
 
 //  Names of phases, outcomes and counted statuses, for logs and figures

@@ -12,6 +12,7 @@
 #include "actors/host/calls.h"
 #include "actors/host/host.h"
 #include "actors/host/ops.h"
+#include "actors/host/replay.h"
 #include "proto/mcp.h"
 #include "runtime/frames.h"
 #include "runtime/log.h"
@@ -59,6 +60,7 @@ lifecycle_count (host_t *self, session_t *session, uint64_t opener)
 void
 lifecycle_uncount (host_t *self, session_t *session)
 {
+    replay_forget (self, session);
     opener_t *counted = session->opener?
                         (opener_t *) zhashx_lookup (self->openers, &session->opener): NULL;
     if (counted && --counted->sessions == 0) {
@@ -237,12 +239,12 @@ typedef struct {
     host_t *host;
     zmq_msg_t *peer;
     const char *sid;
-} replay_t;
+} resend_t;
 
 static void
 s_replay_one (void *arg, uint64_t event_id, zmq_msg_t *body)
 {
-    replay_t *replay = (replay_t *) arg;
+    resend_t *replay = (resend_t *) arg;
     void *socket = replay->host->raw;
     char event_text [24];
     snprintf (event_text, sizeof (event_text), "%" PRIu64, event_id);
@@ -296,7 +298,7 @@ lifecycle_listen (host_t *self, zmq_msg_t *peer, session_t *session, zmq_msg_t *
     uint64_t after;
     if (s_event_id (self, peer, session, body, &after))
         return;
-    replay_t replay = { self, peer, session->id };
+    resend_t replay = { self, peer, session->id };
     size_t replayed = session->ring? ring_replay (session->ring, after, s_replay_one, &replay): 0;
     uint64_t oldest = session->ring? ring_oldest (session->ring): 0;
     //  Complete when the ring reaches back to the event after the client's.
@@ -312,7 +314,7 @@ lifecycle_resume (host_t *self, zmq_msg_t *peer, session_t *session, zmq_msg_t *
     uint64_t after = 0, stream = 0;
     if (zmq_msg_size (body) && s_event_id (self, peer, session, body, &after))
         return;
-    replay_t replay = { self, peer, session->id };
+    resend_t replay = { self, peer, session->id };
     size_t replayed = after && session->ring?
         ring_replay_stream (session->ring, after, s_replay_one, &replay, &stream): 0;
     //  What the resumed stream's calls still send comes to the new peer

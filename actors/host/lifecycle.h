@@ -55,7 +55,8 @@ uint64_t
 //  Counts session against the client that opened it (--max-client-sessions).
 void
     lifecycle_count (host_t *self, session_t *session, uint64_t opener);
-//  Takes a session out of its client's count, before it goes.
+//  Takes a session out of its client's count and its ring out of the
+//  replay budget, before it goes.
 void
     lifecycle_uncount (host_t *self, session_t *session);
 

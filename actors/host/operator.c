@@ -12,6 +12,7 @@
     deleted (ops.c answers KILLED then).
 */
 #include "actors/host/operator.h"
+#include "actors/host/replay.h"
 #include "actors/host/host.h"
 #include "actors/host/lifecycle.h"
 #include "actors/host/ops.h"
@@ -66,6 +67,8 @@ s_figures (host_t *self)
         "cancelled", (json_int_t) self->phases [PHASE_CANCELLED]);
     json_object_set_new (figures, "late_store", json_integer ((json_int_t) self->late_store));
     json_object_set_new (figures, "client_caps", json_integer ((json_int_t) self->client_caps));
+    json_object_set_new (figures, "replay_bytes", json_integer ((json_int_t) replay_held (self)));
+    json_object_set_new (figures, "budget_evicted", json_integer ((json_int_t) self->budget_evicted));
     s_add_requests (self, figures);
     char *text = json_dumps (figures, JSON_COMPACT);
     json_decref (figures);

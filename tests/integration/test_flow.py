@@ -196,6 +196,33 @@ class ProgressAndLogging(ServerTestCase):
 
 class Replay(ServerTestCase):
 
+    def test_every_ring_together_stays_within_the_budget(self):
+        budget = 2 * 1024 * 1024
+        server = self.start_server("--replay-budget", budget, "--session-threads", 2)
+        c = self.client(server)
+        sids = c.open_many(300)
+        big = "x" * 200000
+        for sid in sids:
+            c.wait(c.call_tool(sid, "echo", {"text": big}))
+        stats = server.stats()
+        hosts = stats["hosts"]
+        held = sum(h["replay_bytes"] for h in hosts)
+        self.assertLessEqual(held, budget, hosts)
+        self.assertGreater(held, budget // 2, hosts)
+        self.assertGreater(sum(h["budget_evicted"] for h in hosts), 250)
+        #  The oldest went first: the last sessions still replay their answer,
+        #  the first ones say their replay is not complete
+        reply, replayed = c.listen_replay(sids[-1], 0)
+        self.assertTrue(replayed)
+        self.assertEqual(text_of(replayed[-1].result), big)
+        reply, replayed = c.listen_replay(sids[0], 0)
+        self.assertEqual(reply.kind, "OK")
+        self.assertFalse([m for m in replayed if m.id is not None and "result" in m.json])
+        self.assertFalse(reply.json["complete"])
+        text = control(server.control_ep, {"command": "metrics"})["text"]
+        self.assertRegex(text, r"mcpz_replay_budget_evictions_total [1-9]")
+        self.assertIn("mcpz_replay_bytes %d" % held, text)
+
     def test_reconnect_and_listen_gets_the_missed_answer(self):
         server = self.start_server()
         first = self.client(server)
