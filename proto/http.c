@@ -144,10 +144,8 @@ http_body_read (const char *data, size_t size, http_body_t *body, const char **r
     if (s_scan (data, data + size, body))
         return 0;
     http_body_clear (body);
-    if (jsonrpc_too_deep (data, size, JSONRPC_MAX_DEPTH)) {
-        *reason_p = "nesting too deep";
+    if ((*reason_p = jsonrpc_costly (data, size)))
         return JSONRPC_PARSE_ERROR;
-    }
     json_t *root = json_loadb (data, size, JSON_DECODE_ANY, NULL);
     if (!root) {
         *reason_p = "body is not valid JSON";

@@ -6,6 +6,7 @@
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 struct _jsonrpc_t {
@@ -18,13 +19,14 @@ struct _jsonrpc_t {
     json_t *error;          //  borrowed: error of an error response
 };
 
-bool
-jsonrpc_too_deep (const char *data, size_t size, int max_depth)
+//  One pass over text: false as soon as it nests deeper than max_depth or
+//  holds more than max_values values (each comma or opening bracket
+//  outside strings starts one), else true.
+static bool
+s_shape_within (const char *data, size_t size, int max_depth, size_t max_values)
 {
-    //  Nesting deeper than max_depth takes more than max_depth brackets
-    if (size <= (size_t) max_depth)
-        return false;
     int depth = 0;
+    size_t values = 1;
     bool in_string = false;
     for (size_t i = 0; i < size; i++) {
         char c = data [i];
@@ -40,14 +42,35 @@ jsonrpc_too_deep (const char *data, size_t size, int max_depth)
             in_string = true;
         else
         if (c == '[' || c == '{') {
-            if (++depth > max_depth)
-                return true;
+            if (++depth > max_depth || ++values > max_values)
+                return false;
+        }
+        else
+        if (c == ',') {
+            if (++values > max_values)
+                return false;
         }
         else
         if (c == ']' || c == '}')
             depth--;
     }
-    return false;
+    return true;
+}
+
+bool
+jsonrpc_too_deep (const char *data, size_t size, int max_depth)
+{
+    //  Nesting deeper than max_depth takes more than max_depth brackets
+    return size > (size_t) max_depth && !s_shape_within (data, size, max_depth, SIZE_MAX);
+}
+
+const char *
+jsonrpc_costly (const char *data, size_t size)
+{
+    if (size <= JSONRPC_MAX_DEPTH || s_shape_within (data, size, JSONRPC_MAX_DEPTH, JSONRPC_MAX_VALUES))
+        return NULL;
+    return jsonrpc_too_deep (data, size, JSONRPC_MAX_DEPTH)? "nesting too deep":
+           "more JSON values than " JSONRPC_MAX_VALUES_TEXT ": too costly to parse";
 }
 
 //  An id is a string or an integer; null is refused (MCP forbids it).
@@ -122,8 +145,9 @@ jsonrpc_t *
 jsonrpc_parse (const char *data, size_t size, int *code_p,
                const char **reason_p, json_t **id_p)
 {
-    if (jsonrpc_too_deep (data, size, JSONRPC_MAX_DEPTH)) {
-        s_fail (JSONRPC_PARSE_ERROR, "nesting too deep", NULL, code_p, reason_p, id_p);
+    const char *costly = jsonrpc_costly (data, size);
+    if (costly) {
+        s_fail (JSONRPC_PARSE_ERROR, costly, NULL, code_p, reason_p, id_p);
         return NULL;
     }
     json_error_t error;
@@ -309,6 +333,23 @@ jsonrpc_test (bool verbose)
     assert (!jsonrpc_too_deep (deep + 1, strlen (deep) - 2, JSONRPC_MAX_DEPTH));
     const char *quoted = "{\"a\":\"[[[[[[[[\\\"[[[[\"}";
     assert (!jsonrpc_too_deep (quoted, strlen (quoted), 2));
+    //  Too many values costs too much to parse; commas in strings are text
+    char *wide = (char *) malloc (2 * JSONRPC_MAX_VALUES + 3);
+    wide [0] = '[';
+    for (int index = 0; index < JSONRPC_MAX_VALUES; index++)
+        memcpy (wide + 1 + 2 * index, "0,", 2);
+    memcpy (wide + 2 * JSONRPC_MAX_VALUES, "0]", 3);
+    assert (jsonrpc_costly (wide, strlen (wide)));
+    assert (strstr (jsonrpc_costly (wide, strlen (wide)), "too costly"));
+    wide [2 * JSONRPC_MAX_VALUES - 2] = 0;
+    memcpy (wide + 2 * JSONRPC_MAX_VALUES - 2, "0]", 3);
+    assert (!jsonrpc_costly (wide, strlen (wide)));
+    memset (wide + 1, ',', 2 * JSONRPC_MAX_VALUES - 3);
+    wide [0] = '"';
+    memcpy (wide + 2 * JSONRPC_MAX_VALUES - 2, "\"", 2);
+    assert (!jsonrpc_costly (wide, strlen (wide)));
+    assert (streq (jsonrpc_costly (deep, strlen (deep)), "nesting too deep"));
+    free (wide);
 
     //  Encoders
     size_t size;

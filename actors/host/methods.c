@@ -222,7 +222,7 @@ s_handle_one (host_t *self, zmq_msg_t *peer, session_t *session, const char *dat
 static int
 s_handle_batch (host_t *self, zmq_msg_t *peer, session_t *session, const char *data, size_t size)
 {
-    json_t *array = jsonrpc_too_deep (data, size, JSONRPC_MAX_DEPTH)? NULL:
+    json_t *array = jsonrpc_costly (data, size)? NULL:
                     json_loadb (data, size, 0, NULL);
     batch_t *batch = json_array_size (array)? batch_new (peer, session->id): NULL;
     if (!batch) {

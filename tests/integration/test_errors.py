@@ -381,6 +381,21 @@ class InSession(SessionTestCase):
         self.send_expect(b"[" * 50000, -32700)
         self.send_expect(b'{"a":' * 50000, -32700)
 
+    def test_a_body_too_costly_to_parse_is_refused_before_parsing(self):
+        #  250,000 small values (750 KB) stalled every session of the host
+        #  while it was parsed; past 16,384 values nothing is parsed
+        for values in (16385, 250000):
+            with self.subTest(values=values):
+                rid = next_id()
+                body = (b'{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"echo",'
+                        b'"arguments":{"text":"x","pad":[' % rid + b"0," * (values - 6) + b"0]}}}")
+                m = self.send_expect(body, -32700, accept_ids=[rid])
+                self.assertIn("too costly", m.json["error"]["message"])
+        #  Up to it, served; commas inside strings are text, not values
+        m = self.c.rpc(self.sid, "tools/call", {"name": "echo", "arguments": {
+            "text": "," * 100000, "pad": [0] * 16000}})
+        self.assertEqual(text_of(self.assertResult(m)), "," * 100000)
+
     def test_moderate_nesting_is_fine(self):
         nest = 40 * "[" + 40 * "]"
         m = self.c.rpc(self.sid, "ping", {"x": json.loads(nest)})
