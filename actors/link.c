@@ -105,20 +105,6 @@ struct _link_t {
 };
 
 static void
-s_node_destroy (node_t **node_p)
-{
-    free (*node_p);
-    *node_p = NULL;
-}
-
-static void
-s_route_destroy (route_t **route_p)
-{
-    free (*route_p);
-    *route_p = NULL;
-}
-
-static void
 s_forward_destroy (forward_t **forward_p)
 {
     if (*forward_p) {
@@ -1021,8 +1007,8 @@ link_new (const config_t *config, const char *incarnation, link_hooks_t hooks,
             longest = config->upstreams [index].timeout_ms;
     self->deadline_ms = 2 * (int64_t) longest + 10000;
     snprintf (self->incarnation, sizeof (self->incarnation), "%s", incarnation);
-    self->nodes = table_new ((zhashx_destructor_fn *) s_node_destroy, false);
-    self->routes = table_new ((zhashx_destructor_fn *) s_route_destroy, false);
+    self->nodes = table_new (table_free, false);
+    self->routes = table_new (table_free, false);
     self->pending = table_new ((zhashx_destructor_fn *) s_forward_destroy, true);
     self->parked = zlistx_new ();
     self->open_streams = table_new (NULL, false);

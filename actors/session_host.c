@@ -239,7 +239,7 @@ s_start (host_t *self, session_host_args_t *args)
     self->host_count = (size_t) args->count;
     //  Sessions are keyed by their own id buffer: no key copies
     self->sessions = table_new ((zhashx_destructor_fn *) session_destroy, false);
-    self->openers = table_new (NULL, true);
+    self->openers = table_new (table_free, true);
     if (!self->sessions || !self->openers || replay_setup (self) || calls_setup (self) || asks_setup (self) || ops_setup (self))
         return -1;
     return s_connect (self, args);

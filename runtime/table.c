@@ -14,6 +14,13 @@ s_u64_compare (const void *a, const void *b)
     return left < right? -1: left > right;
 }
 
+void
+table_free (void **item_p)
+{
+    free (*item_p);
+    *item_p = NULL;
+}
+
 zhashx_t *
 table_new (zhashx_destructor_fn *destructor, bool u64_keys)
 {

@@ -12,4 +12,8 @@
 zhashx_t *
     table_new (zhashx_destructor_fn *destructor, bool u64_keys);
 
+//  The destructor of a table of items that free () alone frees.
+void
+    table_free (void **item_p);
+
 #endif

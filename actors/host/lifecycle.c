@@ -63,10 +63,8 @@ lifecycle_uncount (host_t *self, session_t *session)
     replay_forget (self, session);
     opener_t *counted = session->opener?
                         (opener_t *) zhashx_lookup (self->openers, &session->opener): NULL;
-    if (counted && --counted->sessions == 0) {
+    if (counted && --counted->sessions == 0)
         zhashx_delete (self->openers, &session->opener);
-        free (counted);
-    }
     session->opener = 0;
 }
 
