@@ -39,6 +39,7 @@
 #include "actors/http/edge.h"
 #include "actors/lease.h"
 #include "actors/link.h"
+#include "actors/peers.h"
 #include "actors/session_host.h"
 #include "actors/tool_pool.h"
 #include "actors/upstream/upstream.h"
@@ -51,7 +52,9 @@
 #include "runtime/log.h"
 #include "store/store.h"
 
+#include <dirent.h>
 #include <inttypes.h>
+#include <sys/resource.h>
 
 #define RETRY_QUEUE_MS    100       //  retry_after_ms on a full host queue
 #define RETRY_DRAIN_MS    1000      //  retry_after_ms while draining
@@ -79,6 +82,8 @@ typedef struct {
     int upstream_count;
     zsock_t *router;            //  clients
     void *router_raw;
+    peers_t *peers;             //  its connections, counted and bounded
+    size_t http_connections;    //  the HTTP edge's share of the descriptors
     zactor_t *pool;             //  the tool pool
     zactor_t **db_workers;      //  one store connection each
     char (*db_endpoints) [64];
@@ -146,6 +151,7 @@ s_to_client (supervisor_t *self, zmq_msg_t *frames)
     //  with no message: an HTTP stream's place to resume from)
     if (frames_is (&frames [0], "END") || (zmq_msg_size (&frames [4]) == 0 && frames_is (&frames [0], "MSG")))
         return;
+    peers_sent (self->peers, &frames [1], zmq_msg_size (&frames [4]) + zmq_msg_size (&frames [3]) + 16);
     if (zmq_msg_send (&frames [1], self->router_raw, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
         self->undeliverable++;
         return;
@@ -300,6 +306,7 @@ s_handle_client (supervisor_t *self)
     if (frames_recv (self->router_raw, frames, 5, &count, ZMQ_DONTWAIT))
         return false;
     int kept = count < 5? count: 5;
+    peers_received (self->peers, frames, kept);
     if (http_edge_owns (&frames [0])) {
         //  libzmq gives no peer such an id; one that claimed it could be
         //  answered in an HTTP client's place
@@ -358,6 +365,7 @@ s_figures (supervisor_t *self, const char *tag)
         "refusals", refusals);
     if (self->http)
         json_object_set_new (figures, "http", http_edge_figures (self->http));
+    json_object_set_new (figures, "connections", peers_figures (self->peers));
     if (self->link) {
         json_t *link = link_figures (self->link);
         json_object_set_new (link, "lease", json_string (self->lease_state));
@@ -685,12 +693,59 @@ s_handle_control (supervisor_t *self)
 //  --------------------------------------------------------------------------
 //  Start and stop
 
+//  Descriptors this process holds now
+static size_t
+s_open_descriptors (void)
+{
+    size_t count = 0;
+    DIR *dir = opendir ("/proc/self/fd");
+    while (dir && readdir (dir))
+        count++;
+    if (dir)
+        closedir (dir);
+    return count;
+}
+
+//  Client connections share what the descriptor limit leaves once every
+//  actor is up, less a reserve for what comes and goes later (store
+//  reconnects, upstream processes, files): libzmq must never find no
+//  descriptor for an accept (it aborts). The HTTP edge gets half when on.
+static int
+s_share_descriptors (supervisor_t *self, peers_limits_t *limits, char *error, size_t error_size)
+{
+    struct rlimit limit;
+    size_t most = getrlimit (RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY?
+                  (size_t) limit.rlim_cur: 1048576;
+    size_t reserve = most / 8 > 64? most / 8: 64;
+    size_t used = s_open_descriptors () + reserve;
+    if (used + 16 > most) {
+        snprintf (error, error_size, "%zu file descriptors leave too few for clients (raise ulimit -n)",
+                  most);
+        return -1;
+    }
+    size_t left = most - used;
+    size_t http = *self->config->http? left / 2: 0;
+    if (http > (size_t) self->config->http_max_connections)
+        http = (size_t) self->config->http_max_connections;
+    self->http_connections = http;
+    limits->max_connections = left - http;
+    if (self->config->max_connections && (size_t) self->config->max_connections < limits->max_connections)
+        limits->max_connections = (size_t) self->config->max_connections;
+    log_info (s_name, "descriptors: %zu; client connections at most %zu over ZeroMQ, %zu over HTTP",
+              most, limits->max_connections, http);
+    return 0;
+}
+
 static int
 s_bind_clients (supervisor_t *self, char *error, size_t error_size)
 {
     const config_t *config = self->config;
     self->router = zsock_new (ZMQ_ROUTER);
     if (!self->router)
+        return -1;
+    peers_limits_t limits = { 0, (size_t) config->peer_inflight_bytes, (size_t) config->peer_queue_bytes };
+    if (s_share_descriptors (self, &limits, error, error_size)
+    ||  !(self->peers = peers_new (zsock_resolve (self->router), limits, error, error_size)))
         return -1;
     //  A slow or vanished peer must never block a send
     zsock_set_router_mandatory (self->router, 1);
@@ -917,6 +972,7 @@ s_stop (supervisor_t *self)
     free (self->db_workers);
     free (self->db_endpoints);
     zactor_destroy (&self->pool);
+    peers_destroy (&self->peers);
     zsock_destroy (&self->router);
     //  Last: while a CURVE socket lives, a missing handler would let anyone in
     zactor_destroy (&self->zap);
@@ -962,7 +1018,8 @@ s_start (supervisor_t *self, char *error, size_t error_size)
             return -1;
     }
     if (*self->config->http) {
-        self->http = http_edge_new (self->config, s_route_frames, self, error, error_size);
+        self->http = http_edge_new (self->config, self->http_connections, s_route_frames, self,
+                                    error, error_size);
         if (!self->http)
             return -1;
         if (self->link)
@@ -1021,7 +1078,8 @@ s_loop (supervisor_t *self)
     int monitor = outbound + (self->link? 1: 0);
     int inbound = monitor + (self->link? 1: 0);
     int http_item = inbound + (self->link && link_inbound (self->link)? 1: 0);
-    int count = http_item + (self->http? 1: 0);
+    int peers_item = http_item + (self->http? 1: 0);
+    int count = peers_item + 1;
     zmq_pollitem_t *items = (zmq_pollitem_t *) calloc ((size_t) count, sizeof (zmq_pollitem_t));
     assert (items);
     items [0] = (zmq_pollitem_t) { zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0 };
@@ -1041,6 +1099,7 @@ s_loop (supervisor_t *self)
         items [inbound] = (zmq_pollitem_t) { link_inbound (self->link), 0, ZMQ_POLLIN, 0 };
     if (self->http)
         items [http_item] = (zmq_pollitem_t) { NULL, http_edge_fd (self->http), ZMQ_POLLIN, 0 };
+    items [peers_item] = (zmq_pollitem_t) { peers_monitor (self->peers), 0, ZMQ_POLLIN, 0 };
 
     //  It sleeps whenever it has nothing to do: the session hosts poll a
     //  while after work (--host-spin-us), and with both polling on two
@@ -1056,6 +1115,9 @@ s_loop (supervisor_t *self)
         long parked = self->link? link_timeout (self->link): -1;
         if (parked >= 0 && (timeout < 0 || parked < timeout))
             timeout = parked;
+        long sweep = peers_timeout (self->peers);
+        if (timeout < 0 || sweep < timeout)
+            timeout = sweep;
         if (self->offers_pending) {
             s_offer (self);
             if (self->offers_pending && (timeout < 0 || timeout > CATALOG_RETRY_MS))
@@ -1095,6 +1157,9 @@ s_loop (supervisor_t *self)
             link_handle_inbound (self->link);
         if (self->link && parked >= 0)
             link_run (self->link);
+        if (items [peers_item].revents & ZMQ_POLLIN)
+            peers_handle_monitor (self->peers);
+        peers_sweep (self->peers);
         //  After the hosts' answers: their responses leave in this run
         if (self->http && ((items [http_item].revents & ZMQ_POLLIN) || http == 0
                            || http_edge_timeout (self->http) == 0))

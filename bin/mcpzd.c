@@ -10,6 +10,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 extern char **environ;
 
@@ -60,6 +61,13 @@ main (int argc, char *argv [])
         return 2;
     }
     log_setup ((log_level_t) config.log_level, config.log_json);
+    //  Every descriptor the hard limit allows: connections are capped below
+    //  what is left (the supervisor), never left to fail an accept
+    struct rlimit files;
+    if (getrlimit (RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+        files.rlim_cur = files.rlim_max;
+        setrlimit (RLIMIT_NOFILE, &files);
+    }
     zsys_handler_set (NULL);    //  our own handler drains instead of aborting
     s_catch_signals ();
     //  Sockets per actor: a host 7 (pipe pair, tools, cleanup, control, DB),

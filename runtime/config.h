@@ -73,6 +73,9 @@ typedef struct {
     int tool_queue;             //  tool calls that may wait for a worker
     int store_timeout;          //  bound of every store call, ms
     int peer_queue;             //  answers queued per client peer
+    int peer_queue_bytes;       //  bytes of answers a client peer may leave unread
+    int peer_inflight_bytes;    //  bytes a client peer may send without finishing a message
+    int max_connections;        //  ZeroMQ client connections at once, 0 = from the fd limit
     int drain_timeout;          //  ms a shutdown waits for work in flight
     bool control_remote;        //  allow a non-loopback tcp control endpoint
     char curve_cert [1024];     //  the client front's CURVE certificate (secret), "" = none

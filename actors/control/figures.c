@@ -215,6 +215,26 @@ s_http (const figures_t *figures, metrics_t *metrics)
     }
 }
 
+//  The ZeroMQ front's connections (in the supervisor's figures)
+static void
+s_connections (const figures_t *figures, metrics_t *metrics)
+{
+    json_t *connections = json_object_get (figures->supervisor, "connections");
+    if (!connections)
+        return;
+    static const row_t rows [] = {
+        { "gauge", "mcpz_connections", "open", "ZeroMQ client connections open now." },
+        { "gauge", "mcpz_connections_max", "max", "ZeroMQ client connections allowed at once." },
+        { "counter", "mcpz_connections_refused_total", "refused",
+          "ZeroMQ client connections shut at once: the connection cap was reached." },
+        { "counter", "mcpz_connections_dropped_inflight_total", "dropped_inflight",
+          "Connections dropped for holding more than --peer-inflight-bytes of unfinished messages." },
+        { "counter", "mcpz_connections_dropped_unread_total", "dropped_unread",
+          "Connections dropped for leaving more than --peer-queue-bytes of answers unread." }
+    };
+    s_rows (metrics, connections, rows, sizeof (rows) / sizeof (rows [0]));
+}
+
 //  The node link's and the lease's, with a persistent store
 static void
 s_cluster (const figures_t *figures, metrics_t *metrics)
@@ -348,6 +368,7 @@ figures_metrics (const figures_t *figures, bool partial)
     s_host_queues (figures, metrics);
     s_refusals (figures, metrics);
     s_http (figures, metrics);
+    s_connections (figures, metrics);
     s_cluster (figures, metrics);
     s_others (figures, partial, metrics);
     s_upstreams (figures, metrics);

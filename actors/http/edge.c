@@ -477,8 +477,8 @@ s_resolve (const config_t *config, struct sockaddr_storage *address, bool *ipv6_
 }
 
 http_edge_t *
-http_edge_new (const config_t *config, http_route_fn *route, void *owner,
-               char *error, size_t error_size)
+http_edge_new (const config_t *config, size_t max_connections, http_route_fn *route,
+               void *owner, char *error, size_t error_size)
 {
     struct sockaddr_storage address;
     bool ipv6, loopback;
@@ -503,7 +503,7 @@ http_edge_new (const config_t *config, http_route_fn *route, void *owner,
         self->daemon = MHD_start_daemon (flags, 0, NULL, NULL, s_access, self,
             MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &address,
             MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int) 1,
-            MHD_OPTION_CONNECTION_LIMIT, (unsigned int) config->http_max_connections,
+            MHD_OPTION_CONNECTION_LIMIT, (unsigned int) max_connections,
             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) IDLE_TIMEOUT_S,
             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) CONNECTION_MEMORY,
             MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int) 4096,

@@ -26,10 +26,11 @@ typedef void (http_route_fn) (void *owner, zmq_msg_t *frames);
 //  from now on.
 typedef void (http_end_fn) (void *owner, zmq_msg_t *peer);
 
-//  Starts listening on --http. Returns NULL with the reason in error.
+//  Starts listening on --http, with at most max_connections open at once
+//  (more wait in the listen backlog). Returns NULL with the reason in error.
 http_edge_t *
-    http_edge_new (const config_t *config, http_route_fn *route, void *owner,
-                   char *error, size_t error_size);
+    http_edge_new (const config_t *config, size_t max_connections, http_route_fn *route,
+                   void *owner, char *error, size_t error_size);
 
 //  From now on, the owner hears of every routed request's end.
 void
