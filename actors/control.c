@@ -515,6 +515,9 @@ s_handle_operator (desk_t *self)
     if (too_many)
         s_reply_error (self, pending, "a control request is one frame (after a REQ socket's empty frame)");
     else
+    if (zmq_msg_size (body) > CONTROL_REQUEST_MAX)
+        s_reply_error (self, pending, "a control request is at most 65536 bytes");
+    else
     if (control_parse (zmq_msg_data (body), zmq_msg_size (body), request, error, sizeof (error)))
         s_reply_error (self, pending, error);
     else

@@ -7,6 +7,11 @@
 #ifndef MCPZ_CONTROL_H
 #define MCPZ_CONTROL_H
 
+//  The longest control request read; a longer one, up to CONTROL_FRAME_MAX,
+//  is answered with an error; past that libzmq drops the connection
+#define CONTROL_REQUEST_MAX 65536
+#define CONTROL_FRAME_MAX   (16 * 1024 * 1024)
+
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>

@@ -5,6 +5,7 @@
     (never through a symbolic link), created with mode 0600.
 */
 #include "actors/control/endpoint.h"
+#include "proto/control.h"
 #include "proto/endpoint.h"
 
 #include <errno.h>
@@ -68,7 +69,7 @@ control_endpoint_bind (const config_t *config, ino_t *bound_p, char *error, size
     zsock_set_linger (control, 500);      //  let the last reply leave
     zsock_set_sndhwm (control, CONTROL_HWM);
     zsock_set_rcvhwm (control, CONTROL_HWM);
-    zsock_set_maxmsgsize (control, 65536);
+    zsock_set_maxmsgsize (control, CONTROL_FRAME_MAX);
     //  The file is created by bind: narrow the mask so it is never open.
     //  umask is per process; no other thread creates files at start-up.
     mode_t mask = umask (077);

@@ -84,6 +84,16 @@ class ControlSocket(ServerTestCase):
             reply = json.loads(dealer.recv_multipart()[-1])
             self.assertIs(reply["ok"], False, reply)
             self.assertIn("one frame", reply["error"])
+        #  Past 64 KiB: an error, and the connection stays
+        for size in (65537, 1 << 20, 8 << 20):
+            dealer.send_multipart([b'{"command":"stats","pad":"' + b"p" * size + b'"}'])
+            self.assertTrue(dealer.poll(5000), "no answer to a request of %d bytes" % size)
+            reply = json.loads(dealer.recv_multipart()[-1])
+            self.assertIs(reply["ok"], False, reply)
+            self.assertIn("65536 bytes", reply["error"])
+        dealer.send_multipart([b'{"command":"stats"}'])
+        self.assertTrue(dealer.poll(5000))
+        self.assertIs(json.loads(dealer.recv_multipart()[-1])["ok"], True)
         self.stats()
 
     def test_control_ipc_is_private(self):
