@@ -218,6 +218,13 @@ s_connect (store_t *self)
         s_disconnect (self);
         return -1;
     }
+    //  SQLite opens a file it may not write read-only, without a word:
+    //  every session would be refused later, so nothing starts
+    if (sqlite3_db_readonly (db, "main") == 1) {
+        store_fail (self, "cannot write %s: the file is read-only to this process", self->target);
+        s_disconnect (self);
+        return -1;
+    }
     sqlite3_busy_timeout (db, self->timeout_ms);
     sqlite3_progress_handler (db, 10000, s_progress, self);
     s_arm (self);

@@ -12,7 +12,7 @@ import tempfile
 import time
 import unittest
 
-from mcpztest import (REPO, ServerTestCase, control, pg_url, psql, run_mcpzd, tcp_endpoint,
+from mcpztest import (MCPZD, REPO, ServerTestCase, clean_env, control, pg_url, psql, run_mcpzd, tcp_endpoint,
                       text_of)
 
 PG_SH = os.path.join(REPO, "tests", "pg.sh")
@@ -287,6 +287,28 @@ class BadStores(ServerTestCase):
         with sqlite3.connect(path) as db:
             self.assertEqual(db.execute("PRAGMA journal_mode").fetchone()[0], "delete")
         self.assertFalse(os.path.exists(path + "-wal"))
+
+    def test_a_read_only_file_is_refused_at_start(self):
+        tmp = TempDir(self)
+        os.chmod(tmp.path, 0o777)
+        path = os.path.join(tmp.path, "ro.db")
+        status, _, err = run_mcpzd(["--listen", tcp_endpoint(), "--store", "sqlite:" + path,
+                                    "--control", "ipc://%s/made" % tmp.path], timeout=3)
+        self.assertIsNone(status, err)      # made the file, then ran until killed
+        for name in os.listdir(tmp.path):
+            if name != "ro.db":
+                os.unlink(os.path.join(tmp.path, name))
+        os.chmod(path, 0o444)
+        before = open(path, "rb").read()
+        #  root writes anything: the refusal is tried as nobody
+        prefix = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"] if os.geteuid() == 0 else []
+        run = subprocess.run(prefix + [MCPZD, "--listen", tcp_endpoint(), "--store", "sqlite:" + path,
+                                       "--control", "ipc://%s/ctl" % tmp.path],
+                             capture_output=True, text=True, timeout=30, cwd=tmp.path, env=clean_env())
+        self.assertEqual(run.returncode, 2, run.stderr)
+        self.assertIn("read-only", run.stderr)
+        self.assertEqual(open(path, "rb").read(), before)
+        self.assertEqual(sorted(os.listdir(tmp.path)), ["ro.db"])
 
     def test_newer_schema(self):
         tmp = TempDir(self)
