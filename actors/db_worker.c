@@ -11,6 +11,8 @@
       CREATE  tag, id, version, created-ms, client-info, capabilities, principal
       LOAD    tag, id, not-before-ms
       DELETE  tag, id, epoch
+      (each of these three from a session host with one more frame, its
+      deadline in monotonic ms: one whose client was told 503 is not done)
       REFRESH tag, ids (32 bytes each), last-ms (int64 each), epochs (uint32 each)
       EXPIRE  tag, before-ms
       HEARTBEAT tag, incarnation, endpoint, started-ms, lease-ms
@@ -36,7 +38,7 @@
 
 #include <inttypes.h>
 
-#define MAX_FRAMES    9         //  routing id, command, tag, up to 6 arguments
+#define MAX_FRAMES    10        //  routing id, command, tag, up to 7 arguments
 #define MAX_BATCH     1024      //  requests taken at once
 #define BACKOFF_MIN   100
 #define BACKOFF_MAX   5000
@@ -59,6 +61,7 @@ typedef struct {
     bool up;                    //  last known state, for logging changes
     request_t *batch;           //  requests being served
     uint64_t served, failed, batches;   //  figures
+    uint64_t expired;           //  requests not run: their deadline had passed
     int64_t busy_us;            //  time spent in store calls
     histogram_t latency;        //  time per batch
     bool terminated;
@@ -144,11 +147,29 @@ s_is (request_t *request, const char *command, int count)
     return request->count == count && frames_is (&request->frames [1], command);
 }
 
+//  The same, with or without a deadline frame after the arguments
+static bool
+s_is_timed (request_t *request, const char *command, int count)
+{
+    return s_is (request, command, count) || s_is (request, command, count + 1);
+}
+
+
 static int64_t
 s_number (zmq_msg_t *frame)
 {
     char text [24];
     return frames_text (frame, text, sizeof (text))? strtoll (text, NULL, 10): 0;
+}
+
+//  True when the request carries a deadline that has passed: its sender
+//  answered its client 503 already, so it must not take effect now
+static bool
+s_expired (request_t *request)
+{
+    int count = s_is (request, "CREATE", 10)? 9:
+                s_is (request, "LOAD", 6) || s_is (request, "DELETE", 6)? 5: 0;
+    return count && s_number (&request->frames [count]) < zclock_mono ();
 }
 
 static bool
@@ -348,9 +369,10 @@ s_expire (worker_t *self, request_t *request)
 static void
 s_stats (worker_t *self, request_t *request)
 {
-    json_t *figures = json_pack ("{s:i,s:i,s:I,s:I,s:I,s:I,s:o}",
+    json_t *figures = json_pack ("{s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:o}",
         "worker", atoi (self->name + 3), "connected", self->up? 1: 0,
         "served", (json_int_t) self->served, "failed", (json_int_t) self->failed,
+        "expired", (json_int_t) self->expired,
         "batches", (json_int_t) self->batches, "busy_ms", (json_int_t) (self->busy_us / 1000),
         "latency", histogram_to_json (&self->latency));
     char *text = json_dumps (figures, JSON_COMPACT);
@@ -366,9 +388,9 @@ s_valid (worker_t *self, request_t *request)
 {
     char id [MCPZ_SID_SIZE + 1];
     bool valid = request->count >= 3 && (
-           (s_is (request, "CREATE", 9) && s_id (&request->frames [3], id))
-        || (s_is (request, "LOAD", 5) && s_id (&request->frames [3], id))
-        || (s_is (request, "DELETE", 5) && s_id (&request->frames [3], id))
+           (s_is_timed (request, "CREATE", 9) && s_id (&request->frames [3], id))
+        || (s_is_timed (request, "LOAD", 5) && s_id (&request->frames [3], id))
+        || (s_is_timed (request, "DELETE", 5) && s_id (&request->frames [3], id))
         ||  s_is (request, "REFRESH", 6) || s_is (request, "EXPIRE", 4)
         ||  s_is (request, "HEARTBEAT", 7) || s_is (request, "RELEASE", 4)
         ||  s_is (request, "STATS", 3));
@@ -397,13 +419,18 @@ s_serve (worker_t *self, int count)
         if (!connected)
             s_reply_error (self, request, "store unavailable");
         else
-        if (s_is (request, "CREATE", 9))
+        if (s_expired (request)) {
+            self->expired++;
+            s_reply_error (self, request, "its deadline passed before it ran");
+        }
+        else
+        if (s_is_timed (request, "CREATE", 9))
             creates [create_count++] = request;
         else
-        if (s_is (request, "DELETE", 5))
+        if (s_is_timed (request, "DELETE", 5))
             deletes [delete_count++] = request;
         else
-        if (s_is (request, "LOAD", 5))
+        if (s_is_timed (request, "LOAD", 5))
             s_load (self, request);
         else
         if (s_is (request, "REFRESH", 6))

@@ -3,8 +3,9 @@
     Owns: the store requests in flight (op_t) with their deadlines, and the
     frames waiting for a session being loaded.
     Sends to DB workers (DEALER, round-robin):
-      CREATE tag, id, version, created-ms, client-info, capabilities, principal
-      LOAD tag, id, not-before-ms;  DELETE tag, id, epoch
+      CREATE tag, id, version, created-ms, client-info, capabilities, principal,
+      deadline;  LOAD tag, id, not-before-ms, deadline;  DELETE tag, id, epoch,
+      deadline (monotonic ms: the worker does not start one past it)
     Takes their answers: tag, OK|OWNED|MISSING|ERR, ...  (see db_worker.c)
     Sends to the supervisor: FWD peer, sid, "COMMAND\tNODE\tENDPOINT", body,
     principal for each frame of a session another live node owns.
@@ -99,13 +100,17 @@ s_op_start (host_t *self, op_kind_t kind, const char *command, const char *sid,
         s_op_destroy (&op);
         return NULL;
     }
-    frames_send_copy (self->db_raw, &op->tag, sizeof (op->tag), ZMQ_SNDMORE);
-    frames_send_text (self->db_raw, sid, arg_count? ZMQ_SNDMORE: 0);
-    for (int index = 0; index < arg_count; index++)
-        frames_send_text (self->db_raw, args [index], index + 1 < arg_count? ZMQ_SNDMORE: 0);
     //  A store call is bounded by --store-timeout; one reconnect and retry
     //  may double that
     op->timer.deadline = zclock_mono () + 2 * (int64_t) self->config->store_timeout + 1000;
+    frames_send_copy (self->db_raw, &op->tag, sizeof (op->tag), ZMQ_SNDMORE);
+    frames_send_text (self->db_raw, sid, ZMQ_SNDMORE);
+    for (int index = 0; index < arg_count; index++)
+        frames_send_text (self->db_raw, args [index], ZMQ_SNDMORE);
+    //  Past it the client hears 503, and the worker must not do it after all
+    char deadline [24];
+    snprintf (deadline, sizeof (deadline), "%" PRId64, op->timer.deadline);
+    frames_send_text (self->db_raw, deadline, 0);
     if (heap_push (self->op_timers, &op->timer)) {
         //  No deadline, no request: a late answer is counted and dropped
         s_op_destroy (&op);

@@ -6,6 +6,7 @@ nodes sharing PostgreSQL, and start-up refusals of bad stores."""
 import os
 import stat
 import shutil
+import signal
 import sqlite3
 import subprocess
 import tempfile
@@ -215,6 +216,49 @@ class DatabaseOutage(StoreCase):
         if os.getuid() == 0:
             argv = ["runuser", "-u", "postgres", "--"] + argv
         subprocess.run(argv, check=True, capture_output=True, timeout=90)
+
+    def stall(self, signum):
+        """SIGSTOP or SIGCONT every process of this PostgreSQL."""
+        with open(os.path.join(self.pg_dir, "data")) as f:
+            data = f.read().strip()
+        with open(os.path.join(data, "db", "postmaster.pid")) as f:
+            postmaster = int(f.readline())
+        children = subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True,
+                                  text=True).stdout.split()
+        for pid in [postmaster] + [int(p) for p in children]:
+            os.kill(pid, signum)
+
+    def test_a_503_of_the_store_means_not_done(self):
+        """With PostgreSQL stalled, initialize and CLOSE are answered 503 once
+        their deadline passes, and a worker does not run them later; only
+        the one statement PostgreSQL had already received may finish when it
+        comes back (README: what a store 503 means)."""
+        server = self.start_server("--store-timeout", "300", "--lease-ms", "60000", "--db-workers", "1",
+                                   "--session-threads", "1", store=self.url)
+        c = self.client(server)
+        sids = c.open_many(4)
+        self.stall(signal.SIGSTOP)
+        self.addCleanup(self.stall, signal.SIGCONT)
+        c.send("CLOSE", sids[0], b"")
+        c.send("CLOSE", sids[1], b"")
+        rids = [c.request("", "initialize", {"protocolVersion": "2025-11-25", "capabilities": {},
+                                             "clientInfo": {"name": "s", "version": "1"}})
+                for _ in range(4)]
+        for rid in rids:
+            self.assertErr(c.wait(rid, 15), 503, rid=rid)
+        for _ in range(2):
+            m = c.expect(lambda m: m.kind == "ERR" and m.sid in sids[:2], 15, "CLOSE's 503")
+            self.assertEqual(m.status, 503, m)
+        self.stall(signal.SIGCONT)
+        time.sleep(3)
+        rows = psql(self.url, "SELECT id FROM sessions").split()
+        orphans = [r for r in rows if r not in sids]
+        closed = [s for s in sids[:2] if s not in rows]
+        self.assertLessEqual(len(orphans) + len(closed), 1, (orphans, closed))
+        self.assertIn(sids[2], rows)
+        expired = sum(w.get("expired", 0) for w in server.stats()["db"])
+        print("after a stall: %d late rows, %d late deletes, %d requests not run" %
+              (len(orphans), len(closed), expired))
 
     def test_outage(self):
         server = self.start_server("--store-timeout", "1000", "--lease-ms", "20000", store=self.url)
