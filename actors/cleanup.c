@@ -40,6 +40,7 @@ typedef enum { IDLE, SWEEPING, REFRESHING, EXPIRING } phase_t;
 typedef struct {
     zsock_t *pipe;
     zsock_t *router;            //  session hosts
+    log_limit_t trouble;        //  refresh failures, logged at most once a second
     void *router_raw;
     zsock_t *db;                //  DEALER to every DB worker
     void *db_raw;
@@ -244,8 +245,8 @@ s_handle_db (cleanup_t *self)
             char reason [256] = "";
             if (count >= 3)
                 frames_text (&frames [2], reason, sizeof (reason));
-            log_warn (s_name, "refresh of %d sessions failed: %s",
-                      self->batch_sizes [batch], reason);
+            log_limited (&self->trouble, LEVEL_WARN, s_name, "refresh of %d sessions failed: %s",
+                         self->batch_sizes [batch], reason);
         }
         if (self->waiting == 0)
             s_expire_rows (self);

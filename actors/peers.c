@@ -64,6 +64,7 @@ struct _peers_t {
     size_t open;
     int64_t next_sweep;
     uint64_t refused, dropped_inflight, dropped_unread;
+    log_limit_t trouble;        //  drops, logged at most once a second
 };
 
 static void
@@ -280,7 +281,7 @@ peers_sweep (peers_t *self)
          peer = (peer_t *) zhashx_next (self->by_fd)) {
         const char *why = peer->counted && !peer->dropped? s_past (self, peer): NULL;
         if (why) {
-            log_warn (s_name, "dropped a client connection that %s", why);
+            log_limited (&self->trouble, LEVEL_WARN, s_name, "dropped a client connection that %s", why);
             //  Its DISCONNECTED event forgets it
             shutdown ((int) peer->fd, SHUT_RDWR);
             peer->dropped = true;

@@ -2,6 +2,7 @@
 #include "runtime/log.h"
 #include "proto/jsonw.h"
 
+#include <inttypes.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,6 +28,32 @@ bool
 log_enabled (log_level_t level)
 {
     return level <= s_level;
+}
+
+void
+log_limited (log_limit_t *limit, log_level_t level, const char *actor, const char *format, ...)
+{
+    if (!log_enabled (level))
+        return;
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC, &now);
+    int64_t now_ms = (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    if (limit->last_ms && now_ms - limit->last_ms < 1000) {
+        limit->held++;
+        return;
+    }
+    char message [1800];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (message, sizeof (message), format, args);
+    va_end (args);
+    if (limit->held)
+        log_say (level, actor, "%s (and %" PRIu64 " more like it in the last %.1f s)", message,
+                 limit->held, (double) (now_ms - limit->last_ms) / 1000.0);
+    else
+        log_say (level, actor, "%s", message);
+    limit->last_ms = now_ms;
+    limit->held = 0;
 }
 
 void

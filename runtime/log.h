@@ -9,6 +9,8 @@
 
 #include "runtime/config.h"
 
+#include <stdint.h>
+
 //  Call once, before any thread starts.
 void
     log_setup (log_level_t level, bool json);
@@ -21,6 +23,19 @@ bool
 void
     log_say (log_level_t level, const char *actor, const char *format, ...)
     __attribute__ ((format (printf, 3, 4)));
+
+//  One source of repeated trouble (a store that is down answers every
+//  request with the same failure): at most one line a second passes, the
+//  lines held back are counted and said with the next that passes. Owned
+//  by whoever logs, zeroed to start.
+typedef struct {
+    int64_t last_ms;            //  monotonic ms of the last line that passed
+    uint64_t held;              //  lines held back since
+} log_limit_t;
+
+void
+    log_limited (log_limit_t *limit, log_level_t level, const char *actor, const char *format, ...)
+    __attribute__ ((format (printf, 4, 5)));
 
 #define log_error(actor, ...) log_say (LEVEL_ERROR, actor, __VA_ARGS__)
 #define log_warn(actor, ...)  log_say (LEVEL_WARN, actor, __VA_ARGS__)

@@ -16,6 +16,7 @@
 #include "proto/metrics.h"
 #include "runtime/config.h"
 #include "runtime/heap.h"
+#include "runtime/log.h"
 #include "tools/catalog.h"
 
 //  How long a refused client should wait before trying again
@@ -112,6 +113,7 @@ struct _host_t {
     uint64_t opened, closed, requests, errors, overloads;
     uint64_t client_caps;       //  initializes refused by --max-client-sessions
     bool abandoned;             //  the process is going: nothing waits any more
+    log_limit_t store_trouble;  //  store failures, logged at most once a second
     uint64_t budget_evicted;    //  replay events evicted by --replay-budget
 };
 

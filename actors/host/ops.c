@@ -345,7 +345,8 @@ s_op_finish (host_t *self, op_t *op, zmq_msg_t *frames, int count)
         char reason [256] = "no answer in time";
         if (frames && count >= 3)
             frames_text (&frames [2], reason, sizeof (reason));
-        log_warn (self->name, "store request for session %s failed: %s", op->sid, reason);
+        log_limited (&self->store_trouble, LEVEL_WARN, self->name, "store request for session %s failed: %s",
+                     op->sid, reason);
     }
     heap_remove (self->op_timers, &op->timer);
     session_t *session = (session_t *) zhashx_lookup (self->sessions, op->sid);

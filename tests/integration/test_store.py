@@ -231,15 +231,17 @@ class DatabaseOutage(StoreCase):
     def test_a_503_of_the_store_means_not_done(self):
         """With PostgreSQL stalled, initialize and CLOSE are answered 503 once
         their deadline passes, and a worker does not run them later; only
-        the one statement PostgreSQL had already received may finish when it
-        comes back (README: what a store 503 means)."""
+        the batch PostgreSQL had already received may finish when it comes
+        back (README: what a store 503 means)."""
         server = self.start_server("--store-timeout", "300", "--lease-ms", "60000", "--db-workers", "1",
                                    "--session-threads", "1", store=self.url)
         c = self.client(server)
         sids = c.open_many(4)
         self.stall(signal.SIGSTOP)
         self.addCleanup(self.stall, signal.SIGCONT)
+        #  The first goes to PostgreSQL alone; what comes after waits for it
         c.send("CLOSE", sids[0], b"")
+        time.sleep(0.2)
         c.send("CLOSE", sids[1], b"")
         rids = [c.request("", "initialize", {"protocolVersion": "2025-11-25", "capabilities": {},
                                              "clientInfo": {"name": "s", "version": "1"}})
@@ -259,6 +261,25 @@ class DatabaseOutage(StoreCase):
         expired = sum(w.get("expired", 0) for w in server.stats()["db"])
         print("after a stall: %d late rows, %d late deletes, %d requests not run" %
               (len(orphans), len(closed), expired))
+
+    def test_an_outage_does_not_flood_the_log(self):
+        server = self.start_server("--store-timeout", "300", "--lease-ms", "60000",
+                                   "--session-threads", "1", store=self.url)
+        c = self.client(server)
+        c.open()
+        self.pg_ctl("stop")
+        started = time.monotonic()
+        for _ in range(3):
+            for m in [c.wait(rid, 15) for rid in [c.request("", "initialize", {
+                    "protocolVersion": "2025-11-25", "capabilities": {},
+                    "clientInfo": {"name": "f", "version": "1"}}) for _ in range(100)]]:
+                self.assertErr(m, 503)
+            time.sleep(0.7)
+        seconds = time.monotonic() - started
+        lines = [l for l in server.stderr_text().splitlines() if "store request for session" in l]
+        self.assertLessEqual(len(lines), seconds + 2, lines)
+        self.assertTrue(any("more like it" in l for l in lines), lines)
+        self.pg_ctl("start")
 
     def test_outage(self):
         server = self.start_server("--store-timeout", "1000", "--lease-ms", "20000", store=self.url)
