@@ -1051,6 +1051,20 @@ s_drain (supervisor_t *self, bool (*handler) (supervisor_t *))
         ;
 }
 
+//  SIGHUP: every credential file is read again
+static void
+s_reload (supervisor_t *self)
+{
+    if (self->zap)
+        zstr_send (self->zap, "RELOAD");
+    char error [512];
+    if (self->http && http_edge_reload (self->http, error, sizeof (error)))
+        log_error (s_name, "%s: the HTTP credentials stay as they were", error);
+    else
+    if (self->http)
+        log_info (s_name, "HTTP credentials read again");
+}
+
 static void
 s_handle_pipe (supervisor_t *self)
 {
@@ -1061,8 +1075,8 @@ s_handle_pipe (supervisor_t *self)
     if (streq (command, "SHUTDOWN"))
         s_shutdown_start (self);
     else
-    if (streq (command, "RELOAD") && self->zap)
-        zstr_send (self->zap, "RELOAD");
+    if (streq (command, "RELOAD"))
+        s_reload (self);
     zstr_free (&command);
 }
 

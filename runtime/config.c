@@ -78,6 +78,16 @@ static const option_t s_options [] = {
              "directory of the public certificates of clients --curve-cert lets in (reread on SIGHUP)"),
     OPT_STR ("node-curve-cert", KIND_STRING, node_curve_cert, "",
              "CURVE certificate every node of the cluster holds: the node link is encrypted and only nodes get in"),
+    OPT_STR ("http-tokens", KIND_STRING, http_tokens, "",
+             "file of static bearer tokens for --http, lines of NAME SHA256-HEX (reread on SIGHUP)"),
+    OPT_STR ("oauth-issuer", KIND_STRING, oauth_issuer, "", "the OAuth issuer whose JWT access tokens --http accepts"),
+    OPT_STR ("oauth-jwks", KIND_STRING, oauth_jwks, "", "file of the issuer's public keys (JWKS; reread on SIGHUP)"),
+    OPT_STR ("oauth-audience", KIND_STRING, oauth_audience, "", "audience tokens must name (default: --oauth-resource)"),
+    OPT_STR ("oauth-resource", KIND_STRING, oauth_resource, "",
+             "this MCP server's URL as clients know it (default: http://--http + --http-path)"),
+    OPT_STR ("oauth-scopes", KIND_STRING, oauth_scopes, "", "scopes every token must grant, space-separated"),
+    OPT_STR ("oauth-authorization-server", KIND_STRING, oauth_authorization_server, "",
+             "authorization server named in the resource metadata (default: --oauth-issuer)"),
     OPT_BOOL ("allow-unauthenticated", allow_unauthenticated, false,
               "allow client and node endpoints off loopback without authentication"),
     OPT_INT ("drain-timeout", drain_timeout, 0, 3600000, "10000", "ms a shutdown waits for calls in flight"),
@@ -520,6 +530,8 @@ s_check_authentication (config_t *self, char *error, size_t error_size)
 {
     if (!*self->curve_cert != !*self->curve_clients)
         return s_fail (error, error_size, "--curve-cert and --curve-clients go together");
+    if (!*self->oauth_jwks != !*self->oauth_issuer)
+        return s_fail (error, error_size, "--oauth-jwks and --oauth-issuer go together");
     for (int index = 0; index < self->listen_count && !*self->curve_cert; index++)
         if (!endpoint_local (self->listen [index]) && !self->allow_unauthenticated)
             return s_fail (error, error_size, "--listen %s is off loopback: give --curve-cert and "

@@ -82,6 +82,13 @@ typedef struct {
     char curve_clients [1024];  //  directory of allowed clients' public certificates
     char node_curve_cert [1024];    //  the cluster's node certificate (secret), "" = none
     bool allow_unauthenticated; //  bind off loopback without authentication
+    char http_tokens [1024];    //  file of NAME SHA256-HEX lines, "" = none
+    char oauth_issuer [512];    //  the one issuer whose JWTs are accepted
+    char oauth_audience [512];  //  what their aud must hold, "" = the resource
+    char oauth_jwks [1024];     //  file of the issuer's keys, "" = no OAuth
+    char oauth_resource [512];  //  this resource's URL, "" = from --http
+    char oauth_scopes [512];    //  scopes a token must grant, space-separated
+    char oauth_authorization_server [512];  //  for the metadata, "" = the issuer
     int replay_events;          //  events kept per session for LISTEN
     int replay_bytes;           //  bytes kept per session for LISTEN
     int replay_budget;          //  bytes kept by every session of the node

@@ -10,6 +10,7 @@
 #include "proto/mcpheaders.h"
 #include "proto/endpoint.h"
 #include "actors/zap.h"
+#include "actors/http/auth.h"
 #include "proto/mcpz.h"
 #include "runtime/config.h"
 #include "runtime/ids.h"
@@ -46,6 +47,7 @@ static const test_t s_tests [] = {
     { "catalog", catalog_test },
     { "session", session_test },
     { "zap", zap_test },
+    { "http_auth", http_auth_test },
     { "store", store_test },
 };
 

@@ -7,7 +7,7 @@ set_tests_properties(pg.start PROPERTIES FIXTURES_SETUP pg)
 set_tests_properties(pg.stop PROPERTIES FIXTURES_CLEANUP pg)
 
 # Unit self-tests of every class, one ctest entry each so failures name it.
-foreach(class jsonw jsonrpc mcp mcpz control metrics http mcpheaders endpoint config ids heap ring tool content catalog session zap store)
+foreach(class jsonw jsonrpc mcp mcpz control metrics http mcpheaders endpoint config ids heap ring tool content catalog session zap http_auth store)
   add_test(NAME unit.${class} COMMAND mcpz_selftest ${class})
 endforeach()
 set_tests_properties(unit.store PROPERTIES FIXTURES_REQUIRED pg

@@ -125,6 +125,27 @@ edge_refuse (request_t *request, unsigned int status, int code, const char *mess
     edge_respond (request, status, response);
 }
 
+void
+edge_refuse_credentials (request_t *request, unsigned int status, const char *message,
+                         const char *challenge)
+{
+    size_t size = 0;
+    char *body = jsonrpc_encode_error (NULL, http_error_code ((int) status), message, &size);
+    struct MHD_Response *response = body? s_json_response (body, size, free, body): NULL;
+    if (response && challenge)
+        MHD_add_response_header (response, MHD_HTTP_HEADER_WWW_AUTHENTICATE, challenge);
+    request->ended = true;
+    edge_respond (request, status, response);
+}
+
+void
+edge_respond_document (request_t *request, unsigned int status, char *text)
+{
+    struct MHD_Response *response = text? s_json_response (text, strlen (text), free, text): NULL;
+    request->ended = true;
+    edge_respond (request, status, response);
+}
+
 //  ERR status, message, id, retry_after_ms as an HTTP refusal, or as the
 //  last event of a stream that has begun.
 static void

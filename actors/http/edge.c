@@ -47,6 +47,7 @@
     holds the state they share.
 */
 #include "actors/http/request.h"
+#include "actors/http/auth.h"
 #include "proto/http.h"
 #include "proto/jsonrpc.h"
 #include "proto/mcp.h"
@@ -303,6 +304,28 @@ s_delete (http_edge_t *self, request_t *request)
     }
 }
 
+//  With authentication on: whom the request's bearer token names, or a
+//  refusal. A token in the URI is refused: it would end up in logs.
+static bool
+s_authenticate (http_edge_t *self, request_t *request)
+{
+    if (MHD_lookup_connection_value (request->connection, MHD_GET_ARGUMENT_KIND, "access_token")) {
+        edge_refuse (request, MHD_HTTP_BAD_REQUEST, 0,
+                     "an access token goes in the Authorization header, never the URI", NULL, -1);
+        return false;
+    }
+    const char *header = MHD_lookup_connection_value (request->connection, MHD_HEADER_KIND,
+                                                      MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *error_code, *reason;
+    int status = http_auth_check (self->auth, header, &request->principal, &error_code, &reason);
+    if (status == 200)
+        return true;
+    char *challenge = http_auth_challenge (self->auth, error_code, reason);
+    edge_refuse_credentials (request, (unsigned int) status, reason, challenge);
+    free (challenge);
+    return false;
+}
+
 //  First call of a request: everything the headers decide.
 static request_t *
 s_request_new (http_edge_t *self, struct MHD_Connection *connection, const char *url,
@@ -316,13 +339,17 @@ s_request_new (http_edge_t *self, struct MHD_Connection *connection, const char 
     request->number = ++self->next_number;
     zhashx_insert (self->requests, &request->number, request);
     self->requests_total++;
+    if (self->auth && streq (method, "GET") && http_auth_is_metadata_path (self->auth, url))
+        edge_respond_document (request, MHD_HTTP_OK, http_auth_metadata (self->auth));
+    else
     if (!streq (method, "POST") && !streq (method, "GET") && !streq (method, "DELETE"))
         edge_refuse (request, MHD_HTTP_METHOD_NOT_ALLOWED, 0, "method not allowed", NULL, -1);
     else
     if (!streq (url, self->config->http_path))
         edge_refuse (request, MHD_HTTP_NOT_FOUND, 0, "not the MCP endpoint", NULL, -1);
     else
-    if (s_check_headers (self, request) && streq (method, "POST")) {
+    if ((!self->auth || s_authenticate (self, request))
+    &&  s_check_headers (self, request) && streq (method, "POST")) {
         const char *length = MHD_lookup_connection_value (connection, MHD_HEADER_KIND,
                                                           MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (!request->json_ok && !request->sse_ok)
@@ -484,9 +511,26 @@ http_edge_new (const config_t *config, size_t max_connections, http_route_fn *ro
     bool ipv6, loopback;
     if (!s_resolve (config, &address, &ipv6, &loopback, error, error_size))
         return NULL;
+    if (!loopback && !http_auth_wanted (config) && !config->allow_unauthenticated) {
+        snprintf (error, error_size, "--http %s is off loopback: give --http-tokens or --oauth-jwks, "
+                  "or --allow-unauthenticated", config->http);
+        return NULL;
+    }
     http_edge_t *self = (http_edge_t *) calloc (1, sizeof (http_edge_t));
     if (!self)
         return NULL;
+    if (http_auth_wanted (config)) {
+        char host [256], resource [600];
+        int port;
+        http_parse_address (config->http, host, sizeof (host), &port);
+        snprintf (resource, sizeof (resource), "http://%s:%d%s", *host? host: "localhost", port,
+                  config->http_path);
+        self->auth = http_auth_new (config, resource, error, error_size);
+        if (!self->auth) {
+            free (self);
+            return NULL;
+        }
+    }
     self->fd = -1;
     self->config = config;
     self->route = route;
@@ -548,6 +592,7 @@ http_edge_destroy (http_edge_t **self_p)
             close (self->fd);
         zhashx_destroy (&self->requests);
         zhashx_destroy (&self->streams);
+        http_auth_destroy (&self->auth);
         free (self);
         *self_p = NULL;
     }
@@ -557,6 +602,12 @@ int
 http_edge_fd (http_edge_t *self)
 {
     return self->fd;
+}
+
+int
+http_edge_reload (http_edge_t *self, char *error, size_t error_size)
+{
+    return self->auth? http_auth_reload (self->auth, error, error_size): 0;
 }
 
 size_t

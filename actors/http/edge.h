@@ -49,6 +49,11 @@ int
 long
     http_edge_timeout (http_edge_t *self);
 
+//  Reads the credentials' files again (SIGHUP); on failure keeps the ones
+//  it has. 0 or -1 with the reason.
+int
+    http_edge_reload (http_edge_t *self, char *error, size_t error_size);
+
 //  Requests handed to the owner whose response is not written out yet
 //  (GET streams aside: they end with the edge).
 size_t

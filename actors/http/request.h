@@ -7,6 +7,7 @@
 #define MCPZ_HTTP_REQUEST_H
 
 #include "actors/http/edge.h"
+#include "actors/http/auth.h"
 #include "proto/mcpz.h"
 
 #include <microhttpd.h>
@@ -33,6 +34,7 @@ struct _http_edge_t {
     int fd;                     //  epoll: libmicrohttpd's, and waiting streams
     int daemon_fd;              //  libmicrohttpd's own epoll descriptor
     bool loopback;              //  bound on loopback: Host is checked too
+    http_auth_t *auth;          //  whom bearer tokens name, NULL: no authentication
     zhashx_t *requests;         //  number -> request_t, until completed
     zhashx_t *streams;          //  session id -> open GET streams (int, boxed)
     uint64_t next_number;
@@ -86,6 +88,16 @@ void
 void
     edge_refuse (request_t *request, unsigned int status, int code, const char *message,
                  json_t *id, int retry_after_ms);
+
+//  answer.c: a refusal of its credentials (401 or 403) with the
+//  WWW-Authenticate value that says what to do.
+void
+    edge_refuse_credentials (request_t *request, unsigned int status, const char *message,
+                             const char *challenge);
+
+//  answer.c: a JSON document (text, taken) as the response.
+void
+    edge_respond_document (request_t *request, unsigned int status, char *text);
 
 //  stream.c: stops watching a parked request's socket for a hang-up.
 void

@@ -78,6 +78,7 @@ class Http:
         self.version = version
         self.sid = None
         self.next_id = 100
+        self.bearer = None          # a token sent as Authorization: Bearer
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
 
     def close(self):
@@ -90,6 +91,8 @@ class Http:
         if session and self.sid:
             h["Mcp-Session-Id"] = self.sid
             h["MCP-Protocol-Version"] = self.version
+        if self.bearer:
+            h["Authorization"] = "Bearer " + self.bearer
         h.update(extra or {})
         return {k: v for k, v in h.items() if v is not None}
 
