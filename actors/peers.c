@@ -17,7 +17,9 @@
     local users with access to the socket file reach them.
 
     Why a cap on connections: libzmq 4.3 aborts when an ipc accept finds no
-    descriptor left (tcp spins instead), so mcpzd must never get there.
+    descriptor left (tcp spins instead): the cap leaves descriptors free,
+    and runtime/accept.c catches a burst that comes faster than the
+    supervisor can shut connections past the cap.
 */
 #include "actors/peers.h"
 #include "runtime/frames.h"

@@ -1,6 +1,7 @@
 /*  mcpzd — the mcpz server. Parses settings, starts the supervisor, and
     waits for it to finish or for a signal. */
 #include "actors/supervisor.h"
+#include "runtime/accept.h"
 #include "runtime/actor.h"
 #include "runtime/config.h"
 #include "runtime/log.h"
@@ -68,6 +69,7 @@ main (int argc, char *argv [])
         files.rlim_cur = files.rlim_max;
         setrlimit (RLIMIT_NOFILE, &files);
     }
+    accept_reserve ();
     zsys_handler_set (NULL);    //  our own handler drains instead of aborting
     s_catch_signals ();
     //  Sockets per actor: a host 7 (pipe pair, tools, cleanup, control, DB),

@@ -374,7 +374,11 @@ s_load_upstreams (config_t *self, zconfig_t *section, char *error, size_t error_
 static int
 s_load_file (config_t *self, char *error, size_t error_size)
 {
-    zconfig_t *root = zconfig_load (self->config_file);
+    //  Read here, not with zconfig_load: CZMQ 4.2.1's leaks its file handle
+    //  on a file it cannot parse (found by fuzzing)
+    zchunk_t *chunk = zchunk_slurp (self->config_file, 1048576);
+    zconfig_t *root = chunk? zconfig_chunk_load (chunk): NULL;
+    zchunk_destroy (&chunk);
     if (!root)
         return s_fail (error, error_size, "config: cannot read settings file '%s'", self->config_file);
     zconfig_t *section = zconfig_locate (root, "mcpz");

@@ -32,8 +32,11 @@ add_test(NAME cluster.containers COMMAND bash ${CMAKE_SOURCE_DIR}/deploy/cluster
 set_tests_properties(cluster.containers PROPERTIES TIMEOUT 3600 LABELS cluster RUN_SERIAL TRUE)
 
 # Fuzz targets (clang's libFuzzer, with ASan and UBSan): built with
-# -DMCPZ_FUZZ=ON -DCMAKE_C_COMPILER=clang, run by hand for a bounded time
-# (README). Not part of the default suite: a fuzz run has no end of its own.
+# -DMCPZ_FUZZ=ON -DCMAKE_C_COMPILER=clang (tests/fuzz/run does it in
+# build/fuzz). The suite runs each for a bounded time over its corpus in
+# tests/fuzz (label fuzz); longer runs by hand (README).
+add_test(NAME fuzz.smoke COMMAND bash ${CMAKE_SOURCE_DIR}/tests/fuzz/run 15)
+set_tests_properties(fuzz.smoke PROPERTIES TIMEOUT 900 LABELS fuzz RUN_SERIAL TRUE)
 option(MCPZ_FUZZ "Build the libFuzzer targets (needs clang)" OFF)
 if(MCPZ_FUZZ)
   # The code under test carries libFuzzer's coverage and the sanitizers too
@@ -41,12 +44,17 @@ if(MCPZ_FUZZ)
     target_compile_options(${library} PRIVATE -fsanitize=fuzzer-no-link,address,undefined)
     target_link_options(${library} INTERFACE -fsanitize=address,undefined)
   endforeach()
-  add_executable(fuzz_http ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_http.c)
-  target_compile_options(fuzz_http PRIVATE -fsanitize=fuzzer,address,undefined)
-  target_link_options(fuzz_http PRIVATE -fsanitize=fuzzer,address,undefined)
-  target_link_libraries(fuzz_http PRIVATE mcpz_proto)
-  add_executable(fuzz_catalog ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_catalog.c)
-  target_compile_options(fuzz_catalog PRIVATE -fsanitize=fuzzer,address,undefined)
-  target_link_options(fuzz_catalog PRIVATE -fsanitize=fuzzer,address,undefined)
-  target_link_libraries(fuzz_catalog PRIVATE mcpz_core)
+  # The targets that read only proto/ link only it; the others the core
+  foreach(target http envelope control)
+    add_executable(fuzz_${target} ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_${target}.c)
+    target_compile_options(fuzz_${target} PRIVATE -fsanitize=fuzzer,address,undefined)
+    target_link_options(fuzz_${target} PRIVATE -fsanitize=fuzzer,address,undefined)
+    target_link_libraries(fuzz_${target} PRIVATE mcpz_proto)
+  endforeach()
+  foreach(target catalog config auth)
+    add_executable(fuzz_${target} ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_${target}.c)
+    target_compile_options(fuzz_${target} PRIVATE -fsanitize=fuzzer,address,undefined)
+    target_link_options(fuzz_${target} PRIVATE -fsanitize=fuzzer,address,undefined)
+    target_link_libraries(fuzz_${target} PRIVATE mcpz_core)
+  endforeach()
 endif()

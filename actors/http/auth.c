@@ -161,7 +161,10 @@ s_jwk_key (json_t *jwk, jwt_alg_t *alg_p)
 {
     const char *kty = json_string_value (json_object_get (jwk, "kty"));
     const char *crv = json_string_value (json_object_get (jwk, "crv"));
-    unsigned char first [KEY_MAX], second [KEY_MAX + 1];
+    unsigned char first [KEY_MAX], second [KEY_MAX];
+    //  The builder keeps a pointer to it until OSSL_PARAM_BLD_to_param, below
+    //  (fuzzing found it in an inner scope, gone by then)
+    unsigned char point [1 + 2 * 66];
     size_t first_size, second_size;
     OSSL_PARAM_BLD *build = OSSL_PARAM_BLD_new ();
     BIGNUM *n = NULL, *e = NULL;
@@ -177,17 +180,22 @@ s_jwk_key (json_t *jwk, jwt_alg_t *alg_p)
     }
     else
     if (ok && kty && streq (kty, "EC") && crv && s_member (jwk, "x", first, &first_size) == 0
-    &&  s_member (jwk, "y", second + 1, &second_size) == 0 && first_size == second_size) {
+    &&  s_member (jwk, "y", second, &second_size) == 0) {
         const char *group = streq (crv, "P-256")? "prime256v1": streq (crv, "P-384")? "secp384r1":
                             streq (crv, "P-521")? "secp521r1": NULL;
         *alg_p = streq (crv, "P-256")? JWT_ALG_ES256: streq (crv, "P-384")? JWT_ALG_ES384: JWT_ALG_ES512;
-        //  The uncompressed point: 4, x, y
-        unsigned char point [2 * KEY_MAX + 1];
+        size_t field = streq (crv, "P-256")? 32: streq (crv, "P-384")? 48: 66;
+        //  The uncompressed point: 4, x, y, each its field's width (some
+        //  writers drop leading zero bytes)
+        memset (point, 0, sizeof (point));
         point [0] = 4;
-        memcpy (point + 1, first, first_size);
-        memcpy (point + 1 + first_size, second + 1, second_size);
-        ok = group && OSSL_PARAM_BLD_push_utf8_string (build, "group", group, 0)
-          && OSSL_PARAM_BLD_push_octet_string (build, "pub", point, 1 + 2 * first_size);
+        ok = group && first_size <= field && second_size <= field;
+        if (ok) {
+            memcpy (point + 1 + field - first_size, first, first_size);
+            memcpy (point + 1 + 2 * field - second_size, second, second_size);
+        }
+        ok = ok && OSSL_PARAM_BLD_push_utf8_string (build, "group", group, 0)
+          && OSSL_PARAM_BLD_push_octet_string (build, "pub", point, 1 + 2 * field);
         type = "EC";
     }
     else

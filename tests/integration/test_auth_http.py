@@ -127,6 +127,22 @@ class OAuth(ServerTestCase):
                 web.open()
                 self.assertEqual(text_of(web.tool("echo", {"text": algorithm}).json["result"]), algorithm)
 
+    def test_an_ec_key_whose_coordinate_lost_its_leading_zero(self):
+        """Some JWKS writers (PyJWT here) drop a coordinate's leading zero
+        bytes; such a key still verifies."""
+        while True:
+            key = ec.generate_private_key(ec.SECP256R1())
+            jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
+            if len(jwk["x"]) < 43 or len(jwk["y"]) < 43:
+                break
+        self.write("jwks", self.keys.jwks(("short", key)))
+        self.server.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 5
+        while "HTTP credentials read again" not in self.server.stderr_text():
+            self.assertLess(time.monotonic(), deadline, self.server.stderr_tail())
+            time.sleep(0.05)
+        self.http(self.mint(key, "short", "ES256")).open()
+
     def test_bad_jwts_are_refused(self):
         public_pem = self.keys.rsa.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
