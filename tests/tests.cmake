@@ -31,6 +31,13 @@ endforeach()
 add_test(NAME cluster.containers COMMAND bash ${CMAKE_SOURCE_DIR}/deploy/cluster-test)
 set_tests_properties(cluster.containers PROPERTIES TIMEOUT 3600 LABELS cluster RUN_SERIAL TRUE)
 
+# The soak (tests/soak/soak.py): ten minutes of mixed load with a
+# PostgreSQL restart; label "soak", which CI runs (-LE soak leaves it out).
+add_test(NAME soak.ten_minutes COMMAND ${MCPZ_PYTHON} ${CMAKE_SOURCE_DIR}/tests/soak/soak.py
+         --seconds 600 --out ${CMAKE_BINARY_DIR}/soak)
+set_tests_properties(soak.ten_minutes PROPERTIES TIMEOUT 1200 LABELS soak RUN_SERIAL TRUE
+                     ENVIRONMENT "MCPZD=${CMAKE_BINARY_DIR}/mcpzd;MCPZCTL=${CMAKE_BINARY_DIR}/mcpzctl")
+
 # Fuzz targets (clang's libFuzzer, with ASan and UBSan): built with
 # -DMCPZ_FUZZ=ON -DCMAKE_C_COMPILER=clang (tests/fuzz/run does it in
 # build/fuzz). The suite runs each for a bounded time over its corpus in
