@@ -127,7 +127,15 @@ def zmq_worker(endpoint, stop, tally, kept, seed):
             time.sleep(0.3)
             c = Client(endpoint, "soak-%d" % seed)
             try:
-                reply, replayed = c.listen_replay(sid, last, timeout=10)
+                #  The call may still wait for a worker (cancelled sleeps hold
+                #  theirs): its answer is kept when it comes, LISTEN again
+                deadline = time.monotonic() + 15
+                while True:
+                    reply, replayed = c.listen_replay(sid, last, timeout=10)
+                    if (reply.kind != "OK" or any(m.id == rid for m in replayed)
+                            or time.monotonic() > deadline):
+                        break
+                    time.sleep(0.5)
                 if reply.kind == "OK" and any(m.id == rid for m in replayed):
                     tally.add("replayed")
                 elif reply.kind == "OK" and not reply.json.get("complete", True):
